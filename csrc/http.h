@@ -1,0 +1,96 @@
+/* HTTP transfers on libcurl's multi interface, pure C: no lua.h.
+ *
+ * A session owns one CURLM (its connection cache: keep-alive is reused across requests of one
+ * client). Requests are started without blocking; the caller drives them with wait/read calls
+ * that take a timeout in ms (0 = do not block), so the waiting loop can live in Lua.
+ * No callback ever reaches Lua: curl's callbacks only fill C buffers.
+ * Back-pressure: when a response buffer holds max_buffer bytes the transfer is paused and
+ * resumed once the caller has read.
+ */
+#ifndef COZE_HTTP_H
+#define COZE_HTTP_H
+
+#include <stddef.h>
+
+typedef struct coze_http_session coze_http_session;
+typedef struct coze_http_req coze_http_req;
+
+enum {
+  COZE_HTTP_ERR = -1,  /* see coze_http_req_error */
+  COZE_HTTP_AGAIN = 0, /* nothing within the timeout */
+  COZE_HTTP_OK = 1,    /* headers ready / data returned */
+  COZE_HTTP_EOF = 2    /* response body complete */
+};
+
+enum {
+  COZE_HTTP_E_NONE = 0,
+  COZE_HTTP_E_TRANSPORT, /* connection, TLS, protocol failures */
+  COZE_HTTP_E_TIMEOUT,   /* one of the timeouts below fired */
+  COZE_HTTP_E_NOMEM,
+  COZE_HTTP_E_CLOSED     /* the session was closed */
+};
+
+typedef struct coze_http_part {
+  const char *name;      /* form field name */
+  const char *filename;  /* optional */
+  const char *type;      /* optional content type */
+  const char *path;      /* stream from this file, or */
+  const char *data;      /* send these bytes */
+  size_t data_len;
+} coze_http_part;
+
+typedef struct coze_http_opts {
+  const char *method;            /* "GET", "POST", "PUT", "DELETE", ... */
+  const char *url;
+  const char *const *headers;    /* "Name: value" lines */
+  size_t nheaders;
+  const char *body;              /* may be NULL; copied */
+  size_t body_len;
+  const coze_http_part *parts;   /* multipart/form-data instead of body when nparts > 0 */
+  size_t nparts;
+  long connect_timeout_ms;       /* 0 = curl's default */
+  long first_byte_timeout_ms;    /* request start to the first response byte; 0 = none */
+  long idle_timeout_ms;          /* between two received bytes; 0 = none */
+  long total_timeout_ms;         /* whole transfer; 0 = none (never kill long streams by default) */
+  const char *proxy;             /* NULL: curl honours HTTPS_PROXY / NO_PROXY itself */
+  const char *no_proxy;
+  const char *ca_file;
+  const char *ca_path;
+  int tls_verify;                /* 1 unless explicitly disabled */
+  size_t max_buffer;             /* pause the transfer above this many unread bytes; 0 = 1 MiB */
+} coze_http_opts;
+
+typedef struct coze_http_error {
+  int kind;                      /* COZE_HTTP_E_* */
+  const char *timeout;           /* "connect", "first_byte", "idle", "total" when kind is TIMEOUT */
+  int curl_code;
+  char message[256];
+} coze_http_error;
+
+typedef struct coze_http_info {
+  double total_s, connect_s, starttransfer_s;
+  long num_connects;             /* new connections this transfer made (0 = reused) */
+  long local_port;
+} coze_http_info;
+
+coze_http_session *coze_http_session_new(void);
+/* Drops the owner's reference; memory goes when the last request is freed too. */
+void coze_http_session_close(coze_http_session *s);
+
+/* Starts a transfer. NULL on failure with err filled. */
+coze_http_req *coze_http_start(coze_http_session *s, const coze_http_opts *o, coze_http_error *err);
+int coze_http_wait_headers(coze_http_req *r, long timeout_ms);
+/* OK: data and len hold every unread byte (valid until the next call on r). */
+int coze_http_read(coze_http_req *r, long timeout_ms, const char **data, size_t *len);
+int coze_http_status(const coze_http_req *r);
+/* Raw header block of the final response ("Name: value\r\n" lines, status line excluded). */
+const char *coze_http_headers(const coze_http_req *r, size_t *len);
+const coze_http_error *coze_http_req_error(const coze_http_req *r);
+void coze_http_req_info(coze_http_req *r, coze_http_info *info);
+/* Aborts if still running (the connection is not reused) and frees. */
+void coze_http_free(coze_http_req *r);
+
+/* Milliseconds from a monotonic clock. */
+long long coze_http_now_ms(void);
+
+#endif

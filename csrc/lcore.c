@@ -1,0 +1,17 @@
+/* luaopen_coze_core: the only exported symbol of the C core. */
+#include "compat.h"
+#include "lcore.h"
+
+COZE_EXPORT int luaopen_coze_core(lua_State *L);
+
+int luaopen_coze_core(lua_State *L)
+{
+  lua_newtable(L);
+  lua_pushliteral(L, "0.1.0");
+  lua_setfield(L, -2, "_VERSION");
+  coze_l_sys_open(L);
+  coze_l_sse_open(L);
+  coze_l_http_open(L);
+  coze_l_crypto_open(L);
+  return 1;
+}

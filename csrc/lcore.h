@@ -1,0 +1,18 @@
+/* Each binding adds its functions to the module table on top of the stack. */
+#ifndef COZE_LCORE_H
+#define COZE_LCORE_H
+
+#include <lua.h>
+
+#if defined(__GNUC__)
+#define COZE_EXPORT __attribute__((visibility("default")))
+#else
+#define COZE_EXPORT
+#endif
+
+void coze_l_sse_open(lua_State *L);
+void coze_l_http_open(lua_State *L);
+void coze_l_sys_open(lua_State *L);
+void coze_l_crypto_open(lua_State *L);
+
+#endif

@@ -1,0 +1,62 @@
+/* Incremental Server-Sent-Events parser (WHATWG rules), pure C: no lua.h, no I/O.
+ *
+ * Feed bytes as they arrive, split anywhere; pull events one at a time.
+ * Lenient where Coze needs it (events.md section 0):
+ *  - a record with an `event:` field but no `data:` line is still dispatched (data "");
+ *  - at end of input (coze_sse_finish) an unterminated last line is processed as a line and a
+ *    pending record is dispatched, flagged eof_partial so the caller can judge truncation.
+ */
+#ifndef COZE_SSE_H
+#define COZE_SSE_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+enum {
+  COZE_SSE_EVENT = 1,     /* *out holds an event */
+  COZE_SSE_NEED_MORE = 0, /* all input consumed, no complete event */
+  COZE_SSE_TOO_LARGE = -1,/* an event exceeded max_event_bytes; the parser stays in error */
+  COZE_SSE_NOMEM = -2
+};
+
+typedef struct coze_sse_event {
+  const char *event; /* NULL when the record had no event field (WHATWG default "message") */
+  size_t event_len;
+  const char *data;  /* never NULL; data lines joined by "\n" */
+  size_t data_len;
+  const char *id;    /* last event id (persists across records, WHATWG); NULL if never set */
+  size_t id_len;
+  long retry;        /* last valid retry value in ms, -1 if never set */
+  int eof_partial;   /* dispatched by coze_sse_finish from an unterminated line */
+} coze_sse_event;
+
+typedef struct coze_sse_parser {
+  coze_buf in;        /* unconsumed input */
+  size_t in_pos;      /* scan position inside in */
+  coze_buf line;      /* current line when it spans feeds */
+  coze_buf event;     /* current record's event name */
+  coze_buf data;      /* current record's data */
+  coze_buf id;        /* last event id */
+  coze_buf out_event; /* copies handed out by next(), valid until the next call */
+  coze_buf out_data;
+  size_t max_event_bytes;
+  long retry;
+  int has_event, has_data, has_id;
+  int skip_lf;        /* the previous chunk ended in CR: a leading LF belongs to it */
+  int bom_checked;
+  int finished;
+  int error;
+} coze_sse_parser;
+
+void coze_sse_init(coze_sse_parser *p, size_t max_event_bytes);
+/* Appends bytes to the input. 0, or COZE_SSE_NOMEM. */
+int coze_sse_feed(coze_sse_parser *p, const char *bytes, size_t len);
+/* Next event. Pointers in *out stay valid until the next call on p. */
+int coze_sse_next(coze_sse_parser *p, coze_sse_event *out);
+/* Marks end of input; later next() calls flush an unterminated line and a pending record. */
+void coze_sse_finish(coze_sse_parser *p);
+void coze_sse_reset(coze_sse_parser *p);
+void coze_sse_free(coze_sse_parser *p);
+
+#endif

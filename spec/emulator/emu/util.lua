@@ -1,0 +1,95 @@
+-- Shared helpers for emulator handlers: envelopes, logids, JSON bodies, SSE writing.
+local cjson = require "cjson.safe"
+
+local _M = {}
+
+_M.json = cjson
+
+local counter = 0
+function _M.logid()
+  counter = counter + 1
+  return string.format("%s%06d%08X", os.date("!%Y%m%d%H%M%S"), ngx.worker.pid() % 1000000, counter)
+end
+
+-- Sets the x-tt-logid header once per request and returns it.
+function _M.request_logid()
+  local ctx = ngx.ctx
+  if not ctx.logid then
+    ctx.logid = _M.logid()
+    ngx.header["X-Tt-Logid"] = ctx.logid
+  end
+  return ctx.logid
+end
+
+function _M.send_json(status, tbl)
+  _M.request_logid()
+  ngx.status = status
+  ngx.header["Content-Type"] = "application/json; charset=utf-8"
+  ngx.print(cjson.encode(tbl))
+  return ngx.exit(status)
+end
+
+-- The real envelope: {"code":0,"msg":"","data":...,"detail":{"logid":...}}
+function _M.ok(data, extra)
+  local body = { code = 0, msg = "", data = data, detail = { logid = _M.request_logid() } }
+  if extra then
+    for k, v in pairs(extra) do body[k] = v end
+  end
+  return _M.send_json(200, body)
+end
+
+function _M.fail(code, msg, http_status)
+  return _M.send_json(http_status or 200,
+    { code = code, msg = msg, detail = { logid = _M.request_logid() } })
+end
+
+-- Decoded JSON body, or {} for an empty body; nil, err for malformed JSON.
+function _M.body_json()
+  if ngx.ctx.body_json ~= nil then return ngx.ctx.body_json end
+  local raw = _M.body_raw()
+  if raw == nil or raw == "" then
+    ngx.ctx.body_json = {}
+    return ngx.ctx.body_json
+  end
+  local t, err = cjson.decode(raw)
+  if t == nil then return nil, err end
+  ngx.ctx.body_json = t
+  return t
+end
+
+function _M.body_raw()
+  if ngx.ctx.body_raw ~= nil then return ngx.ctx.body_raw end
+  ngx.req.read_body()
+  local raw = ngx.req.get_body_data()
+  if raw == nil then
+    local file = ngx.req.get_body_file()
+    if file then
+      local f = io.open(file, "rb")
+      raw = f:read("*a")
+      f:close()
+    end
+  end
+  ngx.ctx.body_raw = raw or ""
+  return ngx.ctx.body_raw
+end
+
+function _M.sse_start()
+  _M.request_logid()
+  ngx.status = 200
+  ngx.header["Content-Type"] = "text/event-stream; charset=utf-8"
+  ngx.header["Cache-Control"] = "no-cache"
+  ngx.send_headers()
+  ngx.flush(true)
+end
+
+-- One SSE record as text: "event:NAME\ndata:JSON\n\n" (id line first when given).
+function _M.sse_record(event, data, id)
+  if type(data) == "table" then data = cjson.encode(data) end
+  local parts = {}
+  if id ~= nil then parts[#parts + 1] = "id: " .. tostring(id) .. "\n" end
+  if event ~= nil then parts[#parts + 1] = "event:" .. event .. "\n" end
+  parts[#parts + 1] = "data:" .. (data or "") .. "\n\n"
+  return table.concat(parts)
+end
+
+return _M
