@@ -79,11 +79,19 @@ void coze_http_session_close(coze_http_session *s);
 
 /* Starts a transfer. NULL on failure with err filled. */
 coze_http_req *coze_http_start(coze_http_session *s, const coze_http_opts *o, coze_http_error *err);
+/* timeout_ms < 0 waits without a limit of its own (the request's timeouts still apply).
+ * Timeouts: first_byte runs from the start until any response byte; idle from the last received
+ * byte (from the start when first_byte is unset; the clock restarts when a paused transfer
+ * resumes); total from the start. A fired timeout, like a transport error, is sticky.
+ * After coze_http_session_close, requests still running return their buffered bytes, then ERR
+ * with kind CLOSED; finished ones keep working until freed. */
 int coze_http_wait_headers(coze_http_req *r, long timeout_ms);
-/* OK: data and len hold every unread byte (valid until the next call on r). */
+/* OK: data and len hold every unread byte (valid until the next call on r).
+ * EOF only after a successful transfer; a failed one gives its buffered bytes, then ERR. */
 int coze_http_read(coze_http_req *r, long timeout_ms, const char **data, size_t *len);
+/* 0 until the headers are ready. */
 int coze_http_status(const coze_http_req *r);
-/* Raw header block of the final response ("Name: value\r\n" lines, status line excluded). */
+/* NULL until ready. Raw header block of the final response ("Name: value\r\n" lines, status line excluded). */
 const char *coze_http_headers(const coze_http_req *r, size_t *len);
 const coze_http_error *coze_http_req_error(const coze_http_req *r);
 void coze_http_req_info(coze_http_req *r, coze_http_info *info);
@@ -92,5 +100,7 @@ void coze_http_free(coze_http_req *r);
 
 /* Milliseconds from a monotonic clock. */
 long long coze_http_now_ms(void);
+/* libcurl's version string (runs curl_global_init once). */
+const char *coze_http_version(void);
 
 #endif

@@ -32,31 +32,38 @@ typedef struct coze_sse_event {
 } coze_sse_event;
 
 typedef struct coze_sse_parser {
-  coze_buf in;        /* unconsumed input */
-  size_t in_pos;      /* scan position inside in */
-  coze_buf line;      /* current line when it spans feeds */
+  /* Private. Lines are parsed in place inside `in`; only data and event are copied out. */
+  coze_buf in;        /* input not yet parsed starts at in_pos (earlier bytes are dropped on feed) */
+  size_t in_pos;
+  size_t scan;        /* bytes after in_pos already known to hold no CR/LF (an unfinished line) */
   coze_buf event;     /* current record's event name */
-  coze_buf data;      /* current record's data */
+  coze_buf data;      /* current record's data, each line followed by "\n" */
+  size_t ref_off;     /* a record's first data line is left in `in` (offset, length) until */
+  size_t ref_len;     /* a second line comes or next() returns: one copy less per event */
   coze_buf id;        /* last event id */
-  coze_buf out_event; /* copies handed out by next(), valid until the next call */
-  coze_buf out_data;
   size_t max_event_bytes;
   long retry;
-  int has_event, has_data, has_id;
-  int skip_lf;        /* the previous chunk ended in CR: a leading LF belongs to it */
+  int has_event, has_data, has_ref, has_id;
+  int skip_lf;        /* the previous line ended in CR at the end of input: drop a leading LF */
   int bom_checked;
-  int finished;
-  int error;
+  int finished;       /* coze_sse_finish was called */
+  int flushed;        /* ... and the end of input has been processed */
+  int dispatched;     /* the record handed out by the last next() is reset on the next call */
+  int error;          /* sticky COZE_SSE_TOO_LARGE / COZE_SSE_NOMEM, else 0 */
 } coze_sse_parser;
 
 void coze_sse_init(coze_sse_parser *p, size_t max_event_bytes);
-/* Appends bytes to the input. 0, or COZE_SSE_NOMEM. */
+/* Appends bytes to the input. 0, or COZE_SSE_NOMEM. Bytes fed after finish or after an error
+ * are dropped. The limit is enforced by next(): alternate feed and next to keep memory bounded. */
 int coze_sse_feed(coze_sse_parser *p, const char *bytes, size_t len);
 /* Next event. Pointers in *out stay valid until the next call on p. */
 int coze_sse_next(coze_sse_parser *p, coze_sse_event *out);
 /* Marks end of input; later next() calls flush an unterminated line and a pending record. */
 void coze_sse_finish(coze_sse_parser *p);
+/* Back to a fresh stream with the same limit (memory is released). */
 void coze_sse_reset(coze_sse_parser *p);
 void coze_sse_free(coze_sse_parser *p);
+/* Bytes held: unparsed input plus the pending record. */
+size_t coze_sse_buffered(const coze_sse_parser *p);
 
 #endif

@@ -16,6 +16,8 @@ function _M.record(params)
     path = ngx.var.uri,
     query = ngx.req.get_uri_args(100),
     raw_query = ngx.var.args or "",
+    connection = tonumber(ngx.var.connection),
+    connection_requests = tonumber(ngx.var.connection_requests),
     headers = headers,
     body = util.body_raw(),
   }
@@ -38,6 +40,17 @@ _M.routes = {
   { "GET", "/__emu/requests", function()
       local count = tonumber(ngx.var.arg_n) or 1
       util.send_json(200, last(count))
+    end },
+  -- Registers an OAuth access token as emu.oauth does: {"token":"czs_...","expires_in":900} (seconds from now;
+  -- negative = already expired). emu.auth_check accepts czs_/emu_oauth_ tokens only while registered and unexpired.
+  { "POST", "/__emu/token", function()
+      local body = util.body_json() or {}
+      if type(body.token) ~= "string" or body.token == "" then
+        return util.send_json(400, { ok = false, error = "token is required" })
+      end
+      local exp = ngx.time() + (tonumber(body.expires_in) or 900)
+      dict:set("token:" .. body.token, exp)
+      util.send_json(200, { ok = true, token = body.token, expires_at = exp })
     end },
   { "POST", "/__emu/reset", function()
       dict:flush_all()

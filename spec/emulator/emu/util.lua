@@ -21,11 +21,42 @@ function _M.request_logid()
   return ctx.logid
 end
 
+-- JSON text like cjson.encode, without cjson's "\/" escaping of slashes (the real API writes "/").
+-- Safe: cjson always writes a literal "/" as "\/", so every "\/" pair in its output is that escape.
+function _M.encode(v)
+  local s = cjson.encode(v)
+  if s and s:find("\\/", 1, true) then s = s:gsub("\\/", "/") end
+  return s
+end
+
+-- A request header meant as free text (X-Emu-Reply etc.). nginx trims surrounding blanks, so a value wrapped
+-- in double quotes is decoded as a JSON string ('"hello "' -> 'hello '); otherwise %XX escapes are decoded.
+function _M.header_text(name)
+  local v = ngx.req.get_headers()[name]
+  if type(v) == "table" then v = v[1] end
+  if v == nil then return nil end
+  if #v >= 2 and v:sub(1, 1) == '"' and v:sub(-1) == '"' then
+    local s = cjson.decode(v)
+    if type(s) == "string" then return s end
+  end
+  if v:find("%%%x%x") then v = ngx.unescape_uri(v) end
+  return v
+end
+
+-- Sends a success envelope around an already-encoded `data` JSON text (fast path, no re-encoding).
+function _M.ok_raw(data_json)
+  local logid = _M.request_logid()
+  ngx.status = 200
+  ngx.header["Content-Type"] = "application/json; charset=utf-8"
+  ngx.print('{"code":0,"msg":"","data":', data_json, ',"detail":{"logid":"', logid, '"}}')
+  return ngx.exit(200)
+end
+
 function _M.send_json(status, tbl)
   _M.request_logid()
   ngx.status = status
   ngx.header["Content-Type"] = "application/json; charset=utf-8"
-  ngx.print(cjson.encode(tbl))
+  ngx.print(_M.encode(tbl))
   return ngx.exit(status)
 end
 

@@ -1,0 +1,586 @@
+/* HTTP transfers on libcurl's multi interface (see http.h). Pure C: no lua.h.
+ *
+ * Each request owns two buffers: `in` is filled by curl's write callback, `out` holds the bytes
+ * last handed to the caller. read() swaps them, so the pointer it returns stays valid while other
+ * requests of the session drive the multi handle (which may run this request's callbacks).
+ *
+ * After coze_http_session_close every live request is detached from the multi handle (an aborted
+ * transfer closes its connection) and its next wait/read returns its buffered bytes, then
+ * ERR with kind CLOSED. The session struct itself is freed with the last request.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "http.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+
+#define DEFAULT_MAX_BUFFER ((size_t)1 << 20)
+
+struct coze_http_session {
+  CURLM *multi;                 /* NULL once closed */
+  int refs;                     /* the owner + every request not yet freed */
+  int closed;
+  coze_http_req *reqs;          /* live requests, to detach them on close */
+};
+
+struct coze_http_req {
+  coze_http_session *s;
+  coze_http_req *prev, *next;
+  CURL *easy;
+  struct curl_slist *slist;
+  curl_mime *mime;
+  char errbuf[CURL_ERROR_SIZE];
+
+  coze_buf hdr;                 /* header block being received (status line excluded) */
+  int status;                   /* of the latest status line */
+  int hdr_done;                 /* the final (>= 200) block has ended */
+
+  coze_buf in, out;
+  size_t max_buffer;
+  int paused;
+
+  int attached;                 /* in the multi handle */
+  int done;                     /* curl reported CURLMSG_DONE */
+  CURLcode result;
+  int nomem;                    /* a callback ran out of memory */
+
+  long long start_ms, last_byte_ms;
+  int got_byte;
+  long first_byte_ms, idle_ms, total_ms;
+
+  coze_http_error err;          /* sticky once kind != NONE */
+};
+
+/* ---- helpers ---- */
+
+long long coze_http_now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_OK; /* written once, under global_once */
+
+static void global_init(void)
+{
+  global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+const char *coze_http_version(void)
+{
+  pthread_once(&global_once, global_init);
+  return curl_version();
+}
+
+static void set_error(coze_http_error *e, int kind, const char *timeout, int code,
+                      const char *fmt, ...)
+{
+  va_list ap;
+  e->kind = kind;
+  e->timeout = timeout;
+  e->curl_code = code;
+  va_start(ap, fmt);
+  vsnprintf(e->message, sizeof e->message, fmt, ap);
+  va_end(ap);
+}
+
+static void detach(coze_http_req *r)
+{
+  if (r->attached) {
+    curl_multi_remove_handle(r->s->multi, r->easy);
+    r->attached = 0;
+  }
+}
+
+/* ---- curl callbacks: C buffers only ---- */
+
+static size_t header_cb(char *p, size_t size, size_t n, void *ud)
+{
+  coze_http_req *r = ud;
+  size_t len = size * n;
+  r->got_byte = 1;
+  r->last_byte_ms = coze_http_now_ms();
+  if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+    /* a new response block: 1xx interim responses come before the final one */
+    const char *sp = memchr(p, ' ', len);
+    int code = 0;
+    if (sp != NULL) {
+      const char *end = p + len;
+      for (sp++; sp < end && *sp >= '0' && *sp <= '9'; sp++)
+        code = code * 10 + (*sp - '0');
+    }
+    r->status = code;
+    r->hdr_done = 0;
+    coze_buf_reset(&r->hdr);
+    return len;
+  }
+  if (r->hdr_done)
+    return len; /* trailers */
+  if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
+    if (r->status >= 200)
+      r->hdr_done = 1;
+    return len;
+  }
+  if (coze_buf_append(&r->hdr, p, len) != 0) {
+    r->nomem = 1;
+    return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+  }
+  return len;
+}
+
+static size_t write_cb(char *p, size_t size, size_t n, void *ud)
+{
+  coze_http_req *r = ud;
+  size_t len = size * n;
+  if (r->in.len >= r->max_buffer) {
+    r->paused = 1;
+    return CURL_WRITEFUNC_PAUSE; /* curl keeps these bytes and offers them again on resume */
+  }
+  r->got_byte = 1;
+  r->last_byte_ms = coze_http_now_ms();
+  if (coze_buf_append(&r->in, p, len) != 0) {
+    r->nomem = 1;
+    return 0;
+  }
+  return len;
+}
+
+/* ---- session ---- */
+
+coze_http_session *coze_http_session_new(void)
+{
+  coze_http_session *s;
+  pthread_once(&global_once, global_init);
+  if (global_rc != CURLE_OK)
+    return NULL;
+  s = calloc(1, sizeof *s);
+  if (s == NULL)
+    return NULL;
+  s->multi = curl_multi_init();
+  if (s->multi == NULL) {
+    free(s);
+    return NULL;
+  }
+  s->refs = 1;
+  return s;
+}
+
+static void session_unref(coze_http_session *s)
+{
+  if (--s->refs > 0)
+    return;
+  if (s->multi != NULL)
+    curl_multi_cleanup(s->multi);
+  free(s);
+}
+
+void coze_http_session_close(coze_http_session *s)
+{
+  coze_http_req *r;
+  if (s == NULL || s->closed)
+    return;
+  s->closed = 1;
+  for (r = s->reqs; r != NULL; r = r->next) {
+    detach(r);
+    if (r->err.kind == COZE_HTTP_E_NONE && !r->done)
+      set_error(&r->err, COZE_HTTP_E_CLOSED, NULL, 0, "session closed");
+  }
+  curl_multi_cleanup(s->multi); /* closes the cached connections now */
+  s->multi = NULL;
+  session_unref(s);
+}
+
+/* One perform pass; records the outcome of every finished transfer on its own request. */
+static void drive(coze_http_session *s)
+{
+  int running, left;
+  CURLMsg *m;
+  curl_multi_perform(s->multi, &running);
+  while ((m = curl_multi_info_read(s->multi, &left)) != NULL) {
+    coze_http_req *r = NULL;
+    if (m->msg != CURLMSG_DONE)
+      continue;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+    if (r == NULL)
+      continue;
+    r->done = 1;
+    r->result = m->data.result;
+    detach(r); /* the connection is already back in the cache (or closed) */
+  }
+}
+
+/* ---- requests ---- */
+
+static int is_method(const char *m, const char *name)
+{
+  return strcmp(m, name) == 0;
+}
+
+static CURLcode setup_parts(coze_http_req *r, const coze_http_opts *o, coze_http_error *err)
+{
+  size_t i;
+  r->mime = curl_mime_init(r->easy);
+  if (r->mime == NULL)
+    return CURLE_OUT_OF_MEMORY;
+  for (i = 0; i < o->nparts; i++) {
+    const coze_http_part *p = &o->parts[i];
+    curl_mimepart *mp = curl_mime_addpart(r->mime);
+    CURLcode rc;
+    if (mp == NULL)
+      return CURLE_OUT_OF_MEMORY;
+    if (p->name != NULL && (rc = curl_mime_name(mp, p->name)) != CURLE_OK)
+      return rc;
+    if (p->path != NULL) {
+      rc = curl_mime_filedata(mp, p->path);
+      if (rc != CURLE_OK) {
+        set_error(err, COZE_HTTP_E_TRANSPORT, NULL, rc, "cannot read file '%s'", p->path);
+        return rc;
+      }
+    } else if ((rc = curl_mime_data(mp, p->data != NULL ? p->data : "", p->data_len)) != CURLE_OK) {
+      return rc;
+    }
+    if (p->filename != NULL && (rc = curl_mime_filename(mp, p->filename)) != CURLE_OK)
+      return rc;
+    if (p->type != NULL && (rc = curl_mime_type(mp, p->type)) != CURLE_OK)
+      return rc;
+  }
+  return curl_easy_setopt(r->easy, CURLOPT_MIMEPOST, r->mime);
+}
+
+static CURLcode setup(coze_http_req *r, const coze_http_opts *o, coze_http_error *err)
+{
+  CURL *e = r->easy;
+  CURLcode rc = CURLE_OK;
+  size_t i;
+
+#define SET(opt, val) do { if ((rc = curl_easy_setopt(e, opt, val)) != CURLE_OK) return rc; } while (0)
+  SET(CURLOPT_URL, o->url);
+  SET(CURLOPT_PRIVATE, (void *)r);
+  SET(CURLOPT_ERRORBUFFER, r->errbuf);
+  SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_TCP_KEEPALIVE, 1L);
+  SET(CURLOPT_ACCEPT_ENCODING, "");
+  SET(CURLOPT_FOLLOWLOCATION, 0L);
+  SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L); /* a proxy's CONNECT reply is not the response */
+  SET(CURLOPT_HEADERFUNCTION, header_cb);
+  SET(CURLOPT_HEADERDATA, (void *)r);
+  SET(CURLOPT_WRITEFUNCTION, write_cb);
+  SET(CURLOPT_WRITEDATA, (void *)r);
+
+  if (o->nparts > 0) {
+    if ((rc = setup_parts(r, o, err)) != CURLE_OK)
+      return rc;
+    if (!is_method(o->method, "POST"))
+      SET(CURLOPT_CUSTOMREQUEST, o->method);
+  } else if (is_method(o->method, "GET") && o->body == NULL) {
+    SET(CURLOPT_HTTPGET, 1L);
+  } else if (is_method(o->method, "HEAD")) {
+    SET(CURLOPT_NOBODY, 1L);
+  } else if (o->body != NULL || is_method(o->method, "POST") || is_method(o->method, "PUT") ||
+             is_method(o->method, "PATCH")) {
+    /* size first: COPYPOSTFIELDS then copies exactly that many bytes, NULs included;
+       an empty POST still sends Content-Length: 0 */
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(o->body != NULL ? o->body_len : 0));
+    SET(CURLOPT_COPYPOSTFIELDS, o->body != NULL ? o->body : "");
+    if (!is_method(o->method, "POST"))
+      SET(CURLOPT_CUSTOMREQUEST, o->method);
+  } else {
+    SET(CURLOPT_HTTPGET, 1L);
+    SET(CURLOPT_CUSTOMREQUEST, o->method);
+  }
+
+  for (i = 0; i < o->nheaders; i++) {
+    struct curl_slist *n = curl_slist_append(r->slist, o->headers[i]);
+    if (n == NULL)
+      return CURLE_OUT_OF_MEMORY;
+    r->slist = n;
+  }
+  if (r->slist != NULL)
+    SET(CURLOPT_HTTPHEADER, r->slist);
+
+  if (o->proxy != NULL)
+    SET(CURLOPT_PROXY, o->proxy);
+  if (o->no_proxy != NULL)
+    SET(CURLOPT_NOPROXY, o->no_proxy);
+  if (o->ca_file != NULL)
+    SET(CURLOPT_CAINFO, o->ca_file);
+  if (o->ca_path != NULL)
+    SET(CURLOPT_CAPATH, o->ca_path);
+  SET(CURLOPT_SSL_VERIFYPEER, o->tls_verify == 0 ? 0L : 1L);
+  SET(CURLOPT_SSL_VERIFYHOST, o->tls_verify == 0 ? 0L : 2L);
+  if (o->connect_timeout_ms > 0)
+    SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+  if (o->total_timeout_ms > 0)
+    SET(CURLOPT_TIMEOUT_MS, o->total_timeout_ms);
+#undef SET
+  return CURLE_OK;
+}
+
+static void req_destroy(coze_http_req *r)
+{
+  if (r->easy != NULL)
+    curl_easy_cleanup(r->easy);
+  curl_slist_free_all(r->slist);
+  curl_mime_free(r->mime); /* after the easy handle: it may still point at the mime tree */
+  coze_buf_free(&r->hdr);
+  coze_buf_free(&r->in);
+  coze_buf_free(&r->out);
+  free(r);
+}
+
+coze_http_req *coze_http_start(coze_http_session *s, const coze_http_opts *o, coze_http_error *err)
+{
+  coze_http_req *r;
+  CURLcode rc;
+  CURLMcode mrc;
+
+  memset(err, 0, sizeof *err);
+  if (s == NULL || s->closed) {
+    set_error(err, COZE_HTTP_E_CLOSED, NULL, 0, "session closed");
+    return NULL;
+  }
+  r = calloc(1, sizeof *r);
+  if (r == NULL) {
+    set_error(err, COZE_HTTP_E_NOMEM, NULL, CURLE_OUT_OF_MEMORY, "not enough memory");
+    return NULL;
+  }
+  r->s = s;
+  coze_buf_init(&r->hdr);
+  coze_buf_init(&r->in);
+  coze_buf_init(&r->out);
+  r->max_buffer = o->max_buffer > 0 ? o->max_buffer : DEFAULT_MAX_BUFFER;
+  r->first_byte_ms = o->first_byte_timeout_ms > 0 ? o->first_byte_timeout_ms : 0;
+  r->idle_ms = o->idle_timeout_ms > 0 ? o->idle_timeout_ms : 0;
+  r->total_ms = o->total_timeout_ms > 0 ? o->total_timeout_ms : 0;
+  r->easy = curl_easy_init();
+  if (r->easy == NULL) {
+    req_destroy(r);
+    set_error(err, COZE_HTTP_E_NOMEM, NULL, CURLE_OUT_OF_MEMORY, "not enough memory");
+    return NULL;
+  }
+  rc = setup(r, o, err);
+  if (rc != CURLE_OK) {
+    if (err->kind == COZE_HTTP_E_NONE) {
+      if (rc == CURLE_OUT_OF_MEMORY)
+        set_error(err, COZE_HTTP_E_NOMEM, NULL, rc, "not enough memory");
+      else
+        set_error(err, COZE_HTTP_E_TRANSPORT, NULL, rc, "%s",
+                  r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+    }
+    req_destroy(r);
+    return NULL;
+  }
+  r->start_ms = r->last_byte_ms = coze_http_now_ms();
+  mrc = curl_multi_add_handle(s->multi, r->easy);
+  if (mrc != CURLM_OK) {
+    set_error(err, mrc == CURLM_OUT_OF_MEMORY ? COZE_HTTP_E_NOMEM : COZE_HTTP_E_TRANSPORT, NULL,
+              0, "%s", curl_multi_strerror(mrc));
+    req_destroy(r);
+    return NULL;
+  }
+  r->attached = 1;
+  s->refs++;
+  r->next = s->reqs;
+  if (s->reqs != NULL)
+    s->reqs->prev = r;
+  s->reqs = r;
+  return r;
+}
+
+void coze_http_free(coze_http_req *r)
+{
+  coze_http_session *s;
+  if (r == NULL)
+    return;
+  s = r->s;
+  detach(r); /* mid-transfer: curl closes the connection instead of caching it */
+  if (r->prev != NULL)
+    r->prev->next = r->next;
+  else
+    s->reqs = r->next;
+  if (r->next != NULL)
+    r->next->prev = r->prev;
+  req_destroy(r);
+  session_unref(s);
+}
+
+/* Fills r->err from a finished transfer that did not succeed. */
+static void transfer_error(coze_http_req *r)
+{
+  const char *msg = r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result);
+  if (r->nomem) {
+    set_error(&r->err, COZE_HTTP_E_NOMEM, NULL, CURLE_OUT_OF_MEMORY, "not enough memory");
+  } else if (r->result == CURLE_OPERATION_TIMEDOUT) {
+    /* curl's own timers: CONNECTTIMEOUT while connecting, TIMEOUT (= total) otherwise */
+    long long elapsed = coze_http_now_ms() - r->start_ms;
+    const char *which = (r->total_ms > 0 && elapsed >= r->total_ms) ? "total" : "connect";
+    set_error(&r->err, COZE_HTTP_E_TIMEOUT, which, r->result, "%s timeout: %s", which, msg);
+  } else {
+    set_error(&r->err, COZE_HTTP_E_TRANSPORT, NULL, r->result, "%s", msg);
+  }
+}
+
+/* Our own deadlines. Before the first byte only first_byte applies (idle too when first_byte is
+   unset, counted from the start); after it, idle counts from the last byte. 0 = none. */
+static long long next_deadline(const coze_http_req *r, const char **which)
+{
+  long long d = 0;
+  *which = NULL;
+  if (r->total_ms > 0) {
+    d = r->start_ms + r->total_ms;
+    *which = "total";
+  }
+  if (!r->got_byte && r->first_byte_ms > 0) {
+    long long f = r->start_ms + r->first_byte_ms;
+    if (d == 0 || f < d) {
+      d = f;
+      *which = "first_byte";
+    }
+  } else if (r->idle_ms > 0) {
+    long long f = r->last_byte_ms + r->idle_ms;
+    if (d == 0 || f < d) {
+      d = f;
+      *which = "idle";
+    }
+  }
+  return d;
+}
+
+enum { WANT_HEADERS, WANT_DATA };
+
+static int satisfied(const coze_http_req *r, int want)
+{
+  if (r->done || r->err.kind != COZE_HTTP_E_NONE)
+    return 1;
+  return want == WANT_HEADERS ? r->hdr_done : r->in.len > 0;
+}
+
+/* Drives the session until `want` holds, a deadline fires, or timeout_ms (< 0: no limit) ends.
+   1 when the caller should look at the request's state, 0 when the caller's timeout ran out. */
+static int pump(coze_http_req *r, long timeout_ms, int want)
+{
+  long long until = timeout_ms >= 0 ? coze_http_now_ms() + timeout_ms : 0;
+  for (;;) {
+    long long now, d, wait;
+    const char *which;
+    if (satisfied(r, want) || r->s->multi == NULL)
+      return 1;
+    drive(r->s);
+    if (satisfied(r, want))
+      return 1;
+    now = coze_http_now_ms();
+    d = next_deadline(r, &which);
+    if (d != 0 && now >= d) {
+      detach(r);
+      set_error(&r->err, COZE_HTTP_E_TIMEOUT, which, 0, "%s timeout after %ld ms", which,
+                which[0] == 't' ? r->total_ms : which[0] == 'f' ? r->first_byte_ms : r->idle_ms);
+      return 1;
+    }
+    if (timeout_ms == 0 || (timeout_ms > 0 && now >= until))
+      return 0;
+    wait = timeout_ms > 0 ? until - now : 60000;
+    if (d != 0 && d - now < wait)
+      wait = d - now;
+    if (wait > 60000)
+      wait = 60000;
+    /* curl_multi_poll also wakes for curl's own timers (connect timeout, retries) */
+    curl_multi_poll(r->s->multi, NULL, 0, (int)wait, NULL);
+  }
+}
+
+static int finished_state(coze_http_req *r)
+{
+  if (r->err.kind != COZE_HTTP_E_NONE)
+    return COZE_HTTP_ERR;
+  if (r->done && r->result != CURLE_OK) {
+    transfer_error(r);
+    return COZE_HTTP_ERR;
+  }
+  return COZE_HTTP_EOF;
+}
+
+int coze_http_wait_headers(coze_http_req *r, long timeout_ms)
+{
+  if (!r->hdr_done && !r->done && r->err.kind == COZE_HTTP_E_NONE) {
+    if (!pump(r, timeout_ms, WANT_HEADERS))
+      return COZE_HTTP_AGAIN;
+  }
+  if (r->hdr_done)
+    return COZE_HTTP_OK;
+  if (finished_state(r) == COZE_HTTP_ERR)
+    return COZE_HTTP_ERR;
+  return COZE_HTTP_OK; /* finished without a header block end (e.g. HTTP/0.9-ish): ready */
+}
+
+int coze_http_read(coze_http_req *r, long timeout_ms, const char **data, size_t *len)
+{
+  coze_buf tmp;
+  *data = NULL;
+  *len = 0;
+  coze_buf_reset(&r->out); /* the bytes handed out last time are gone now */
+  if (r->in.len == 0 && !r->done && r->err.kind == COZE_HTTP_E_NONE) {
+    if (!pump(r, timeout_ms, WANT_DATA))
+      return COZE_HTTP_AGAIN;
+  }
+  if (r->in.len > 0) {
+    tmp = r->out;
+    r->out = r->in;
+    r->in = tmp;
+    *data = r->out.data;
+    *len = r->out.len;
+    if (r->paused && r->attached) {
+      /* drained: resume. curl may call write_cb from in here; it fills the (empty) `in`. */
+      r->paused = 0;
+      r->last_byte_ms = coze_http_now_ms(); /* the stall was ours, not the server's */
+      curl_easy_pause(r->easy, CURLPAUSE_CONT);
+    }
+    return COZE_HTTP_OK;
+  }
+  return finished_state(r);
+}
+
+int coze_http_status(const coze_http_req *r)
+{
+  return r->hdr_done || r->done ? r->status : 0;
+}
+
+const char *coze_http_headers(const coze_http_req *r, size_t *len)
+{
+  if (!r->hdr_done && !(r->done && r->status > 0)) {
+    *len = 0;
+    return NULL;
+  }
+  *len = r->hdr.len;
+  return r->hdr.data != NULL ? r->hdr.data : "";
+}
+
+const coze_http_error *coze_http_req_error(const coze_http_req *r)
+{
+  return &r->err;
+}
+
+void coze_http_req_info(coze_http_req *r, coze_http_info *info)
+{
+  double d;
+  long l;
+  memset(info, 0, sizeof *info);
+  if (curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &d) == CURLE_OK)
+    info->total_s = d;
+  if (curl_easy_getinfo(r->easy, CURLINFO_CONNECT_TIME, &d) == CURLE_OK)
+    info->connect_s = d;
+  if (curl_easy_getinfo(r->easy, CURLINFO_STARTTRANSFER_TIME, &d) == CURLE_OK)
+    info->starttransfer_s = d;
+  if (curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &l) == CURLE_OK)
+    info->num_connects = l;
+  if (curl_easy_getinfo(r->easy, CURLINFO_LOCAL_PORT, &l) == CURLE_OK)
+    info->local_port = l;
+}

@@ -1,0 +1,527 @@
+/* Lua binding of the HTTP transport: core.session(), Session:request(opts), Request methods.
+ *
+ * Arguments are checked and collected into C structs before any curl call (misuse raises then);
+ * results are pushed after curl has returned. Runtime failures return nil, msg, kind, which.
+ * A Request keeps its Session userdata alive (user value), so dropping the session while a
+ * stream is being read does not close it; an explicit s:close() does (kind "closed").
+ */
+#include <ctype.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "compat.h"
+#include "http.h"
+#include "lcore.h"
+
+#define SESSION_MT "coze.core.Session"
+#define REQUEST_MT "coze.core.Request"
+
+typedef struct l_session {
+  coze_http_session *s; /* NULL when closed */
+} l_session;
+
+typedef struct l_request {
+  coze_http_req *r;     /* NULL when closed */
+} l_request;
+
+#if LUA_VERSION_NUM == 501
+#define set_uservalue(L, i) lua_setfenv((L), (i))
+#else
+#define set_uservalue(L, i) lua_setuservalue((L), (i))
+#endif
+
+/* Raises "<where>request: <msg>" pointing at the Lua caller. */
+static int opt_error(lua_State *L, const char *fmt, ...)
+{
+  va_list ap;
+  luaL_where(L, 2);
+  lua_pushliteral(L, "request: ");
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_concat(L, 3);
+  return lua_error(L);
+}
+
+static l_session *check_session(lua_State *L)
+{
+  l_session *u = (l_session *)luaL_checkudata(L, 1, SESSION_MT);
+  if (u->s == NULL)
+    luaL_error(L, "attempt to use a closed Session");
+  return u;
+}
+
+static l_request *check_request(lua_State *L)
+{
+  l_request *u = (l_request *)luaL_checkudata(L, 1, REQUEST_MT);
+  if (u->r == NULL)
+    luaL_error(L, "attempt to use a closed Request");
+  return u;
+}
+
+/* ---- option parsing: values stay on the Lua stack (or in anchored tables) while used ---- */
+
+/* Pushes opts[name]; NULL when nil. The value is left on the stack to keep it alive. */
+static const char *field_string(lua_State *L, int t, const char *name, int required, size_t *len)
+{
+  size_t n = 0;
+  const char *s;
+  lua_getfield(L, t, name);
+  if (lua_isnil(L, -1)) {
+    if (required)
+      opt_error(L, "field '%s' must be a string", name);
+    if (len != NULL)
+      *len = 0;
+    return NULL;
+  }
+  if (lua_type(L, -1) != LUA_TSTRING)
+    opt_error(L, "field '%s' must be a string", name);
+  s = lua_tolstring(L, -1, &n);
+  if (len != NULL)
+    *len = n;
+  else if (strlen(s) != n)
+    opt_error(L, "field '%s' must not contain NUL bytes", name);
+  return s;
+}
+
+static long field_ms(lua_State *L, int t, const char *name)
+{
+  lua_Number v;
+  lua_getfield(L, t, name);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (lua_type(L, -1) != LUA_TNUMBER)
+    opt_error(L, "field '%s' must be a number", name);
+  v = lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  if (!(v >= 0))
+    opt_error(L, "field '%s' must be >= 0", name);
+  return v >= (lua_Number)LONG_MAX ? LONG_MAX : (long)v;
+}
+
+static void check_header(lua_State *L, const char *h, size_t len)
+{
+  size_t i;
+  for (i = 0; i < len; i++) {
+    if (h[i] == '\r' || h[i] == '\n' || h[i] == '\0') {
+      const char *colon = memchr(h, ':', len);
+      lua_pushlstring(L, h, colon != NULL ? (size_t)(colon - h) : len);
+      opt_error(L, "header '%s' contains CR, LF or NUL", lua_tostring(L, -1));
+    }
+  }
+  if (memchr(h, ':', len) == NULL)
+    opt_error(L, "header '%s' must have the form 'Name: value'", h);
+}
+
+static void parse_headers(lua_State *L, int t, coze_http_opts *o)
+{
+  size_t i, n;
+  const char **hs;
+  lua_getfield(L, t, "headers");
+  if (lua_isnil(L, -1))
+    return;
+  if (!lua_istable(L, -1))
+    opt_error(L, "field 'headers' must be an array of strings");
+  n = lua_rawlen(L, -1);
+  hs = (const char **)lua_newuserdata(L, (n > 0 ? n : 1) * sizeof *hs); /* freed by the GC */
+  for (i = 0; i < n; i++) {
+    size_t len;
+    lua_rawgeti(L, -2, (int)i + 1);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      opt_error(L, "field 'headers' must be an array of strings (item %d)", (int)i + 1);
+    hs[i] = lua_tolstring(L, -1, &len);
+    check_header(L, hs[i], len);
+    lua_pop(L, 1); /* still referenced by the headers table */
+  }
+  o->headers = hs;
+  o->nheaders = n;
+}
+
+static const char *part_string(lua_State *L, int pt, int idx, const char *name, size_t *len)
+{
+  size_t n;
+  const char *s;
+  lua_pushstring(L, name);
+  lua_rawget(L, pt);
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return NULL;
+  }
+  if (lua_type(L, -1) != LUA_TSTRING)
+    opt_error(L, "field 'parts[%d].%s' must be a string", idx, name);
+  s = lua_tolstring(L, -1, &n);
+  if (len != NULL)
+    *len = n;
+  else if (strlen(s) != n)
+    opt_error(L, "field 'parts[%d].%s' must not contain NUL bytes", idx, name);
+  lua_pop(L, 1); /* still referenced by the part table */
+  return s;
+}
+
+static void parse_parts(lua_State *L, int t, coze_http_opts *o)
+{
+  size_t i, n;
+  coze_http_part *ps;
+  int at;
+  lua_getfield(L, t, "parts");
+  if (lua_isnil(L, -1))
+    return;
+  if (!lua_istable(L, -1))
+    opt_error(L, "field 'parts' must be an array of tables");
+  at = lua_gettop(L);
+  n = lua_rawlen(L, at);
+  ps = (coze_http_part *)lua_newuserdata(L, (n > 0 ? n : 1) * sizeof *ps);
+  memset(ps, 0, (n > 0 ? n : 1) * sizeof *ps);
+  for (i = 0; i < n; i++) {
+    int idx = (int)i + 1, pt;
+    lua_rawgeti(L, at, idx);
+    if (!lua_istable(L, -1))
+      opt_error(L, "field 'parts[%d]' must be a table", idx);
+    pt = lua_gettop(L);
+    ps[i].name = part_string(L, pt, idx, "name", NULL);
+    if (ps[i].name == NULL)
+      opt_error(L, "field 'parts[%d].name' must be a string", idx);
+    ps[i].filename = part_string(L, pt, idx, "filename", NULL);
+    ps[i].type = part_string(L, pt, idx, "type", NULL);
+    ps[i].path = part_string(L, pt, idx, "path", NULL);
+    ps[i].data = part_string(L, pt, idx, "data", &ps[i].data_len);
+    if ((ps[i].path == NULL) == (ps[i].data == NULL))
+      opt_error(L, "field 'parts[%d]' needs exactly one of 'path' or 'data'", idx);
+    lua_pop(L, 1); /* the part table stays referenced by the parts array */
+  }
+  o->parts = ps;
+  o->nparts = n;
+}
+
+static void parse_opts(lua_State *L, int t, coze_http_opts *o)
+{
+  memset(o, 0, sizeof *o);
+  luaL_checkstack(L, 24, "request options");
+  o->method = field_string(L, t, "method", 1, NULL);
+  if (o->method[0] == '\0')
+    opt_error(L, "field 'method' must not be empty");
+  o->url = field_string(L, t, "url", 1, NULL);
+  o->body = field_string(L, t, "body", 0, &o->body_len);
+  parse_headers(L, t, o);
+  parse_parts(L, t, o);
+  if (o->body != NULL && o->nparts > 0)
+    opt_error(L, "fields 'body' and 'parts' exclude each other");
+  o->connect_timeout_ms = field_ms(L, t, "connect_timeout_ms");
+  o->first_byte_timeout_ms = field_ms(L, t, "first_byte_timeout_ms");
+  o->idle_timeout_ms = field_ms(L, t, "idle_timeout_ms");
+  o->total_timeout_ms = field_ms(L, t, "total_timeout_ms");
+  o->max_buffer = (size_t)field_ms(L, t, "max_buffer");
+  o->proxy = field_string(L, t, "proxy", 0, NULL);
+  o->no_proxy = field_string(L, t, "no_proxy", 0, NULL);
+  o->ca_file = field_string(L, t, "ca_file", 0, NULL);
+  o->ca_path = field_string(L, t, "ca_path", 0, NULL);
+  lua_getfield(L, t, "tls_verify");
+  if (lua_isnil(L, -1))
+    o->tls_verify = 1;
+  else if (lua_type(L, -1) == LUA_TBOOLEAN)
+    o->tls_verify = lua_toboolean(L, -1);
+  else
+    opt_error(L, "field 'tls_verify' must be a boolean");
+  lua_pop(L, 1);
+}
+
+/* ---- results ---- */
+
+static const char *kind_name(int kind)
+{
+  switch (kind) {
+  case COZE_HTTP_E_TIMEOUT: return "timeout";
+  case COZE_HTTP_E_CLOSED: return "closed";
+  default: return "transport";
+  }
+}
+
+/* nil, message, kind, which */
+static int push_error(lua_State *L, const coze_http_error *e)
+{
+  if (e->kind == COZE_HTTP_E_NOMEM)
+    return luaL_error(L, "not enough memory");
+  lua_pushnil(L);
+  lua_pushstring(L, e->message);
+  lua_pushstring(L, kind_name(e->kind));
+  if (e->kind == COZE_HTTP_E_TIMEOUT && e->timeout != NULL)
+    lua_pushstring(L, e->timeout);
+  else if (e->kind == COZE_HTTP_E_TRANSPORT)
+    lua_pushinteger(L, e->curl_code);
+  else
+    lua_pushnil(L);
+  return 4;
+}
+
+static long opt_timeout(lua_State *L, int i)
+{
+  lua_Number t = luaL_optnumber(L, i, -1);
+  if (!(t >= 0))
+    return -1;
+  return t >= (lua_Number)LONG_MAX ? LONG_MAX : (long)t;
+}
+
+/* ---- Session ---- */
+
+static int l_http_session(lua_State *L)
+{
+  l_session *u = (l_session *)lua_newuserdata(L, sizeof *u);
+  u->s = NULL; /* created closed, then opened */
+  luaL_setmetatable(L, SESSION_MT);
+  u->s = coze_http_session_new();
+  if (u->s == NULL)
+    return luaL_error(L, "cannot create an HTTP session (libcurl initialisation failed)");
+  return 1;
+}
+
+static int l_http_request(lua_State *L)
+{
+  l_session *su = check_session(L);
+  coze_http_opts o;
+  coze_http_error err;
+  l_request *u;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  parse_opts(L, 2, &o);
+  u = (l_request *)lua_newuserdata(L, sizeof *u);
+  u->r = NULL;
+  luaL_setmetatable(L, REQUEST_MT);
+  lua_createtable(L, 1, 0); /* keeps the session alive while the request is */
+  lua_pushvalue(L, 1);
+  lua_rawseti(L, -2, 1);
+  set_uservalue(L, -2);
+  u->r = coze_http_start(su->s, &o, &err);
+  if (u->r == NULL)
+    return push_error(L, &err);
+  return 1;
+}
+
+static int l_http_session_close(lua_State *L)
+{
+  l_session *u = (l_session *)luaL_checkudata(L, 1, SESSION_MT);
+  if (u->s != NULL) {
+    coze_http_session_close(u->s);
+    u->s = NULL;
+  }
+  return 0;
+}
+
+static int l_http_session_tostring(lua_State *L)
+{
+  l_session *u = (l_session *)luaL_checkudata(L, 1, SESSION_MT);
+  if (u->s == NULL)
+    lua_pushliteral(L, "coze.core.Session (closed)");
+  else
+    lua_pushfstring(L, "coze.core.Session (%p)", (void *)u->s);
+  return 1;
+}
+
+/* ---- Request ---- */
+
+static int l_http_wait_headers(lua_State *L)
+{
+  l_request *u = check_request(L);
+  long t = opt_timeout(L, 2);
+  int rc = coze_http_wait_headers(u->r, t);
+  if (rc == COZE_HTTP_AGAIN) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  if (rc == COZE_HTTP_ERR)
+    return push_error(L, coze_http_req_error(u->r));
+  lua_pushinteger(L, coze_http_status(u->r));
+  return 1;
+}
+
+static int l_http_read(lua_State *L)
+{
+  l_request *u = check_request(L);
+  long t = opt_timeout(L, 2);
+  const char *data;
+  size_t len;
+  int rc = coze_http_read(u->r, t, &data, &len);
+  switch (rc) {
+  case COZE_HTTP_OK:
+    lua_pushlstring(L, data, len);
+    return 1;
+  case COZE_HTTP_AGAIN:
+    lua_pushboolean(L, 0);
+    return 1;
+  case COZE_HTTP_EOF:
+    lua_pushnil(L);
+    return 1;
+  default:
+    return push_error(L, coze_http_req_error(u->r));
+  }
+}
+
+static int l_http_status(lua_State *L)
+{
+  l_request *u = check_request(L);
+  int st = coze_http_status(u->r);
+  if (st > 0)
+    lua_pushinteger(L, st);
+  else
+    lua_pushnil(L);
+  return 1;
+}
+
+/* Lower-cased names; repeats joined with ", "; obs-fold continuation lines join with a space. */
+static int l_http_headers(lua_State *L)
+{
+  l_request *u = check_request(L);
+  size_t len;
+  const char *p = coze_http_headers(u->r, &len), *end;
+  int t, last;
+  if (p == NULL) {
+    lua_pushnil(L);
+    return 1;
+  }
+  end = p + len;
+  lua_newtable(L);
+  t = lua_gettop(L);
+  lua_pushnil(L); /* the last name seen */
+  last = t + 1;
+  while (p < end) {
+    const char *eol = memchr(p, '\n', (size_t)(end - p)), *lend, *colon, *v;
+    const char *next = eol != NULL ? eol + 1 : end;
+    lend = eol != NULL ? eol : end;
+    if (lend > p && lend[-1] == '\r')
+      lend--;
+    if (lend == p) {
+      p = next;
+      continue;
+    }
+    if ((*p == ' ' || *p == '\t') && !lua_isnil(L, last)) {
+      for (v = p; v < lend && (*v == ' ' || *v == '\t'); v++)
+        ;
+      lua_pushvalue(L, last);
+      lua_pushvalue(L, last);
+      lua_rawget(L, t);
+      lua_pushliteral(L, " ");
+      lua_pushlstring(L, v, (size_t)(lend - v));
+      lua_concat(L, 3);
+      lua_rawset(L, t);
+      p = next;
+      continue;
+    }
+    colon = memchr(p, ':', (size_t)(lend - p));
+    if (colon == NULL) {
+      p = next;
+      continue;
+    }
+    {
+      luaL_Buffer b;
+      const char *c;
+      luaL_buffinit(L, &b);
+      for (c = p; c < colon; c++)
+        luaL_addchar(&b, (char)tolower((unsigned char)*c));
+      luaL_pushresult(&b);
+    }
+    for (v = colon + 1; v < lend && (*v == ' ' || *v == '\t'); v++)
+      ;
+    while (lend > v && (lend[-1] == ' ' || lend[-1] == '\t'))
+      lend--;
+    lua_pushvalue(L, -1);
+    lua_replace(L, last);
+    lua_pushvalue(L, -1);
+    lua_rawget(L, t);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      lua_pushlstring(L, v, (size_t)(lend - v));
+    } else {
+      lua_pushliteral(L, ", ");
+      lua_pushlstring(L, v, (size_t)(lend - v));
+      lua_concat(L, 3);
+    }
+    lua_rawset(L, t);
+    p = next;
+  }
+  lua_settop(L, t);
+  return 1;
+}
+
+static int l_http_info(lua_State *L)
+{
+  l_request *u = check_request(L);
+  coze_http_info info;
+  coze_http_req_info(u->r, &info);
+  lua_createtable(L, 0, 5);
+  lua_pushnumber(L, info.total_s);
+  lua_setfield(L, -2, "total_s");
+  lua_pushnumber(L, info.connect_s);
+  lua_setfield(L, -2, "connect_s");
+  lua_pushnumber(L, info.starttransfer_s);
+  lua_setfield(L, -2, "starttransfer_s");
+  lua_pushinteger(L, (lua_Integer)info.num_connects);
+  lua_setfield(L, -2, "num_connects");
+  lua_pushinteger(L, (lua_Integer)info.local_port);
+  lua_setfield(L, -2, "local_port");
+  return 1;
+}
+
+static int l_http_request_close(lua_State *L)
+{
+  l_request *u = (l_request *)luaL_checkudata(L, 1, REQUEST_MT);
+  if (u->r != NULL) {
+    coze_http_free(u->r);
+    u->r = NULL;
+  }
+  return 0;
+}
+
+static int l_http_request_tostring(lua_State *L)
+{
+  l_request *u = (l_request *)luaL_checkudata(L, 1, REQUEST_MT);
+  if (u->r == NULL)
+    lua_pushliteral(L, "coze.core.Request (closed)");
+  else
+    lua_pushfstring(L, "coze.core.Request (%p)", (void *)u->r);
+  return 1;
+}
+
+static int l_http_curl_version(lua_State *L)
+{
+  lua_pushstring(L, coze_http_version());
+  return 1;
+}
+
+void coze_l_http_open(lua_State *L)
+{
+  static const luaL_Reg session_methods[] = {
+    {"request", l_http_request},
+    {"close", l_http_session_close},
+    {NULL, NULL}
+  };
+  static const luaL_Reg session_meta[] = {
+    {"__gc", l_http_session_close},
+    {"__close", l_http_session_close},
+    {"__tostring", l_http_session_tostring},
+    {NULL, NULL}
+  };
+  static const luaL_Reg request_methods[] = {
+    {"wait_headers", l_http_wait_headers},
+    {"read", l_http_read},
+    {"status", l_http_status},
+    {"headers", l_http_headers},
+    {"info", l_http_info},
+    {"close", l_http_request_close},
+    {NULL, NULL}
+  };
+  static const luaL_Reg request_meta[] = {
+    {"__gc", l_http_request_close},
+    {"__close", l_http_request_close},
+    {"__tostring", l_http_request_tostring},
+    {NULL, NULL}
+  };
+  static const luaL_Reg fns[] = {
+    {"session", l_http_session},
+    {"curl_version", l_http_curl_version},
+    {NULL, NULL}
+  };
+  coze_newclass(L, SESSION_MT, session_methods, session_meta);
+  coze_newclass(L, REQUEST_MT, request_methods, request_meta);
+  luaL_setfuncs(L, fns, 0);
+}

@@ -1,0 +1,300 @@
+/* Incremental text/event-stream parser (WHATWG "event stream interpretation", lenient at EOF).
+ *
+ * Input is appended to `in` and parsed in place: lines are found with memchr and never copied;
+ * a record's first data line stays in `in` as a reference, so a one-line event is copied only
+ * once (by the binding into a Lua string). Buffers are reused, so the steady state does no
+ * malloc; consumed input is dropped by feed once it is at least half of the buffer.
+ */
+#include "sse.h"
+
+#include <limits.h>
+#include <string.h>
+
+enum { LINE_NONE = 0, LINE_DISPATCH = 1 };
+
+void coze_sse_init(coze_sse_parser *p, size_t max_event_bytes)
+{
+  memset(p, 0, sizeof(*p));
+  coze_buf_init(&p->in);
+  coze_buf_init(&p->event);
+  coze_buf_init(&p->data);
+  coze_buf_init(&p->id);
+  p->max_event_bytes = max_event_bytes;
+  p->retry = -1;
+}
+
+void coze_sse_free(coze_sse_parser *p)
+{
+  coze_buf_free(&p->in);
+  coze_buf_free(&p->event);
+  coze_buf_free(&p->data);
+  coze_buf_free(&p->id);
+}
+
+void coze_sse_reset(coze_sse_parser *p)
+{
+  size_t max = p->max_event_bytes;
+  coze_sse_free(p);
+  coze_sse_init(p, max);
+}
+
+void coze_sse_finish(coze_sse_parser *p)
+{
+  p->finished = 1;
+}
+
+size_t coze_sse_buffered(const coze_sse_parser *p)
+{
+  return (p->in.len - p->in_pos) + p->event.len + p->data.len;
+}
+
+/* Drops the pending record and every buffer: the parser only answers its error from now on. */
+static int fail(coze_sse_parser *p, int code)
+{
+  p->error = code;
+  coze_buf_free(&p->in);
+  coze_buf_free(&p->event);
+  coze_buf_free(&p->data);
+  p->in_pos = p->scan = 0;
+  p->has_ref = p->has_data = p->has_event = 0;
+  return code;
+}
+
+int coze_sse_feed(coze_sse_parser *p, const char *bytes, size_t len)
+{
+  if (p->error || p->finished || len == 0)
+    return 0;
+  if (p->in_pos > 0 && p->in_pos >= p->in.len - p->in_pos) {
+    /* no reference into the dropped bytes is live: next() materialises it before NEED_MORE */
+    coze_buf_consume(&p->in, p->in_pos);
+    p->in_pos = 0;
+  }
+  if (coze_buf_append(&p->in, bytes, len) != 0)
+    return COZE_SSE_NOMEM;
+  return 0;
+}
+
+static int append2(coze_buf *b, const char *s, size_t n)
+{
+  if (coze_buf_reserve(b, n + 1) != 0)
+    return -1;
+  memcpy(b->data + b->len, s, n);
+  b->len += n;
+  b->data[b->len++] = '\n';
+  b->data[b->len] = '\0';
+  return 0;
+}
+
+/* Copies the referenced first data line into `data` (before `in` may move). */
+static int materialize(coze_sse_parser *p)
+{
+  if (!p->has_ref)
+    return 0;
+  p->has_ref = 0;
+  return append2(&p->data, p->in.data + p->ref_off, p->ref_len);
+}
+
+static size_t record_bytes(const coze_sse_parser *p)
+{
+  return p->event.len + p->data.len + (p->has_ref ? p->ref_len + 1 : 0);
+}
+
+/* One complete line at in.data + off. LINE_NONE, LINE_DISPATCH or a COZE_SSE_* error. */
+static int process_line(coze_sse_parser *p, size_t off, size_t len)
+{
+  const char *line = p->in.data + off;
+  const char *colon, *value;
+  size_t nlen, vlen;
+
+  if (len == 0) {
+    if (p->has_data || p->has_event)
+      return LINE_DISPATCH;
+    return LINE_NONE;
+  }
+  if (record_bytes(p) + len > p->max_event_bytes)
+    return COZE_SSE_TOO_LARGE;
+  if (line[0] == ':')
+    return LINE_NONE;
+  colon = memchr(line, ':', len);
+  if (colon != NULL) {
+    nlen = (size_t)(colon - line);
+    value = colon + 1;
+    vlen = len - nlen - 1;
+    if (vlen > 0 && *value == ' ') {
+      value++;
+      vlen--;
+    }
+  } else {
+    nlen = len;
+    value = line + len;
+    vlen = 0;
+  }
+
+  switch (nlen) {
+  case 4:
+    if (memcmp(line, "data", 4) != 0)
+      break;
+    if (!p->has_data) {
+      p->has_data = 1;
+      p->has_ref = 1;
+      p->ref_off = (size_t)(value - p->in.data);
+      p->ref_len = vlen;
+    } else if (materialize(p) != 0 || append2(&p->data, value, vlen) != 0) {
+      return COZE_SSE_NOMEM;
+    }
+    break;
+  case 5:
+    if (memcmp(line, "event", 5) == 0) {
+      coze_buf_reset(&p->event);
+      if (coze_buf_append(&p->event, value, vlen) != 0)
+        return COZE_SSE_NOMEM;
+      p->has_event = 1;
+    } else if (memcmp(line, "retry", 5) == 0 && vlen > 0) {
+      long r = 0;
+      size_t i;
+      for (i = 0; i < vlen; i++) {
+        unsigned d = (unsigned char)value[i] - (unsigned)'0';
+        if (d > 9)
+          return LINE_NONE;
+        r = r > (LONG_MAX - 9) / 10 ? LONG_MAX : r * 10 + (long)d;
+      }
+      p->retry = r;
+    }
+    break;
+  case 2:
+    if (line[0] == 'i' && line[1] == 'd' && memchr(value, '\0', vlen) == NULL) {
+      coze_buf_reset(&p->id);
+      if (coze_buf_append(&p->id, value, vlen) != 0)
+        return COZE_SSE_NOMEM;
+      p->has_id = 1;
+    }
+    break;
+  default:
+    break;
+  }
+  return LINE_NONE;
+}
+
+static int dispatch(coze_sse_parser *p, coze_sse_event *out, int eof_partial)
+{
+  out->event = p->has_event ? (p->event.data ? p->event.data : "") : NULL;
+  out->event_len = p->has_event ? p->event.len : 0;
+  if (p->has_ref) {
+    out->data = p->in.data + p->ref_off;
+    out->data_len = p->ref_len;
+  } else if (p->data.len > 0) {
+    out->data = p->data.data;
+    out->data_len = p->data.len - 1; /* the last line's "\n" */
+  } else {
+    out->data = "";
+    out->data_len = 0;
+  }
+  out->id = p->has_id ? (p->id.data ? p->id.data : "") : NULL;
+  out->id_len = p->has_id ? p->id.len : 0;
+  out->retry = p->retry;
+  out->eof_partial = eof_partial;
+  p->dispatched = 1;
+  return COZE_SSE_EVENT;
+}
+
+static const unsigned char bom[3] = {0xEF, 0xBB, 0xBF};
+
+int coze_sse_next(coze_sse_parser *p, coze_sse_event *out)
+{
+  size_t avail;
+  int r;
+
+  if (p->error)
+    return p->error;
+  if (p->dispatched) {
+    p->dispatched = 0;
+    p->has_event = p->has_data = p->has_ref = 0;
+    coze_buf_reset(&p->event);
+    coze_buf_reset(&p->data);
+  }
+  if (p->flushed)
+    return COZE_SSE_NEED_MORE;
+
+  if (!p->bom_checked) {
+    size_t n;
+    avail = p->in.len - p->in_pos;
+    n = avail < 3 ? avail : 3;
+    if (n == 0 && !p->finished)
+      return COZE_SSE_NEED_MORE;
+    if (n == 0 || memcmp(p->in.data + p->in_pos, bom, n) != 0) {
+      p->bom_checked = 1;
+    } else if (n == 3) {
+      p->in_pos += 3;
+      p->bom_checked = 1;
+    } else if (p->finished) {
+      p->bom_checked = 1; /* a lone BOM prefix at EOF is ordinary text */
+    } else {
+      return COZE_SSE_NEED_MORE;
+    }
+  }
+
+  for (;;) {
+    const char *base, *s, *lf, *cr, *end;
+    size_t len, off, next;
+
+    avail = p->in.len - p->in_pos;
+    if (p->skip_lf && avail > 0) {
+      p->skip_lf = 0;
+      if (p->in.data[p->in_pos] == '\n') {
+        p->in_pos++;
+        avail--;
+      }
+    }
+    if (avail == 0)
+      break;
+    base = p->in.data + p->in_pos;
+    s = base + p->scan;
+    lf = memchr(s, '\n', avail - p->scan);
+    cr = memchr(s, '\r', lf != NULL ? (size_t)(lf - s) : avail - p->scan);
+    end = cr != NULL ? cr : lf;
+    if (end == NULL) {
+      p->scan = avail;
+      break;
+    }
+    len = (size_t)(end - base);
+    off = p->in_pos;
+    next = off + len + 1;
+    if (end == cr) {
+      if (next < p->in.len) {
+        if (p->in.data[next] == '\n')
+          next++;
+      } else {
+        p->skip_lf = 1;
+      }
+    }
+    p->in_pos = next;
+    p->scan = 0;
+    r = process_line(p, off, len);
+    if (r == LINE_DISPATCH)
+      return dispatch(p, out, 0);
+    if (r < 0)
+      return fail(p, r);
+  }
+
+  /* Out of complete lines; avail bytes form an unterminated line. */
+  if (!p->finished) {
+    if (avail > 0 && record_bytes(p) + avail > p->max_event_bytes)
+      return fail(p, COZE_SSE_TOO_LARGE);
+    if (materialize(p) != 0)
+      return fail(p, COZE_SSE_NOMEM);
+    return COZE_SSE_NEED_MORE;
+  }
+
+  p->flushed = 1;
+  if (avail > 0) {
+    size_t off = p->in_pos;
+    p->in_pos = p->in.len;
+    p->scan = 0;
+    r = process_line(p, off, avail); /* not blank: it cannot dispatch by itself */
+    if (r < 0)
+      return fail(p, r);
+  }
+  if (p->has_data || p->has_event)
+    return dispatch(p, out, avail > 0);
+  return COZE_SSE_NEED_MORE;
+}

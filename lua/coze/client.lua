@@ -1,0 +1,315 @@
+-- The client: configuration, the request pipeline (headers, auth, envelope, errors) and the
+-- resource objects hanging off it. Resources only describe requests; this module sends them.
+local errors = require "coze.errors"
+local json = require "coze.json"
+local url = require "coze.url"
+local useragent = require "coze.useragent"
+local wait = require "coze.wait"
+local stream_mod = require "coze.stream"
+
+local _M = {}
+
+_M.CN_BASE_URL = "https://api.coze.cn"
+_M.COM_BASE_URL = "https://api.coze.com"
+
+local DEFAULTS = {
+  connect_timeout_ms = 10000,
+  first_byte_timeout_ms = 120000,
+  idle_timeout_ms = 120000,
+  total_timeout_ms = 0, -- never kill a long stream by default
+  max_body_bytes = 64 * 1024 * 1024,
+}
+
+local TIMEOUT_KEYS = { "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms", "total_timeout_ms" }
+
+-- Keys of a call's options table that configure the call instead of going to the server.
+local CALL_OPTIONS = {
+  headers = "table", query = "table", wait_ms = "number", on_wait = "function",
+  connect_timeout_ms = "number", first_byte_timeout_ms = "number", idle_timeout_ms = "number",
+  total_timeout_ms = "number", max_event_bytes = "number", max_body_bytes = "number",
+}
+_M.CALL_OPTIONS = CALL_OPTIONS
+
+local Client = {}
+Client.__index = Client
+_M.Client = Client
+
+local function argerror(where, msg)
+  error("coze: " .. where .. ": " .. msg, 3)
+end
+
+local function check_number(where, opts, key)
+  local v = opts[key]
+  if v ~= nil and (type(v) ~= "number" or v < 0 or v ~= v) then
+    argerror(where, "field '" .. key .. "' must be a non-negative number (got " .. type(v) .. ")")
+  end
+end
+
+local static_auth = {}
+static_auth.__index = static_auth
+static_auth.__tostring = function() return "coze.auth.token (redacted)" end
+function static_auth:token() return self[1] end
+
+--- coze.new{ token = "pat_...", base_url = coze.CN_BASE_URL, ... }
+-- Options: token or auth, base_url, transport, headers (sent with every call), timeouts
+-- (connect_timeout_ms, first_byte_timeout_ms, idle_timeout_ms, total_timeout_ms), proxy, no_proxy,
+-- ca_file, ca_path, tls_verify (true unless set to false), max_event_bytes, max_body_bytes.
+function _M.new(opts)
+  if type(opts) ~= "table" then argerror("new", "expected an options table") end
+  local auth = opts.auth
+  if auth == nil then
+    local token = opts.token
+    if type(token) ~= "string" or token == "" then
+      argerror("new", "field 'token' must be a non-empty string (or give 'auth')")
+    end
+    auth = setmetatable({ token }, static_auth)
+  elseif type(auth) ~= "table" or type(auth.token) ~= "function" then
+    argerror("new", "field 'auth' must be an auth object with a token method")
+  end
+  local base_url = opts.base_url or os.getenv("COZE_API_BASE") or _M.COM_BASE_URL
+  if type(base_url) ~= "string" or not base_url:match("^https?://[^/]") then
+    argerror("new", "field 'base_url' must be an http(s) URL")
+  end
+  for _, k in ipairs(TIMEOUT_KEYS) do check_number("new", opts, k) end
+  check_number("new", opts, "max_event_bytes")
+  check_number("new", opts, "max_body_bytes")
+  if opts.headers ~= nil and type(opts.headers) ~= "table" then
+    argerror("new", "field 'headers' must be a table")
+  end
+  if opts.tls_verify ~= nil and type(opts.tls_verify) ~= "boolean" then
+    argerror("new", "field 'tls_verify' must be a boolean")
+  end
+  local transport = opts.transport
+  if transport == nil then
+    transport = require("coze.transport.curl").new {
+      proxy = opts.proxy, no_proxy = opts.no_proxy, ca_file = opts.ca_file, ca_path = opts.ca_path,
+      tls_verify = opts.tls_verify, max_buffer = opts.max_buffer,
+    }
+  end
+  local self = setmetatable({
+    auth = auth,
+    base_url = (base_url:gsub("/+$", "")),
+    transport = transport,
+    headers = opts.headers or {},
+    max_event_bytes = opts.max_event_bytes,
+    max_body_bytes = opts.max_body_bytes or DEFAULTS.max_body_bytes,
+  }, Client)
+  for _, k in ipairs(TIMEOUT_KEYS) do
+    self[k] = opts[k] or DEFAULTS[k]
+  end
+  require("coze.resources").attach(self)
+  return self
+end
+
+function Client.__tostring(c)
+  return "coze.Client (" .. c.base_url .. ")"
+end
+
+function Client:close()
+  if self.transport and self.transport.close then self.transport:close() end
+end
+
+local function header_lines(where, lists)
+  local order, values = {}, {}
+  for _, list in ipairs(lists) do
+    for name, value in pairs(list) do
+      if type(name) ~= "string" or not name:match("^[%w%-_]+$") then
+        argerror(where, "header name '" .. tostring(name) .. "' is not a valid token")
+      end
+      local t = type(value)
+      if t == "number" then value = tostring(value)
+      elseif t ~= "string" then
+        argerror(where, "header '" .. name .. "' must be a string (got " .. t .. ")")
+      end
+      if value:find("[\r\n]") then
+        argerror(where, "header '" .. name .. "' contains CR or LF")
+      end
+      local key = name:lower()
+      if values[key] == nil then order[#order + 1] = key end
+      values[key] = name .. ": " .. value
+    end
+  end
+  local lines = {}
+  for i, key in ipairs(order) do lines[i] = values[key] end
+  return lines
+end
+
+local function retry_after_seconds(value, now)
+  if not value then return nil end
+  local n = tonumber(value)
+  if n then return n end
+  -- HTTP-date form, e.g. "Wed, 21 Oct 2015 07:28:00 GMT"
+  local d, mon, y, h, mi, s = value:match("%a+, (%d+) (%a+) (%d+) (%d+):(%d+):(%d+) GMT")
+  if not d then return nil end
+  local months = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9,
+    Oct = 10, Nov = 11, Dec = 12 }
+  local m = months[mon]
+  if not m then return nil end
+  -- days from civil (UTC), independent of the local time zone
+  local yy = tonumber(y) - (m <= 2 and 1 or 0)
+  local era = math.floor(yy / 400)
+  local yoe = yy - era * 400
+  local mp = (m + 9) % 12
+  local doy = math.floor((153 * mp + 2) / 5) + tonumber(d) - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468
+  local t = days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(s)
+  local left = t - now
+  return left > 0 and left or 0
+end
+_M.retry_after_seconds = retry_after_seconds
+
+local function snippet(body)
+  body = body:sub(1, 200):gsub("[%c]", " ")
+  return body
+end
+
+-- Turns a complete non-streaming response into (result, meta) or (nil, err).
+local function parse_response(self, req, status, headers, body)
+  local logid = headers["x-tt-logid"]
+  local base = { op = req.op, http_status = status, logid = logid }
+  if status == 429 or status >= 500 then
+    base.retry_after = retry_after_seconds(headers["retry-after"], self.transport:time())
+  end
+  local meta = { http_status = status, logid = logid, headers = headers }
+  if req.response == "binary" and status >= 200 and status < 300 then
+    meta.body = nil
+    return body, meta
+  end
+  local decoded, derr = json.decode(body)
+  if decoded == nil or type(decoded) ~= "table" then
+    if status >= 200 and status < 300 then
+      base.msg = "malformed JSON in response: " .. (derr or "not an object")
+      return nil, errors.new("decode", base)
+    end
+    base.msg = "HTTP " .. status .. (body ~= "" and (": " .. snippet(body)) or "")
+    return nil, errors.new("http", base)
+  end
+  meta.body = decoded
+  if type(decoded.detail) == "table" and base.logid == nil then
+    base.logid = decoded.detail.logid
+    meta.logid = base.logid
+  end
+  local code = decoded.code
+  if code == nil and decoded.error_code ~= nil then code = decoded.error_code end
+  if code ~= nil and code ~= 0 and code ~= "0" then
+    base.code = code
+    base.msg = decoded.msg or decoded.error_message or decoded.message or ""
+    base.detail = decoded.detail
+    return nil, errors.new("api", base)
+  end
+  if status < 200 or status >= 300 then
+    base.msg = "HTTP " .. status
+    return nil, errors.new("http", base)
+  end
+  if req.result == "body" then return decoded, meta end
+  return decoded[req.result or "data"], meta
+end
+
+local function read_all(h, max_bytes, wait_ms, on_wait)
+  local parts, n = {}, 0
+  while true do
+    local chunk, err = wait.await(h, "read", wait_ms, on_wait)
+    if chunk == nil then
+      if err then return nil, err end
+      return table.concat(parts)
+    end
+    n = n + #chunk
+    if n > max_bytes then
+      return nil, errors.new("decode", { msg = "response body exceeds max_body_bytes (" .. max_bytes .. ")" })
+    end
+    parts[#parts + 1] = chunk
+  end
+end
+
+-- Sends one request. req: op, method, path, query (table), body (table -> JSON, or string),
+-- parts (multipart), headers (name -> value), stream (profile name, when an SSE answer is wanted),
+-- response ("json" | "binary"), result (envelope key to return, "data" by default; "body" = all),
+-- and call (the caller's call options: headers, query, timeouts, wait_ms, on_wait, ...).
+-- Returns result, meta | stream | nil, err.
+function Client:request(req)
+  local call = req.call or {}
+  local where = req.op or "request"
+  local transport = self.transport
+
+  local token, terr = self.auth:token(self, call)
+  if not token then
+    if errors.is(terr) then terr.op = terr.op or req.op end
+    return nil, terr
+  end
+
+  local target = self.base_url .. req.path
+  local query = req.query or {}
+  if call.query then
+    for k, v in pairs(call.query) do query[k] = v end
+  end
+  local ok, qs = pcall(url.query, query)
+  if not ok then argerror(where, qs) end
+  if qs ~= "" then target = target .. "?" .. qs end
+
+  local ua = useragent.headers()
+  local base_headers = {
+    ["Authorization"] = "Bearer " .. token,
+    ["User-Agent"] = ua.user_agent,
+    ["X-Coze-Client-User-Agent"] = ua.client_user_agent,
+    ["Accept"] = req.stream and "text/event-stream, application/json" or "application/json",
+  }
+  local body, parts = nil, req.parts
+  if req.body ~= nil then
+    if type(req.body) == "string" then
+      body = req.body
+    else
+      local err
+      body, err = json.encode(req.body)
+      if not body then argerror(where, "cannot encode the request body as JSON: " .. err) end
+      base_headers["Content-Type"] = "application/json"
+    end
+  end
+  local lines = header_lines(where, { base_headers, self.headers, req.headers or {}, call.headers or {} })
+
+  local treq = {
+    method = req.method, url = target, headers = lines, body = body, parts = parts,
+  }
+  for _, k in ipairs(TIMEOUT_KEYS) do treq[k] = call[k] or self[k] end
+
+  local h, err = transport:request(treq)
+  if not h then
+    err.op = err.op or req.op
+    return nil, err
+  end
+  local status
+  status, err = wait.await(h, "wait_headers", call.wait_ms, call.on_wait)
+  if not status then
+    h:close()
+    err.op = err.op or req.op
+    return nil, err
+  end
+  local headers = h:headers()
+  local ctype = headers["content-type"] or ""
+  if req.stream and status >= 200 and status < 300 and ctype:find("text/event-stream", 1, true) then
+    return stream_mod.new(h, {
+      profile = req.stream, op = req.op, logid = headers["x-tt-logid"], http_status = status,
+      headers = headers, max_event_bytes = call.max_event_bytes or self.max_event_bytes,
+      wait_ms = call.wait_ms, on_wait = call.on_wait, on_close = req.on_close,
+    })
+  end
+  local data
+  data, err = read_all(h, call.max_body_bytes or self.max_body_bytes, call.wait_ms, call.on_wait)
+  h:close()
+  if not data then
+    err.op = err.op or req.op
+    err.http_status = err.http_status or status
+    err.logid = err.logid or headers["x-tt-logid"]
+    return nil, err
+  end
+  if req.stream and status >= 200 and status < 300 and data ~= "" then
+    -- asked for a stream, got a body: a Coze error envelope (or something unexpected)
+    local res, meta_or_err = parse_response(self, req, status, headers, data)
+    if res == nil then return nil, meta_or_err end
+    return nil, errors.new("decode", { op = req.op, http_status = status, logid = headers["x-tt-logid"],
+      msg = "expected text/event-stream, got '" .. ctype .. "'" })
+  end
+  return parse_response(self, req, status, headers, data)
+end
+
+return _M

@@ -1,0 +1,59 @@
+-- Error objects returned as the second value of every failing call: `nil, err`.
+-- err.kind says which family: "api" (Coze answered with a non-zero code), "http" (a non-2xx answer
+-- without a Coze body), "transport" (connection, TLS, protocol), "timeout" (err.timeout names which:
+-- "connect", "first_byte", "idle", "total", "poll"), "decode" (malformed JSON), "stream" (a stream
+-- that broke its contract: ended without its terminal event, truncated, event too large), "auth".
+local _M = {}
+
+local Error = {}
+Error.__index = Error
+_M.Error = Error
+
+local FIELDS = { "kind", "code", "msg", "http_status", "logid", "timeout", "retry_after", "op" }
+
+function Error.__tostring(e)
+  local parts = { "coze" }
+  if e.op then parts[#parts + 1] = " " .. e.op end
+  parts[#parts + 1] = ": "
+  if e.kind == "api" and e.code ~= nil then
+    parts[#parts + 1] = "error " .. tostring(e.code)
+    if e.msg and e.msg ~= "" then parts[#parts + 1] = ": " .. e.msg end
+  elseif e.kind == "timeout" then
+    parts[#parts + 1] = (e.timeout or "request") .. " timeout"
+    if e.msg and e.msg ~= "" then parts[#parts + 1] = ": " .. e.msg end
+  else
+    parts[#parts + 1] = e.kind .. " error"
+    if e.msg and e.msg ~= "" then parts[#parts + 1] = ": " .. e.msg end
+  end
+  local extra = {}
+  if e.http_status then extra[#extra + 1] = "http " .. tostring(e.http_status) end
+  if e.retry_after then extra[#extra + 1] = "retry after " .. tostring(e.retry_after) .. "s" end
+  if e.logid and e.logid ~= "" then extra[#extra + 1] = "logid " .. e.logid end
+  if #extra > 0 then parts[#parts + 1] = " (" .. table.concat(extra, ", ") .. ")" end
+  return table.concat(parts)
+end
+
+-- new("api", { code = 4101, msg = "...", http_status = 401, logid = "..." })
+function _M.new(kind, fields)
+  local e = { kind = kind }
+  if fields then
+    for k, v in pairs(fields) do e[k] = v end
+  end
+  if e.msg == nil then e.msg = "" end
+  return setmetatable(e, Error)
+end
+
+function _M.is(v)
+  return getmetatable(v) == Error
+end
+
+-- Copy with extra fields (the original stays as it was).
+function Error:with(fields)
+  local e = {}
+  for k, v in pairs(self) do e[k] = v end
+  for k, v in pairs(fields) do e[k] = v end
+  return setmetatable(e, Error)
+end
+
+_M.FIELDS = FIELDS
+return _M

@@ -1,0 +1,76 @@
+-- Transport on libcurl's multi interface (coze.core): one connection cache per transport,
+-- transfers driven from Lua with read(wait_ms) so coroutines can yield between reads.
+local core = require "coze.core"
+local errors = require "coze.errors"
+
+local _M = {}
+
+local Transport = {}
+Transport.__index = Transport
+
+local Handle = {}
+Handle.__index = Handle
+
+local function transport_error(msg, kind, which)
+  if kind == "timeout" then
+    return errors.new("timeout", { timeout = which, msg = msg })
+  end
+  return errors.new("transport", { msg = msg, curl_code = which, closed = kind == "closed" or nil })
+end
+
+-- opts: proxy, no_proxy, ca_file, ca_path, tls_verify (default true), max_buffer
+function _M.new(opts)
+  opts = opts or {}
+  return setmetatable({
+    session = core.session(),
+    proxy = opts.proxy, no_proxy = opts.no_proxy,
+    ca_file = opts.ca_file, ca_path = opts.ca_path,
+    tls_verify = opts.tls_verify ~= false,
+    max_buffer = opts.max_buffer,
+  }, Transport)
+end
+
+function Transport:request(req)
+  req.proxy = req.proxy or self.proxy
+  req.no_proxy = req.no_proxy or self.no_proxy
+  req.ca_file = req.ca_file or self.ca_file
+  req.ca_path = req.ca_path or self.ca_path
+  if req.tls_verify == nil then req.tls_verify = self.tls_verify end
+  req.max_buffer = req.max_buffer or self.max_buffer
+  local r = self.session:request(req)
+  return setmetatable({ r = r }, Handle)
+end
+
+function Transport:now_ms() return core.monotonic_ms() end
+function Transport:time() return core.time() end
+function Transport:sleep_ms(ms) core.sleep_ms(ms) end
+
+function Transport:close()
+  self.session:close()
+end
+
+function Handle:wait_headers(wait_ms)
+  local status, msg, kind, which = self.r:wait_headers(wait_ms)
+  if status == nil then return nil, transport_error(msg, kind, which) end
+  return status
+end
+
+function Handle:headers()
+  return self.r:headers()
+end
+
+function Handle:read(wait_ms)
+  local chunk, msg, kind, which = self.r:read(wait_ms)
+  if chunk == nil and msg ~= nil then return nil, transport_error(msg, kind, which) end
+  return chunk
+end
+
+function Handle:info()
+  return self.r:info()
+end
+
+function Handle:close()
+  self.r:close()
+end
+
+return _M

@@ -1,0 +1,30 @@
+-- The one waiting loop. Blocking callers wait inside C in slices; callers with on_wait (for example
+-- coroutine.yield in a game loop) get control back between non-blocking polls.
+local _M = {}
+
+local BLOCKING_SLICE_MS = 1000
+
+-- Calls h[method](h, wait_ms) until it returns something other than false.
+function _M.await(h, method, wait_ms, on_wait)
+  if wait_ms == nil then wait_ms = on_wait and 0 or BLOCKING_SLICE_MS end
+  local fn = h[method]
+  while true do
+    local r, err = fn(h, wait_ms)
+    if r ~= false then return r, err end
+    if on_wait then on_wait(wait_ms) end
+  end
+end
+
+-- Sleeps ms, through on_wait when given so a scheduler keeps running.
+function _M.sleep(transport, ms, on_wait)
+  if ms <= 0 then return end
+  if not on_wait then return transport:sleep_ms(ms) end
+  local deadline = transport:now_ms() + ms
+  while true do
+    local left = deadline - transport:now_ms()
+    if left <= 0 then return end
+    on_wait(left)
+  end
+end
+
+return _M

@@ -1,0 +1,76 @@
+-- Test helpers: the emulator's address, a client pointed at it, and its request log.
+local core = require "coze.core"
+local json = require "cjson"
+
+local _M = {}
+
+_M.url = os.getenv("COZE_EMU_URL") or "http://127.0.0.1:18321"
+_M.tls_url = _M.url:gsub("^http:", "https:"):gsub(":(%d+)$", function(p) return ":" .. (tonumber(p) + 1) end)
+
+local session
+
+local function raw(method, path, body)
+  session = session or core.session()
+  local r = session:request { method = method, url = _M.url .. path, body = body,
+    headers = body and { "Content-Type: application/json" } or nil }
+  local status, err = r:wait_headers(5000)
+  assert(status, err)
+  local parts = {}
+  while true do
+    local chunk, rerr = r:read(5000)
+    if chunk == nil then assert(rerr == nil, rerr); break end
+    if chunk then parts[#parts + 1] = chunk end
+  end
+  r:close()
+  return status, table.concat(parts)
+end
+_M.raw = raw
+
+function _M.client(opts)
+  local coze = require "coze"
+  opts = opts or {}
+  local o = { token = "pat_test", base_url = _M.url }
+  for k, v in pairs(opts) do o[k] = v end
+  return coze.new(o)
+end
+
+-- The last n requests the emulator received (API requests only), oldest first.
+function _M.requests(n)
+  local _, body = raw("GET", "/__emu/requests?n=" .. (n or 1))
+  return json.decode(body)
+end
+
+function _M.last_request()
+  return _M.requests(1)[1]
+end
+
+function _M.header(req, name)
+  name = name:lower()
+  for k, v in pairs(req.headers) do
+    if k:lower() == name then return v end
+  end
+end
+
+function _M.post(path, tbl)
+  local status, body = raw("POST", path, json.encode(tbl))
+  return status, json.decode(body)
+end
+
+-- Runs fn(...) in n coroutines driven round-robin; returns their results.
+function _M.run_all(fns)
+  local cos, results, live = {}, {}, #fns
+  for i, fn in ipairs(fns) do cos[i] = coroutine.create(fn) end
+  while live > 0 do
+    live = 0
+    for i, co in ipairs(cos) do
+      if coroutine.status(co) ~= "dead" then
+        local ok, res = coroutine.resume(co)
+        if not ok then error(res, 0) end
+        if coroutine.status(co) == "dead" then results[i] = res else live = live + 1 end
+      end
+    end
+  end
+  return results
+end
+
+return _M
