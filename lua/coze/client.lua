@@ -6,6 +6,7 @@ local url = require "coze.url"
 local useragent = require "coze.useragent"
 local wait = require "coze.wait"
 local stream_mod = require "coze.stream"
+local retry = require "coze.retry"
 
 local _M = {}
 
@@ -27,6 +28,7 @@ local CALL_OPTIONS = {
   headers = "table", query = "table", wait_ms = "number", on_wait = "function",
   connect_timeout_ms = "number", first_byte_timeout_ms = "number", idle_timeout_ms = "number",
   total_timeout_ms = "number", max_event_bytes = "number", max_body_bytes = "number",
+  max_retries = "number", retry_base_ms = "number", retry_max_delay_ms = "number", retry_budget_ms = "number",
 }
 _M.CALL_OPTIONS = CALL_OPTIONS
 
@@ -96,6 +98,10 @@ function _M.new(opts)
   }, Client)
   for _, k in ipairs(TIMEOUT_KEYS) do
     self[k] = opts[k] or DEFAULTS[k]
+  end
+  for k, v in pairs(retry.DEFAULTS) do
+    check_number("new", opts, k)
+    self[k] = opts[k] or v
   end
   require("coze.resources").attach(self)
   return self
@@ -222,22 +228,18 @@ local function read_all(h, max_bytes, wait_ms, on_wait)
   end
 end
 
--- Sends one request. req: op, method, path, query (table), body (table -> JSON, or string),
--- parts (multipart), headers (name -> value), stream (profile name, when an SSE answer is wanted),
--- response ("json" | "binary"), result (envelope key to return, "data" by default; "body" = all),
--- and call (the caller's call options: headers, query, timeouts, wait_ms, on_wait, ...).
--- Returns result, meta | stream | nil, err.
-function Client:request(req)
-  local call = req.call or {}
-  local where = req.op or "request"
-  local transport = self.transport
-
-  local token, terr = self.auth:token(self, call)
-  if not token then
-    if errors.is(terr) then terr.op = terr.op or req.op end
-    return nil, terr
+local function has_idempotency_key(lists)
+  for _, list in ipairs(lists) do
+    for name in pairs(list) do
+      if type(name) == "string" and name:lower() == "x-idempotency-key" then return true end
+    end
   end
+  return false
+end
 
+-- The parts of a request that stay the same across attempts.
+local function build(self, req, call)
+  local where = req.op or "request"
   local target = self.base_url .. req.path
   local query = req.query or {}
   if call.query then
@@ -249,12 +251,11 @@ function Client:request(req)
 
   local ua = useragent.headers()
   local base_headers = {
-    ["Authorization"] = "Bearer " .. token,
     ["User-Agent"] = ua.user_agent,
     ["X-Coze-Client-User-Agent"] = ua.client_user_agent,
     ["Accept"] = req.stream and "text/event-stream, application/json" or "application/json",
   }
-  local body, parts = nil, req.parts
+  local body = nil
   if req.body ~= nil then
     if type(req.body) == "string" then
       body = req.body
@@ -265,29 +266,49 @@ function Client:request(req)
       base_headers["Content-Type"] = "application/json"
     end
   end
-  local lines = header_lines(where, { base_headers, self.headers, req.headers or {}, call.headers or {} })
-
+  local extra = { self.headers, req.headers or {}, call.headers or {} }
+  local lists = { base_headers, extra[1], extra[2], extra[3] }
   local treq = {
-    method = req.method, url = target, headers = lines, body = body, parts = parts,
+    method = req.method, url = target, headers = header_lines(where, lists), body = body, parts = req.parts,
   }
   for _, k in ipairs(TIMEOUT_KEYS) do treq[k] = call[k] or self[k] end
+  local safe = req.idempotent or req.method == "GET" or req.method == "HEAD" or has_idempotency_key(extra)
+  return treq, safe
+end
 
-  local h, err = transport:request(treq)
+-- One attempt: true, result, meta | false, err. Streams come back as the result.
+function Client:_attempt(req, treq, call)
+  local token, err = self.auth:token(self, call)
+  if not token then
+    if errors.is(err) then err.op = err.op or req.op end
+    return false, err, nil
+  end
+  if token:find("[\r\n]") then
+    return false, errors.new("auth", { op = req.op, msg = "the token contains CR or LF" })
+  end
+  local headers_list = { "Authorization: Bearer " .. token }
+  for i, line in ipairs(treq.headers) do headers_list[i + 1] = line end
+  local attempt_req = {}
+  for k, v in pairs(treq) do attempt_req[k] = v end
+  attempt_req.headers = headers_list
+
+  local h
+  h, err = self.transport:request(attempt_req)
   if not h then
     err.op = err.op or req.op
-    return nil, err
+    return false, err, token
   end
   local status
   status, err = wait.await(h, "wait_headers", call.wait_ms, call.on_wait)
   if not status then
     h:close()
     err.op = err.op or req.op
-    return nil, err
+    return false, err, token
   end
   local headers = h:headers()
   local ctype = headers["content-type"] or ""
   if req.stream and status >= 200 and status < 300 and ctype:find("text/event-stream", 1, true) then
-    return stream_mod.new(h, {
+    return true, stream_mod.new(h, {
       profile = req.stream, op = req.op, logid = headers["x-tt-logid"], http_status = status,
       headers = headers, max_event_bytes = call.max_event_bytes or self.max_event_bytes,
       wait_ms = call.wait_ms, on_wait = call.on_wait, on_close = req.on_close,
@@ -300,16 +321,70 @@ function Client:request(req)
     err.op = err.op or req.op
     err.http_status = err.http_status or status
     err.logid = err.logid or headers["x-tt-logid"]
-    return nil, err
+    return false, err, token
   end
-  if req.stream and status >= 200 and status < 300 and data ~= "" then
-    -- asked for a stream, got a body: a Coze error envelope (or something unexpected)
-    local res, meta_or_err = parse_response(self, req, status, headers, data)
-    if res == nil then return nil, meta_or_err end
-    return nil, errors.new("decode", { op = req.op, http_status = status, logid = headers["x-tt-logid"],
-      msg = "expected text/event-stream, got '" .. ctype .. "'" })
+  local res, meta = parse_response(self, req, status, headers, data)
+  if res == nil then return false, meta, token end
+  if req.stream and status >= 200 and status < 300 then
+    -- asked for a stream, got a successful JSON body: not what the operation promises
+    return false, errors.new("decode", { op = req.op, http_status = status, logid = headers["x-tt-logid"],
+      msg = "expected text/event-stream, got '" .. ctype .. "'" }), token
   end
-  return parse_response(self, req, status, headers, data)
+  return true, res, meta
+end
+
+local function policy_value(self, call, key)
+  local v = call[key]
+  if v == nil then v = self[key] end
+  return v
+end
+
+local function auth_rejected(err)
+  return err.http_status == 401 or err.code == 4100 or err.code == 4101
+end
+
+-- Sends one request. req: op, method, path, query (table), body (table -> JSON, or string),
+-- parts (multipart), headers (name -> value), stream (profile name, when an SSE answer is wanted),
+-- response ("json" | "binary"), result (envelope key to return, "data" by default; "body" = all),
+-- idempotent (safe to replay), and call (the caller's call options: headers, query, timeouts,
+-- wait_ms, on_wait, retry settings, ...). Returns result, meta | stream | nil, err.
+-- Failed attempts are retried when retry.retryable says so; a 401 is answered once by asking the
+-- auth object for a new token (auth:invalidate) and replaying.
+function Client:request(req)
+  local call = req.call or {}
+  local treq, safe = build(self, req, call)
+  local transport = self.transport
+  local max_retries = policy_value(self, call, "max_retries")
+  local budget = policy_value(self, call, "retry_budget_ms")
+  local policy = {
+    retry_base_ms = policy_value(self, call, "retry_base_ms"),
+    retry_max_delay_ms = policy_value(self, call, "retry_max_delay_ms"),
+  }
+  local started = transport:now_ms()
+  local retries, replayed = 0, false
+  while true do
+    local ok, res, meta = self:_attempt(req, treq, call)
+    if ok then
+      if res == nil then res = true end
+      return res, meta
+    end
+    local err, token = res, meta
+    if not replayed and token and self.auth.invalidate and auth_rejected(err) then
+      replayed = true
+      self.auth:invalidate(token)
+    elseif retries < max_retries and retry.retryable(err, safe) then
+      retries = retries + 1
+      local delay = retry.delay_ms(policy, retries, err)
+      if delay == nil or transport:now_ms() - started + delay > budget then
+        err.attempts = retries
+        return nil, err
+      end
+      wait.sleep(transport, delay, call.on_wait)
+    else
+      err.attempts = retries + 1
+      return nil, err
+    end
+  end
 end
 
 return _M
