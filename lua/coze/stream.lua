@@ -48,7 +48,9 @@ Stream.__index = Stream
 _M.Stream = Stream
 
 -- handle: a transport handle whose headers are in; opts: profile, op, logid, http_status, headers,
--- max_event_bytes, wait_ms, on_wait, on_close (called once with the stream when it closes).
+-- max_event_bytes, wait_ms, on_wait, on_close (called once with the stream when it closes),
+-- watch ({ [event name] = fn(stream, ev) }, called before such an event is delivered).
+-- stream.completed is true once the terminal event arrived.
 function _M.new(handle, opts)
   local profile = PROFILES[opts.profile or "chat"]
   if not profile then error("coze: unknown stream profile '" .. tostring(opts.profile) .. "'", 2) end
@@ -63,7 +65,9 @@ function _M.new(handle, opts)
     wait_ms = opts.wait_ms,
     on_wait = opts.on_wait,
     on_close = opts.on_close,
+    watch = opts.watch,
     finished = false,
+    completed = false,
     eof = false,
   }, Stream)
 end
@@ -116,12 +120,16 @@ function Stream:_deliver(raw, name, id, eof_partial)
   local profile = self.profile
   name = name or "message"
   local ev = setmetatable({ event = name, raw = raw, id = id }, Event)
+  local watch = self.watch
+  if watch and watch[name] then watch[name](self, ev) end
   if profile.done_data and raw == profile.done_data then
+    self.completed = true
     self:_drain_tail()
     self:_finish(nil)
     return nil
   end
   if profile.terminal[name] then
+    self.completed = true
     self:_drain_tail()
     self:_finish(nil)
     return ev

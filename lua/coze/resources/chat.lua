@@ -67,8 +67,47 @@ local function create_and_poll(self, opts)
   return result
 end
 
+-- chat:stream{ ..., cancel_on_close = true }: closing the stream before its done event (break,
+-- close(), garbage) also calls chat:cancel for the chat it started, so the bot stops working.
+local function remember_ids(stream, ev)
+  local d = ev.data
+  if type(d) == "table" then
+    stream.chat_id = d.id
+    stream.conversation_id = d.conversation_id
+  end
+end
+
+local function cancel_unfinished(client)
+  return function(stream)
+    if stream.completed or not stream.chat_id or (stream.err and stream.err.kind == "api") then return end
+    client.chat:cancel { conversation_id = stream.conversation_id, chat_id = stream.chat_id, max_retries = 1 }
+  end
+end
+
+local function with_cancel(generated)
+  return function(self, opts)
+    if type(opts) ~= "table" or opts.cancel_on_close == nil then return generated(self, opts) end
+    local cancel = opts.cancel_on_close
+    if type(cancel) ~= "boolean" then
+      error("coze: chat.stream: option 'cancel_on_close' must be a boolean", 2)
+    end
+    local copy = {}
+    for k, v in pairs(opts) do copy[k] = v end
+    copy.cancel_on_close = nil
+    local stream, err = generated(self, copy)
+    if stream and cancel then
+      stream.watch = { ["conversation.chat.created"] = remember_ids }
+      stream.on_close = cancel_unfinished(self._client)
+    end
+    return stream, err
+  end
+end
+
 function _M.extend(client)
-  client.chat.create_and_poll = create_and_poll
+  local chat = client.chat
+  chat.create_and_poll = create_and_poll
+  chat.stream = with_cancel(chat.stream)
+  chat.submit_tool_outputs_stream = with_cancel(chat.submit_tool_outputs_stream)
 end
 
 return _M
