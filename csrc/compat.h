@@ -7,6 +7,10 @@
 
 #if LUA_VERSION_NUM == 501
 #define lua_rawlen(L, i) lua_objlen((L), (i))
+#endif
+
+/* LuaJIT 2.1 (the OpenResty branch Debian ships) already has these 5.2 helpers; plain 5.1 does not. */
+#if LUA_VERSION_NUM == 501 && !defined(luaL_newlibtable)
 
 static inline void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup)
 {

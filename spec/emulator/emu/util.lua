@@ -48,7 +48,11 @@ function _M.ok_raw(data_json)
   local logid = _M.request_logid()
   ngx.status = 200
   ngx.header["Content-Type"] = "application/json; charset=utf-8"
-  ngx.print('{"code":0,"msg":"","data":', data_json, ',"detail":{"logid":"', logid, '"}}')
+  if data_json == nil then
+    ngx.print('{"code":0,"msg":"","detail":{"logid":"', logid, '"}}')
+  else
+    ngx.print('{"code":0,"msg":"","data":', data_json, ',"detail":{"logid":"', logid, '"}}')
+  end
   return ngx.exit(200)
 end
 
@@ -60,18 +64,23 @@ function _M.send_json(status, tbl)
   return ngx.exit(status)
 end
 
--- The real envelope: {"code":0,"msg":"","data":...,"detail":{"logid":...}}
+-- The real envelope: {"code":0,"msg":"","data":...,"detail":{"logid":...}} (keys written in this order).
 function _M.ok(data, extra)
-  local body = { code = 0, msg = "", data = data, detail = { logid = _M.request_logid() } }
   if extra then
+    local body = { code = 0, msg = "", data = data, detail = { logid = _M.request_logid() } }
     for k, v in pairs(extra) do body[k] = v end
+    return _M.send_json(200, body)
   end
-  return _M.send_json(200, body)
+  return _M.ok_raw(data ~= nil and _M.encode(data) or nil)
 end
 
 function _M.fail(code, msg, http_status)
-  return _M.send_json(http_status or 200,
-    { code = code, msg = msg, detail = { logid = _M.request_logid() } })
+  local logid = _M.request_logid()
+  http_status = http_status or 200
+  ngx.status = http_status
+  ngx.header["Content-Type"] = "application/json; charset=utf-8"
+  ngx.print('{"code":', tostring(code), ',"msg":', _M.encode(msg or ""), ',"detail":{"logid":"', logid, '"}}')
+  return ngx.exit(http_status)
 end
 
 -- Decoded JSON body, or {} for an empty body; nil, err for malformed JSON.
