@@ -17,9 +17,9 @@ export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/
 # Debian packages the build, the tests and the emulator need; `make deps` installs the missing ones.
 DEB_PACKAGES = gcc make pkg-config curl openssl ca-certificates valgrind \
   lua5.4 liblua5.4-dev lua-cjson lua-busted libcurl4-openssl-dev libssl-dev \
-  libluajit2-5.1-dev luajit2 nginx-core libnginx-mod-http-lua
+  libluajit2-5.1-dev luajit2 nginx-core libnginx-mod-http-lua clang libclang-rt-14-dev
 
-.PHONY: all luajit deps test test-lua54 test-luajit demo emulator-start emulator-stop valgrind clean
+.PHONY: all luajit deps test demo emulator-start emulator-stop sanitize valgrind fuzz fuzz-build clean
 
 all: build/coze/core.so
 
@@ -54,6 +54,45 @@ emulator-stop:
 
 demo: deps all
 	@sh examples/demo.sh
+
+# The whole Lua 5.4 suite with the core built under AddressSanitizer + UndefinedBehaviorSanitizer
+# (clang's shared runtime preloaded into lua5.4; leaks are valgrind's job).
+CLANG      ?= clang
+SANFLAGS    = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g -O1
+build/asan/coze/core.so: $(SRC) $(HDR) Makefile
+	@mkdir -p $(@D)
+	$(CLANG) $(SANFLAGS) -shared-libasan $(MODCFLAGS) $(LUA_INC) -shared -o $@ $(SRC) $(DEP_LIBS)
+
+sanitize: deps all luajit build/asan/coze/core.so
+	@SUITES=lua5.4 COZE_SANITIZE=1 CPATH54='$(CURDIR)/build/asan/?.so' \
+	  SAN_PRELOAD="$$($(CLANG) -print-file-name=libclang_rt.asan-x86_64.so)" \
+	  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:halt_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 sh spec/run.sh
+
+# The whole Lua 5.4 suite under valgrind memcheck: any definite or indirect leak or memory error fails.
+valgrind: deps all luajit
+	@SUITES=lua5.4 WRAPPER="valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
+	  --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --trace-children=no" sh spec/run.sh
+
+# libFuzzer targets: fuzz/<name>.c links the pure-C units it names below.
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Icsrc $(DEP_CFLAGS)
+FUZZ_TARGETS = $(patsubst fuzz/%.c,build/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 300
+build/fuzz/fuzz_sse: fuzz/fuzz_sse.c csrc/sse.c csrc/buf.c csrc/sse.h csrc/buf.h
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_sse.c csrc/sse.c csrc/buf.c
+build/fuzz/fuzz_pem: fuzz/fuzz_pem.c csrc/crypto.c csrc/crypto.h
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_pem.c csrc/crypto.c -lcrypto
+build/fuzz/fuzz_json: fuzz/fuzz_json.c $(SRC) $(HDR)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) $(LUA_INC) -o $@ fuzz/fuzz_json.c csrc/json.c csrc/ljson.c -llua5.4 -lm -ldl
+
+fuzz-build: $(FUZZ_TARGETS)
+
+# A long run on demand (make test runs each target for 5 s).
+fuzz: deps fuzz-build
+	@SUITES=fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) sh spec/run.sh
 
 clean:
 	rm -rf build
