@@ -53,7 +53,7 @@ struct coze_http_req {
 
   long long start_ms, last_byte_ms;
   int got_byte;
-  long first_byte_ms, idle_ms, total_ms;
+  long connect_ms, first_byte_ms, idle_ms, total_ms;
 
   coze_http_error err;          /* sticky once kind != NONE */
 };
@@ -75,10 +75,16 @@ static void global_init(void)
   global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-const char *coze_http_version(void)
+/* From curl_version_info: curl_version() would also initialise libldap/libsasl (one-time
+   allocations that are never freed) only to print their versions. */
+void coze_http_version(char *buf, size_t n)
 {
+  const curl_version_info_data *v;
   pthread_once(&global_once, global_init);
-  return curl_version();
+  v = curl_version_info(CURLVERSION_NOW);
+  snprintf(buf, n, "libcurl/%s%s%s%s%s", v->version, v->ssl_version ? " " : "",
+           v->ssl_version ? v->ssl_version : "", v->libz_version ? " zlib/" : "",
+           v->libz_version ? v->libz_version : "");
 }
 
 static void set_error(coze_http_error *e, int kind, const char *timeout, int code,
@@ -358,6 +364,7 @@ coze_http_req *coze_http_start(coze_http_session *s, const coze_http_opts *o, co
   coze_buf_init(&r->in);
   coze_buf_init(&r->out);
   r->max_buffer = o->max_buffer > 0 ? o->max_buffer : DEFAULT_MAX_BUFFER;
+  r->connect_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0;
   r->first_byte_ms = o->first_byte_timeout_ms > 0 ? o->first_byte_timeout_ms : 0;
   r->idle_ms = o->idle_timeout_ms > 0 ? o->idle_timeout_ms : 0;
   r->total_ms = o->total_timeout_ms > 0 ? o->total_timeout_ms : 0;
@@ -420,9 +427,14 @@ static void transfer_error(coze_http_req *r)
   if (r->nomem) {
     set_error(&r->err, COZE_HTTP_E_NOMEM, NULL, CURLE_OUT_OF_MEMORY, "not enough memory");
   } else if (r->result == CURLE_OPERATION_TIMEDOUT) {
-    /* curl's own timers: CONNECTTIMEOUT while connecting, TIMEOUT (= total) otherwise */
-    long long elapsed = coze_http_now_ms() - r->start_ms;
-    const char *which = (r->total_ms > 0 && elapsed >= r->total_ms) ? "total" : "connect";
+    /* curl's own timers: while connecting (TCP + TLS, before "pretransfer") the earlier of
+       CONNECTTIMEOUT (default 300 s) and TIMEOUT fired; once connected only TIMEOUT (= total) */
+    curl_off_t pre = 0;
+    long conn = r->connect_ms > 0 ? r->connect_ms : 300000;
+    const char *which = "total";
+    curl_easy_getinfo(r->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
+    if (pre == 0 && !r->got_byte && !(r->total_ms > 0 && r->total_ms < conn))
+      which = "connect";
     set_error(&r->err, COZE_HTTP_E_TIMEOUT, which, r->result, "%s timeout: %s", which, msg);
   } else {
     set_error(&r->err, COZE_HTTP_E_TRANSPORT, NULL, r->result, "%s", msg);

@@ -100,7 +100,7 @@ void coze_http_free(coze_http_req *r);
 
 /* Milliseconds from a monotonic clock. */
 long long coze_http_now_ms(void);
-/* libcurl's version string (runs curl_global_init once). */
-const char *coze_http_version(void);
+/* "libcurl/8.x OpenSSL/3.x zlib/1.x" into buf (runs curl_global_init once). */
+void coze_http_version(char *buf, size_t n);
 
 #endif

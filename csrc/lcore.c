@@ -13,5 +13,6 @@ int luaopen_coze_core(lua_State *L)
   coze_l_sse_open(L);
   coze_l_http_open(L);
   coze_l_crypto_open(L);
+  coze_l_json_open(L);
   return 1;
 }

@@ -14,5 +14,6 @@ void coze_l_sse_open(lua_State *L);
 void coze_l_http_open(lua_State *L);
 void coze_l_sys_open(lua_State *L);
 void coze_l_crypto_open(lua_State *L);
+void coze_l_json_open(lua_State *L);
 
 #endif

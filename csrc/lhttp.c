@@ -484,7 +484,9 @@ static int l_http_request_tostring(lua_State *L)
 
 static int l_http_curl_version(lua_State *L)
 {
-  lua_pushstring(L, coze_http_version());
+  char buf[256];
+  coze_http_version(buf, sizeof buf);
+  lua_pushstring(L, buf);
   return 1;
 }
 
