@@ -284,3 +284,21 @@ describe("chat:stream cancel_on_close", function()
     client:close()
   end)
 end)
+
+describe("abandoned streams", function()
+  it("frees 100 streams dropped mid-way without close (make valgrind checks the leaks)", function()
+    local client = emu.client()
+    for i = 1, 100 do
+      local stream = assert(client.chat:stream { bot_id = "bot_1", user_id = "u" .. i,
+        headers = { ["X-Emu-Deltas"] = "200" } })
+      assert(stream:next())
+    end
+    collectgarbage()
+    collectgarbage()
+    local names = {}
+    local stream = assert(client.chat:stream { bot_id = "bot_1", user_id = "after" })
+    for ev in stream:events() do names[#names + 1] = ev.event end
+    assert.equal("done", names[#names])
+    client:close()
+  end)
+end)
