@@ -5,7 +5,9 @@ local util = require "emu.util"
 
 local _M = {}
 
-local MODULES = { "emu.control", "emu.lowlevel", "emu.faults", "emu.chat", "emu.conversations", "emu.oauth" }
+-- emu.catalog (every operation of the endpoint table, canned answers) comes first so that the
+-- hand-written modules after it replace its routes for the same method and path.
+local MODULES = { "emu.catalog", "emu.control", "emu.lowlevel", "emu.faults", "emu.chat", "emu.conversations", "emu.oauth", "emu.selftest" }
 
 local exact, patterns = {}, {}
 
@@ -16,7 +18,14 @@ local function add(method, path, fn)
       names[#names + 1] = n
       return "([^/]+)"
     end) .. "$"
-    patterns[#patterns + 1] = { method = method, pat = pat, names = names, fn = fn }
+    local entry = { method = method, pat = pat, names = names, fn = fn }
+    for i, r in ipairs(patterns) do
+      if r.method == method and r.pat == pat then
+        patterns[i] = entry -- a later module replaces the route
+        return
+      end
+    end
+    patterns[#patterns + 1] = entry
   else
     exact[method .. " " .. path] = fn
   end
