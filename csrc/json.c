@@ -167,7 +167,8 @@ static int parse_number(jp *j)
     isint = 0;
     do {
       if (m == 0 && *p == '0') { /* leading zeros of 0.00ddd are not significant */
-        exp10--;
+        if (exp10 > -100000) /* past -22 only strtod is used: the count need not be exact */
+          exp10--;
         p++;
         continue;
       }

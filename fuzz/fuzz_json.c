@@ -6,7 +6,7 @@
  *     -Icsrc -I/usr/include/lua5.4 -o build/fuzz_json fuzz/fuzz_json.c csrc/json.c csrc/ljson.c \
  *     -llua5.4 -lm
  *   mkdir -p build/fuzz-corpus-json
- *   build/fuzz_json -max_total_time=120 -dict=fuzz/json.dict build/fuzz-corpus-json fuzz/corpus/json
+ *   build/fuzz_json -max_total_time=120 -artifact_prefix=build/ build/fuzz-corpus-json fuzz/corpus/json
  * A standalone replay without libFuzzer: add -DFUZZ_JSON_MAIN and drop "fuzzer," from
  * -fsanitize; then run build/fuzz_json FILE...
  *
@@ -36,7 +36,7 @@ static const char checker[] =
   "  if ta ~= type(b) then return false end\n"
   "  if ta == 'number' then\n"
   "    if a ~= a then return b ~= b end\n"
-  "    local fa = a + 0.0\n"
+  "    local fa = a * 1.0 -- not a + 0.0: -0.0 + 0.0 is +0.0\n"
   "    if fa ~= b then return false end\n"
   "    if fa == 0 then return 1 / fa == 1 / b end\n"
   "    return true\n"
