@@ -7,6 +7,7 @@ local useragent = require "coze.useragent"
 local wait = require "coze.wait"
 local stream_mod = require "coze.stream"
 local retry = require "coze.retry"
+local multipart = require "coze.multipart"
 
 local _M = {}
 
@@ -29,8 +30,18 @@ local CALL_OPTIONS = {
   connect_timeout_ms = "number", first_byte_timeout_ms = "number", idle_timeout_ms = "number",
   total_timeout_ms = "number", max_event_bytes = "number", max_body_bytes = "number",
   max_retries = "number", retry_base_ms = "number", retry_max_delay_ms = "number", retry_budget_ms = "number",
+  -- uploads (multipart operations) and binary downloads (response "binary")
+  on_progress = "function", output = "string", on_chunk = "function",
+  -- request headers by name (chat.completions documents them; any call may send them)
+  request_id = "string", idempotency_key = "string", conversation_id_header = "string",
 }
 _M.CALL_OPTIONS = CALL_OPTIONS
+
+-- Call options that become request headers.
+local HEADER_OPTIONS = {
+  { "request_id", "X-Request-Id" }, { "idempotency_key", "X-Idempotency-Key" },
+  { "conversation_id_header", "X-Conversation-Id" },
+}
 
 local Client = {}
 Client.__index = Client
@@ -165,6 +176,11 @@ local function retry_after_seconds(value, now)
 end
 _M.retry_after_seconds = retry_after_seconds
 
+local function is_json(headers)
+  local ctype = headers["content-type"]
+  return ctype ~= nil and ctype:lower():find("json", 1, true) ~= nil
+end
+
 local function snippet(body)
   body = body:sub(1, 200):gsub("[%c]", " ")
   return body
@@ -178,8 +194,9 @@ local function parse_response(self, req, status, headers, body)
     base.retry_after = retry_after_seconds(headers["retry-after"], self.transport:time())
   end
   local meta = { http_status = status, logid = logid, headers = headers }
-  if req.response == "binary" and status >= 200 and status < 300 then
-    meta.body = nil
+  local binary = req.response == "binary"
+  if binary and status >= 200 and status < 300 and not is_json(headers) then
+    meta.bytes = #body
     return body, meta
   end
   local decoded, derr = json.decode(body)
@@ -204,9 +221,21 @@ local function parse_response(self, req, status, headers, body)
     base.detail = decoded.detail
     return nil, errors.new("api", base)
   end
+  local oe = decoded.error
+  if code == nil and type(oe) == "table" then
+    -- OpenAI-style error body (chat.completions): {"error":{"message","type","code"}}
+    base.code = oe.code ~= nil and oe.code ~= json.null and oe.code or oe.type
+    base.msg = type(oe.message) == "string" and oe.message or ""
+    base.detail = oe
+    return nil, errors.new("api", base)
+  end
   if status < 200 or status >= 300 then
     base.msg = "HTTP " .. status
     return nil, errors.new("http", base)
+  end
+  if binary then
+    base.msg = "expected binary content, got '" .. tostring(headers["content-type"]) .. "'"
+    return nil, errors.new("decode", base)
   end
   if req.result == "body" then return decoded, meta end
   return decoded[req.result or "data"], meta
@@ -237,7 +266,8 @@ local function has_idempotency_key(lists)
   return false
 end
 
--- The parts of a request that stay the same across attempts.
+-- The parts of a request that stay the same across attempts: treq, safe | nil, err (a file to
+-- upload cannot be read).
 local function build(self, req, call)
   local where = req.op or "request"
   local target = self.base_url .. req.path
@@ -255,8 +285,12 @@ local function build(self, req, call)
     ["X-Coze-Client-User-Agent"] = ua.client_user_agent,
     ["Accept"] = req.stream and "text/event-stream, application/json" or "application/json",
   }
-  local body = nil
-  if req.body ~= nil then
+  local body, parts = nil, req.parts
+  if req.multipart then
+    local err
+    parts, err = multipart.parts(where, req.body or {})
+    if not parts then return nil, err end
+  elseif req.body ~= nil then
     if type(req.body) == "string" then
       body = req.body
     else
@@ -266,14 +300,143 @@ local function build(self, req, call)
       base_headers["Content-Type"] = "application/json"
     end
   end
-  local extra = { self.headers, req.headers or {}, call.headers or {} }
-  local lists = { base_headers, extra[1], extra[2], extra[3] }
+  if call.output ~= nil and call.on_chunk ~= nil then
+    argerror(where, "options 'output' and 'on_chunk' exclude each other")
+  end
+  local named = {}
+  for _, ho in ipairs(HEADER_OPTIONS) do
+    local v = call[ho[1]]
+    if v ~= nil then
+      if v == "" or (ho[1] == "request_id" and #v > 128) then
+        argerror(where, "option '" .. ho[1] .. "' must be a non-empty string" ..
+          (ho[1] == "request_id" and " of at most 128 characters" or ""))
+      end
+      named[ho[2]] = v
+    end
+  end
+  local extra = { self.headers, req.headers or {}, named, call.headers or {} }
+  local lists = { base_headers, extra[1], extra[2], extra[3], extra[4] }
   local treq = {
-    method = req.method, url = target, headers = header_lines(where, lists), body = body, parts = req.parts,
+    method = req.method, url = target, headers = header_lines(where, lists), body = body, parts = parts,
   }
   for _, k in ipairs(TIMEOUT_KEYS) do treq[k] = call[k] or self[k] end
   local safe = req.idempotent or req.method == "GET" or req.method == "HEAD" or has_idempotency_key(extra)
   return treq, safe
+end
+
+-- Calls fn(...); if it raises, closes h first and re-raises (a caller's callback failing).
+local function guarded(h, fn, ...)
+  local ok, e = pcall(fn, ...)
+  if not ok then
+    h:close()
+    error(e, 0)
+  end
+  return e
+end
+
+-- Upload progress: the transport's handle reports the request body bytes sent so far and their
+-- total in h:info() (`upload_bytes`, `upload_total`, read from libcurl between polls). Waits
+-- for the headers in short slices and calls on_progress(sent, total) whenever `sent` moved.
+-- A transport whose info() lacks these fields gives no progress calls.
+local PROGRESS_SLICE_MS = 100
+
+local function wait_headers_progress(h, call)
+  local on_progress, on_wait = call.on_progress, call.on_wait
+  local slice = call.wait_ms or (on_wait and 0 or PROGRESS_SLICE_MS)
+  local last = -1
+  local function report()
+    if not h.info then return end
+    local info = h:info()
+    local sent = info and info.upload_bytes
+    if sent and sent ~= last then
+      last = sent
+      local total = info.upload_total
+      if total == nil or total < 0 then total = nil end
+      guarded(h, on_progress, sent, total)
+    end
+  end
+  while true do
+    local status, err = h:wait_headers(slice)
+    if status ~= false then
+      if status then report() end
+      return status, err
+    end
+    report()
+    if on_wait then on_wait(slice) end
+  end
+end
+
+-- A binary body (response "binary", a 2xx answer that is not JSON) goes to call.output (a file
+-- written as the bytes arrive, removed when the transfer fails), to call.on_chunk(bytes), or into
+-- one string (max_body_bytes applies). true, result, meta | false, err.
+local function receive_binary(self, req, call, h, status, headers)
+  local meta = { http_status = status, logid = headers["x-tt-logid"], headers = headers,
+    content_type = headers["content-type"] }
+  local output, on_chunk = call.output, call.on_chunk
+  local max_bytes = call.max_body_bytes or self.max_body_bytes
+  local f, parts, n = nil, nil, 0
+  local function fail(err)
+    h:close()
+    if f then
+      f:close()
+      os.remove(output)
+    end
+    err.op = err.op or req.op
+    err.http_status = err.http_status or status
+    err.logid = err.logid or meta.logid
+    if on_chunk and n > 0 then err.partial = true end -- bytes were handed out: never replay
+    return false, err
+  end
+  if output then
+    local msg
+    f, msg = io.open(output, "wb")
+    if not f then
+      return fail(errors.new("io", { path = output, msg = "cannot write file '" .. output .. "': " .. tostring(msg) }))
+    end
+    meta.path = output
+  elseif not on_chunk then
+    parts = {}
+  end
+  while true do
+    local chunk, err = wait.await(h, "read", call.wait_ms, call.on_wait)
+    if chunk == nil then
+      if err then return fail(err) end
+      break
+    end
+    if #chunk > 0 then
+      if f then
+        local ok, werr = f:write(chunk)
+        if not ok then
+          return fail(errors.new("io", { path = output, msg = "cannot write file '" .. output .. "': " .. tostring(werr) }))
+        end
+      elseif on_chunk then
+        guarded(h, on_chunk, chunk)
+      else
+        if n + #chunk > max_bytes then
+          return fail(errors.new("decode", { msg = "response body exceeds max_body_bytes (" .. max_bytes ..
+            "); give 'output' or 'on_chunk' to receive it in pieces" }))
+        end
+        parts[#parts + 1] = chunk
+      end
+      n = n + #chunk
+      -- each chunk is garbage at once: collect as we go (one step per chunk, as if its bytes were
+      -- allocated again), so a long download to a file or callback keeps memory flat
+      if not parts then collectgarbage("step", math.ceil(#chunk / 1024)) end
+    end
+  end
+  h:close()
+  meta.bytes = n
+  if f then
+    local ok, cerr = f:close()
+    f = nil
+    if not ok then
+      os.remove(output)
+      return false, errors.new("io", { op = req.op, path = output, http_status = status, logid = meta.logid,
+        msg = "cannot write file '" .. output .. "': " .. tostring(cerr) })
+    end
+  end
+  if parts then return true, table.concat(parts), meta end
+  return true, n, meta
 end
 
 -- One attempt: true, result, meta | false, err. Streams come back as the result.
@@ -299,7 +462,11 @@ function Client:_attempt(req, treq, call)
     return false, err, token
   end
   local status
-  status, err = wait.await(h, "wait_headers", call.wait_ms, call.on_wait)
+  if call.on_progress then
+    status, err = wait_headers_progress(h, call)
+  else
+    status, err = wait.await(h, "wait_headers", call.wait_ms, call.on_wait)
+  end
   if not status then
     h:close()
     err.op = err.op or req.op
@@ -313,6 +480,11 @@ function Client:_attempt(req, treq, call)
       headers = headers, max_event_bytes = call.max_event_bytes or self.max_event_bytes,
       wait_ms = call.wait_ms, on_wait = call.on_wait, on_close = req.on_close,
     })
+  end
+  if req.response == "binary" and status >= 200 and status < 300 and not is_json(headers) then
+    local ok, res, meta = receive_binary(self, req, call, h, status, headers)
+    if not ok then return false, res, token end
+    return true, res, meta
   end
   local data
   data, err = read_all(h, call.max_body_bytes or self.max_body_bytes, call.wait_ms, call.on_wait)
@@ -344,15 +516,19 @@ local function auth_rejected(err)
 end
 
 -- Sends one request. req: op, method, path, query (table), body (table -> JSON, or string),
--- parts (multipart), headers (name -> value), stream (profile name, when an SSE answer is wanted),
--- response ("json" | "binary"), result (envelope key to return, "data" by default; "body" = all),
--- idempotent (safe to replay), and call (the caller's call options: headers, query, timeouts,
--- wait_ms, on_wait, retry settings, ...). Returns result, meta | stream | nil, err.
+-- multipart (true: body's fields become multipart/form-data parts, files streamed from disk, see
+-- coze.multipart), parts (ready-made transport parts), headers (name -> value), stream (profile
+-- name, when an SSE answer is wanted), response ("json" | "binary"), result (envelope key to
+-- return, "data" by default; "body" = all), idempotent (safe to replay), and call (the caller's
+-- call options: headers, query, timeouts, wait_ms, on_wait, retry settings, on_progress, output,
+-- on_chunk, request_id, idempotency_key, conversation_id_header). Returns result, meta | stream |
+-- nil, err. A binary result is the bytes, or their count when they went to output / on_chunk.
 -- Failed attempts are retried when retry.retryable says so; a 401 is answered once by asking the
 -- auth object for a new token (auth:invalidate) and replaying.
 function Client:request(req)
   local call = req.call or {}
   local treq, safe = build(self, req, call)
+  if not treq then return nil, safe end
   local transport = self.transport
   local max_retries = policy_value(self, call, "max_retries")
   local budget = policy_value(self, call, "retry_budget_ms")
@@ -372,7 +548,7 @@ function Client:request(req)
     if not replayed and token and self.auth.invalidate and auth_rejected(err) then
       replayed = true
       self.auth:invalidate(token)
-    elseif retries < max_retries and retry.retryable(err, safe) then
+    elseif retries < max_retries and not err.partial and retry.retryable(err, safe) then
       retries = retries + 1
       local delay = retry.delay_ms(policy, retries, err)
       if delay == nil or transport:now_ms() - started + delay > budget then

@@ -8,6 +8,7 @@ local _M = {
   new = client.new,
   errors = require "coze.errors",
   message = require "coze.message",
+  auth = require "coze.auth",
 }
 
 return _M

@@ -1,7 +1,9 @@
 -- Builds the client's resource objects from coze.endpoints: operation "a.b.c" becomes the method
--- client.a.b:c(opts). Extensions (resources/<name>.lua) add helpers written in Lua on top.
+-- client.a.b:c(opts); operations with `paging` return a coze.pager Page.
+-- Extensions (resources/<name>.lua) add helpers written in Lua on top.
 local client_mod = require "coze.client"
 local url = require "coze.url"
+local pager = require "coze.pager"
 
 local _M = {}
 
@@ -20,18 +22,64 @@ local function fail(op, msg)
   error("coze: " .. op .. ": " .. msg, 3)
 end
 
+local TYPES = { string = true, integer = true, number = true, boolean = true, table = true }
+
 local function compile(ep)
   local op, method, path = ep[1], ep[2], ep[3]
+  local body = ep.body or "json"
   local spec = {
     op = op, method = method, path = path, stream = ep.stream, response = ep.response or "json",
     result = ep.result, headers = ep.headers, set = ep.set, in_query = {}, in_path = {},
-    required = ep.required or {},
+    required = ep.required or {}, types = ep.types or {}, body = body,
+    no_body = BODYLESS[method] or body == "none", paging = pager.compile(ep),
   }
+  for name, t in pairs(spec.types) do
+    if not TYPES[t] then error("coze: " .. op .. ": unknown type '" .. tostring(t) .. "' for '" .. name .. "'", 2) end
+  end
   for _, name in ipairs(ep.query or {}) do spec.in_query[name] = true end
   for name in path:gmatch("{([%w_]+)}") do spec.in_path[name] = true end
+  spec.required_set = {}
+  for _, name in ipairs(spec.required) do spec.required_set[name] = true end
   return spec
 end
 _M.compile = compile
+
+local function is_int(v)
+  return v == math.floor(v) and v >= -2^53 and v <= 2^53
+end
+
+-- Whether v can be meant as a `want` (types column of the table). Ids may be numbers or strings,
+-- integers digit strings; json.null always passes (an explicit null for the server).
+local function type_ok(want, v, in_query)
+  local t = type(v)
+  if t == "userdata" then return true end
+  if want == "string" then return t == "string" or t == "number" end
+  if want == "integer" then
+    return (t == "number" and is_int(v)) or (t == "string" and v:match("^%-?%d+$") ~= nil)
+  end
+  if want == "number" then return t == "number" or (t == "string" and tonumber(v) ~= nil) end
+  if want == "boolean" then return t == "boolean" end
+  if want == "table" then return t == "table" or (in_query and t == "string") end
+  return true
+end
+
+-- A query value: scalars as they are, arrays joined with commas (ids=a,b,c).
+local function query_value(op, k, v)
+  local t = type(v)
+  if t == "string" or t == "number" or t == "boolean" then return v end
+  if t == "table" and (v[1] ~= nil or next(v) == nil) then
+    local parts = {}
+    for i, x in ipairs(v) do
+      local xt = type(x)
+      if xt ~= "string" and xt ~= "number" and xt ~= "boolean" then
+        fail(op, "field '" .. k .. "' must be a list of strings or numbers")
+      end
+      parts[i] = url.scalar(x, k)
+    end
+    return table.concat(parts, ",")
+  end
+  fail(op, "field '" .. k .. "' must be a string, number or boolean")
+end
 
 -- Splits a call's options into path, query, body and call options, checking what it can.
 local function prepare(spec, opts)
@@ -43,7 +91,7 @@ local function prepare(spec, opts)
     if opts[name] == nil then fail(op, "field '" .. name .. "' is required") end
   end
   local call, query, body = {}, {}, nil
-  local bodyless = BODYLESS[spec.method]
+  local no_body, types = spec.no_body, spec.types
   for k, v in pairs(opts) do
     local kind = CALL_OPTIONS[k]
     if kind then
@@ -54,18 +102,20 @@ local function prepare(spec, opts)
     elseif spec.in_path[k] then
       local t = type(v)
       if t ~= "string" and t ~= "number" then fail(op, "field '" .. k .. "' must be a string") end
-    elseif spec.in_query[k] or bodyless then
-      local t = type(v)
-      if t ~= "string" and t ~= "number" and t ~= "boolean" then
-        fail(op, "field '" .. k .. "' must be a string, number or boolean")
-      end
-      if t == "string" and v == "" and spec.in_query[k] then
-        fail(op, "field '" .. k .. "' must not be empty")
-      end
-      query[k] = v
     else
-      body = body or {}
-      body[k] = v
+      local want = types[k]
+      local to_query = spec.in_query[k] or no_body
+      if want and not type_ok(want, v, to_query) then
+        fail(op, "field '" .. k .. "' must be " .. (want == "integer" and "an " or "a ") .. want)
+      end
+      if to_query then
+        if v == "" and spec.required_set[k] then fail(op, "field '" .. k .. "' must not be empty") end
+        query[k] = query_value(op, k, v)
+      else
+        if want == "string" and type(v) == "number" and is_int(v) then v = string.format("%d", v) end
+        body = body or {}
+        body[k] = v
+      end
     end
   end
   local path = spec.path:gsub("{([%w_]+)}", function(name)
@@ -77,20 +127,31 @@ local function prepare(spec, opts)
     body = body or {}
     for k, v in pairs(spec.set) do body[k] = v end
   end
-  if body == nil and not bodyless then body = {} end
+  if body == nil and not no_body then body = {} end
   return {
     op = op, method = spec.method, path = path, query = query, body = body, call = call,
     stream = spec.stream, response = spec.response, result = spec.result, headers = spec.headers,
+    multipart = spec.body == "multipart" or nil,
   }
 end
 _M.prepare = prepare
 
 local function method_for(spec)
+  local cfg = spec.paging
   return function(self, opts)
     if getmetatable(self) ~= Resource then
       fail(spec.op, "call it as a method: client." .. spec.op:gsub("%.([%w_]+)$", ":%1") .. "{...}")
     end
-    return self._client:request(prepare(spec, opts))
+    local client = self._client
+    if cfg == nil then
+      return client:request(prepare(spec, opts))
+    end
+    opts = pager.first_opts(cfg, opts)
+    local req = prepare(spec, opts)
+    local function run(o) return client:request(prepare(spec, o)) end
+    local raw, meta = client:request(req)
+    if raw == nil then return nil, meta end
+    return pager.new(cfg, run, opts, raw, meta)
   end
 end
 
@@ -104,7 +165,7 @@ local function node(parent, name)
   return child
 end
 
-local EXTENSIONS = { "chat" }
+local EXTENSIONS = { "chat", "files", "audio", "workflows" }
 
 function _M.attach(client, endpoints)
   endpoints = endpoints or require("coze.endpoints")

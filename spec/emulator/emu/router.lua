@@ -7,7 +7,8 @@ local _M = {}
 
 -- emu.catalog (every operation of the endpoint table, canned answers) comes first so that the
 -- hand-written modules after it replace its routes for the same method and path.
-local MODULES = { "emu.catalog", "emu.control", "emu.lowlevel", "emu.faults", "emu.chat", "emu.conversations", "emu.oauth", "emu.selftest" }
+local MODULES = { "emu.catalog", "emu.control", "emu.lowlevel", "emu.faults", "emu.chat", "emu.conversations", "emu.oauth", "emu.selftest",
+  "emu.files", "emu.audio", "emu.workflows", "emu.completions" }
 
 local exact, patterns = {}, {}
 

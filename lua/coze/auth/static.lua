@@ -1,0 +1,33 @@
+-- A personal or service access token as an auth object: coze.auth.token{ token = "pat_..." } is what
+-- coze.new{ token = "pat_..." } builds. It never expires on our side and has nothing to refresh.
+local base = require "coze.auth.base"
+
+local _M = {}
+
+local Static = {}
+Static.__index = Static
+Static.__tostring = function() return "coze.auth.token (redacted)" end
+_M.Static = Static
+
+local secret = setmetatable({}, { __mode = "k" })
+
+--- coze.auth.token{ token = "pat_..." }
+function _M.new(opts)
+  if type(opts) ~= "table" then base.raise("auth.token", "expected an options table") end
+  local token = base.check_string("auth.token", opts, "token", true)
+  if token:find("[\r\n]") then base.raise("auth.token", "field 'token' contains CR or LF") end
+  local self = setmetatable({}, Static)
+  secret[self] = token
+  return self
+end
+
+function Static:token()
+  return secret[self]
+end
+
+-- Nothing to refresh: a refused personal token stays refused (the client reports the 401).
+function Static:invalidate()
+  return false
+end
+
+return _M

@@ -1,0 +1,207 @@
+-- Helpers on client.workflows written on top of the generated operations.
+--
+-- Streams (workflows.runs:stream / :stream_resume, profile "workflow": id/event/data records;
+-- Message, Error, Done, Interrupt, PING and any other name delivered as it came):
+--   stream.interrupt   after an Interrupt event: { workflow_id, event_id, interrupt_type, data,
+--                      node_title }; the event itself carries ev.resume_args = { workflow_id,
+--                      event_id, interrupt_type }
+--   stream:resume{ resume_data = "...", ... }  -> workflows.runs:stream_resume with those ids
+--   stream.debug_url   from the Done event (also from the chatflow's done event)
+-- A stream that ends right after its Interrupt event, without Done, ends normally.
+--
+-- Polling (workflows.runs:create with is_async = true answers an execute_id):
+--   client.workflows.runs.run_histories:wait{ workflow_id, execute_id, poll_interval_ms = 1000,
+--     poll_timeout_ms = 600000 } -> the run history record once its execute_status is not "Running"
+--   client.workflows.runs:create_and_poll{ workflow_id, parameters, ... } -> the same, after an
+--     asynchronous run; past the deadline nil, err with err.kind "timeout", err.timeout "poll".
+local errors = require "coze.errors"
+local wait = require "coze.wait"
+
+local _M = {}
+
+local POLL_OPTIONS = { poll_interval_ms = true, poll_timeout_ms = true }
+local FORWARD = { "headers", "wait_ms", "on_wait", "connect_timeout_ms", "first_byte_timeout_ms",
+  "idle_timeout_ms", "total_timeout_ms", "max_retries", "retry_base_ms", "retry_max_delay_ms", "retry_budget_ms" }
+
+local function check_table(where, opts)
+  if type(opts) ~= "table" then
+    error("coze: " .. where .. ": expected an options table, got " .. type(opts), 3)
+  end
+end
+
+local function check_poll(where, opts)
+  for k in pairs(POLL_OPTIONS) do
+    local v = opts[k]
+    if v ~= nil and (type(v) ~= "number" or v < 0 or v ~= v) then
+      error("coze: " .. where .. ": field '" .. k .. "' must be a non-negative number", 3)
+    end
+  end
+end
+
+local function call_options(opts)
+  local out = {}
+  for _, k in ipairs(FORWARD) do out[k] = opts[k] end
+  return out
+end
+
+-- Streams ---------------------------------------------------------------------
+
+local function keep_debug_url(stream, ev)
+  local d = ev.data
+  if type(d) == "table" and type(d.debug_url) == "string" then stream.debug_url = d.debug_url end
+end
+
+local function on_interrupt(stream, ev)
+  local d = ev.data
+  local i = type(d) == "table" and d.interrupt_data
+  if type(i) ~= "table" then return end
+  local args = { workflow_id = stream.workflow_id, event_id = i.event_id, interrupt_type = i.type }
+  stream.interrupt = { workflow_id = stream.workflow_id, event_id = i.event_id, interrupt_type = i.type,
+    data = i.data, node_title = d.node_title }
+  ev.resume_args = args
+end
+
+local WORKFLOW_WATCH = { Done = keep_debug_url, Interrupt = on_interrupt }
+
+-- Every event passes here (the watch table answers for any name), so the stream knows its last one.
+local function watch_all(handlers)
+  return setmetatable({}, { __index = function(t, name)
+    local h = handlers[name]
+    local fn = function(stream, ev)
+      stream.last_event = name
+      if h then h(stream, ev) end
+    end
+    rawset(t, name, fn)
+    return fn
+  end })
+end
+
+-- stream:resume{ resume_data = "...", <call options> } for a stream that was interrupted.
+local function resume(stream, opts)
+  check_table("workflows.runs.stream_resume", opts)
+  local i = stream.interrupt
+  if not i then error("coze: workflows.runs.stream_resume: the stream has not been interrupted", 2) end
+  local o = { workflow_id = i.workflow_id, event_id = i.event_id, interrupt_type = i.interrupt_type }
+  for k, v in pairs(opts) do o[k] = v end
+  return stream.client.workflows.runs:stream_resume(o)
+end
+
+-- An Interrupt followed by the end of the body is how an interrupted run ends: not an error.
+local function next_after_interrupt(base_next)
+  return function(s)
+    local ev, err = base_next(s)
+    if ev == nil and err and err.kind == "stream" and s.eof and s.interrupt and s.last_event == "Interrupt" then
+      s.err = nil
+      s.completed = true
+      return nil
+    end
+    return ev, err
+  end
+end
+
+local function workflow_stream(generated)
+  return function(self, opts)
+    local stream, err = generated(self, opts)
+    if not stream then return nil, err end
+    stream.client = self._client
+    stream.workflow_id = opts.workflow_id
+    stream.watch = watch_all(WORKFLOW_WATCH)
+    stream.resume = resume
+    stream.next = next_after_interrupt(getmetatable(stream).next)
+    return stream
+  end
+end
+
+local function chatflow_stream(generated)
+  return function(self, opts)
+    local stream, err = generated(self, opts)
+    if not stream then return nil, err end
+    stream.watch = { done = keep_debug_url }
+    return stream
+  end
+end
+
+-- Polling ---------------------------------------------------------------------
+
+local RUNNING = "Running"
+
+local function first_record(data)
+  if type(data) == "table" and data[1] ~= nil then return data[1] end
+  return data
+end
+
+-- run_histories:wait{ workflow_id, execute_id, poll_interval_ms, poll_timeout_ms, <call options> }
+local function wait_history(self, opts)
+  local where = "workflows.runs.run_histories.wait"
+  check_table(where, opts)
+  check_poll(where, opts)
+  for _, k in ipairs({ "workflow_id", "execute_id" }) do
+    local v = opts[k]
+    if (type(v) ~= "string" and type(v) ~= "number") or v == "" then
+      error("coze: " .. where .. ": field '" .. k .. "' is required", 2)
+    end
+  end
+  local transport = self._client.transport
+  local interval = opts.poll_interval_ms or 1000
+  local limit = opts.poll_timeout_ms or 600000
+  local deadline = opts._deadline or (transport:now_ms() + limit)
+  local q = call_options(opts)
+  q.workflow_id, q.execute_id = opts.workflow_id, opts.execute_id
+  while true do
+    local data, meta = self:retrieve(q)
+    if data == nil then return nil, meta end
+    local rec = first_record(data)
+    if type(rec) ~= "table" then
+      return nil, errors.new("decode", { op = where, msg = "run history without a record", logid = meta and meta.logid })
+    end
+    if rec.execute_status ~= RUNNING then return rec, meta end
+    local left = deadline - transport:now_ms()
+    if left <= 0 then
+      return nil, errors.new("timeout", { op = where, timeout = "poll", history = rec, execute_id = opts.execute_id,
+        msg = "workflow run " .. tostring(opts.execute_id) .. " still " .. RUNNING .. " after " .. limit .. " ms" })
+    end
+    wait.sleep(transport, math.min(interval, left), opts.on_wait)
+  end
+end
+
+-- runs:create_and_poll{ workflow_id, parameters, ..., poll_interval_ms, poll_timeout_ms }
+local function create_and_poll(self, opts)
+  local where = "workflows.runs.create_and_poll"
+  check_table(where, opts)
+  check_poll(where, opts)
+  local transport = self._client.transport
+  local deadline = transport:now_ms() + (opts.poll_timeout_ms or 600000)
+  local create = {}
+  for k, v in pairs(opts) do
+    if not POLL_OPTIONS[k] then create[k] = v end
+  end
+  create.is_async = true
+  local res, meta = self:create(create)
+  if not res then return nil, meta end
+  local execute_id = res.execute_id
+  if execute_id == nil or execute_id == "" then
+    return nil, errors.new("decode", { op = where, msg = "the asynchronous run answered no execute_id",
+      logid = meta and meta.logid })
+  end
+  local w = call_options(opts)
+  w.workflow_id, w.execute_id = opts.workflow_id, execute_id
+  w.poll_interval_ms, w.poll_timeout_ms, w._deadline = opts.poll_interval_ms, opts.poll_timeout_ms, deadline
+  return self.run_histories:wait(w)
+end
+
+function _M.extend(client)
+  local wf = rawget(client, "workflows")
+  if not wf then return end
+  local runs = rawget(wf, "runs")
+  if runs then
+    if runs.stream then runs.stream = workflow_stream(runs.stream) end
+    if runs.stream_resume then runs.stream_resume = workflow_stream(runs.stream_resume) end
+    if runs.create then runs.create_and_poll = create_and_poll end
+    local histories = rawget(runs, "run_histories")
+    if histories and histories.retrieve then histories.wait = wait_history end
+  end
+  local chat = rawget(wf, "chat")
+  if chat and chat.stream then chat.stream = chatflow_stream(chat.stream) end
+end
+
+return _M

@@ -1,0 +1,315 @@
+-- Every in-scope row of the API catalog (endpoints.tsv) is a method on the client that sends the
+-- right HTTP method and path, puts each parameter where params.tsv says, sends the fixed headers and
+-- names missing required fields. Catalog: $COZE_API_CATALOG, else ../shared/api/endpoints.tsv
+-- (relative to the repository root, where busted runs).
+local emu = require "helpers.emu"
+local cjson = require "cjson"
+local url = require "coze.url"
+local endpoints = require "coze.endpoints"
+
+local CATALOG = os.getenv("COZE_API_CATALOG") or "../shared/api/endpoints.tsv"
+local PARAMS = CATALOG:gsub("endpoints%.tsv$", "params.tsv")
+
+local function read_tsv(path)
+  local f = assert(io.open(path, "rb"), "cannot open the API catalog at " .. path)
+  local text = f:read("*a")
+  f:close()
+  local rows, head = {}, nil
+  for line in text:gmatch("([^\n]*)\n?") do
+    if line ~= "" then
+      local cells = {}
+      for cell in (line .. "\t"):gmatch("([^\t]*)\t") do cells[#cells + 1] = cell end
+      if not head then
+        head = cells
+      else
+        local row = {}
+        for i, name in ipairs(head) do row[name] = cells[i] or "" end
+        rows[#rows + 1] = row
+      end
+    end
+  end
+  return rows
+end
+
+local function in_scope(row)
+  return row.group ~= "auth" and row.response ~= "ws" and row.response ~= "redirect"
+    and not row.operation:match("^websdk%.")
+end
+
+-- The SDK method names of a row: "a|b" = two; a json|sse row with one name gets a ".stream" twin.
+local function names_of(row)
+  local names = {}
+  for n in row.operation:gmatch("[^|]+") do names[#names + 1] = n end
+  if row.response == "json|sse" and #names == 1 then
+    names[2] = names[1]:gsub("%.[%w_]+$", "") .. ".stream"
+  end
+  return names
+end
+
+local function method_of(client, op)
+  local target = client
+  local parts = {}
+  for p in op:gmatch("[^%.]+") do parts[#parts + 1] = p end
+  for i = 1, #parts - 1 do
+    target = rawget(target, parts[i])
+    if type(target) ~= "table" then return nil end
+  end
+  local fn = rawget(target, parts[#parts])
+  if type(fn) ~= "function" then return nil end
+  return fn, target
+end
+
+local function kind(t)
+  t = t:lower()
+  if t == "string" or t == "string(i64)" then return "string" end
+  if t == "integer" or t == "interger" or t == "long" then return "integer" end
+  if t == "number" then return "number" end
+  if t == "boolean" then return "boolean" end
+  if t:match("^array") or t:match("^object") or t:match("^map") then return "table" end
+  return nil
+end
+
+local PAGER = { page_num = true, page_index = true, page_size = true, page_token = true, page = true,
+  size = true, before_id = true, after_id = true, limit = true }
+
+local function sample(name, k)
+  if k == "integer" then return 2 end
+  if k == "number" then return 1.5 end
+  if k == "boolean" then return true end
+  if k == "table" then return { "x" } end
+  return "s_" .. name
+end
+
+-- Path parameter values with characters that must be escaped ("?" and "#" would cut the path).
+local function path_value(name) return "id " .. name .. "?x#y" end
+
+local rows = read_tsv(CATALOG)
+local params = {}
+for _, p in ipairs(read_tsv(PARAMS)) do
+  params[p.operation] = params[p.operation] or {}
+  table.insert(params[p.operation], p)
+end
+
+local by_name = {}
+for _, ep in ipairs(endpoints) do by_name[ep[1]] = ep end
+
+local function last_seq()
+  local r = emu.requests(1)[1]
+  return r and r.seq or 0
+end
+
+describe("the endpoint table", function()
+  it("has no duplicate operation names", function()
+    local seen, dups = {}, {}
+    for _, ep in ipairs(endpoints) do
+      if seen[ep[1]] then dups[#dups + 1] = ep[1] end
+      seen[ep[1]] = true
+    end
+    assert.same({}, dups)
+  end)
+
+  it("has no operation whose name is also a resource holding other operations", function()
+    local prefixes, clash = {}, {}
+    for _, ep in ipairs(endpoints) do
+      local acc
+      for part in ep[1]:gmatch("[^%.]+") do
+        acc = acc and (acc .. "." .. part) or part
+        if acc ~= ep[1] then prefixes[acc] = true end
+      end
+    end
+    for _, ep in ipairs(endpoints) do
+      if prefixes[ep[1]] then clash[#clash + 1] = ep[1] end
+    end
+    assert.same({}, clash)
+  end)
+
+  it("covers every in-scope row of the catalog and nothing else", function()
+    local want = {}
+    for _, row in ipairs(rows) do
+      if in_scope(row) then
+        for _, n in ipairs(names_of(row)) do want[n] = true end
+      end
+    end
+    local extra = {}
+    for _, ep in ipairs(endpoints) do
+      if not want[ep[1]] then extra[#extra + 1] = ep[1] end
+    end
+    assert.same({}, extra)
+  end)
+end)
+
+describe("catalog operation", function()
+  local client
+  setup(function() client = emu.client() end)
+  teardown(function() client:close() end)
+
+  for _, row in ipairs(rows) do
+    if in_scope(row) then
+      local ps = params[row.operation] or {}
+      local multipart = row.content_type == "multipart"
+      for _, op in ipairs(names_of(row)) do
+        it(op .. " sends " .. row.method .. " " .. row.path, function()
+          local fn, res = method_of(client, op)
+          assert(fn, "client has no method for " .. op)
+          local opts, expect_query, expect_body = {}, {}, {}
+          for _, p in ipairs(ps) do
+            local k = kind(p.type)
+            if p.location == "query" or p.location == "body" then
+              if not (multipart and (p.name == "Data" or p.name == "body")) then
+                opts[p.name] = sample(p.name, k)
+                if p.location == "query" or row.method == "GET" then
+                  expect_query[#expect_query + 1] = p.name
+                else
+                  expect_body[#expect_body + 1] = p.name
+                end
+              end
+            elseif p.location == "form" and p.required == "yes" then
+              opts[p.name] = sample(p.name, k)
+            end
+          end
+          if multipart and opts.file ~= nil then
+            opts.file = { data = "RIFF0000WAVE", filename = "a.wav", type = "audio/wav" }
+          end
+          local path = row.path:gsub("{([%w_]+)}", function(name)
+            opts[name] = path_value(name)
+            return path_value(name)
+          end)
+          local before = last_seq()
+          local a, b = fn(res, opts)
+          if type(a) == "table" and type(a.close) == "function" and a.items == nil then a:close() end
+          local req = emu.last_request()
+          assert.is_true(req.seq > before, "no request reached the emulator for " .. op .. ": " .. tostring(b))
+          assert.equal(row.method, req.method)
+          assert.equal(path, req.path)
+          for _, name in ipairs(expect_query) do
+            assert.is_not_nil(req.query[name], op .. ": '" .. name .. "' missing from the query string")
+          end
+          if row.method == "GET" or row.content_type == "none" then
+            assert.equal("", req.body, op .. " must not send a body")
+          elseif multipart then
+            assert.matches("^multipart/form%-data", emu.header(req, "Content-Type"))
+          else
+            local body = cjson.decode(req.body)
+            assert.is_table(body)
+            for _, name in ipairs(expect_body) do
+              assert.is_not_nil(body[name], op .. ": '" .. name .. "' missing from the JSON body")
+              assert.is_nil(req.query[name], op .. ": '" .. name .. "' must not be in the query string")
+            end
+            for _, name in ipairs(expect_query) do
+              assert.is_nil(body[name], op .. ": '" .. name .. "' must not be in the body")
+            end
+          end
+          for _, p in ipairs(ps) do
+            if p.location == "header" and p.name:lower() ~= "authorization " and p.name:lower() ~= "authorization" then
+              assert.equal(p.enum ~= "" and p.enum or "str", emu.header(req, p.name),
+                op .. ": header " .. p.name)
+            end
+          end
+        end)
+
+        local required = {}
+        for _, p in ipairs(ps) do
+          if p.required == "yes" and (p.location == "query" or p.location == "body" or p.location == "form")
+            and not (row.paginated ~= "none" and PAGER[p.name])
+            and not (multipart and (p.name == "Data" or p.name == "body")) then
+            required[#required + 1] = p
+          end
+        end
+        local path_names = {}
+        for name in row.path:gmatch("{([%w_]+)}") do path_names[#path_names + 1] = name end
+        if #required > 0 or #path_names > 0 then
+          it(op .. " raises naming each missing required field", function()
+            local fn, res = method_of(client, op)
+            assert(fn, "client has no method for " .. op)
+            local full = {}
+            for _, p in ipairs(required) do full[p.name] = sample(p.name, kind(p.type)) end
+            for _, name in ipairs(path_names) do full[name] = "v" end
+            local all = {}
+            for _, p in ipairs(required) do all[#all + 1] = p.name end
+            for _, name in ipairs(path_names) do all[#all + 1] = name end
+            for _, missing in ipairs(all) do
+              local opts = {}
+              for k, v in pairs(full) do if k ~= missing then opts[k] = v end end
+              assert.has_error(function() fn(res, opts) end,
+                "coze: " .. op .. ": field '" .. missing .. "' is required")
+            end
+          end)
+        end
+      end
+    end
+  end
+end)
+
+describe("options checks", function()
+  local client
+  setup(function() client = emu.client() end)
+  teardown(function() client:close() end)
+
+  it("rejects a field of the wrong type with its name and type", function()
+    assert.has_error(function() client.bots:list { workspace_id = "w", page_size = "ten" } end,
+      "coze: bots.list: field 'page_size' must be an integer")
+    assert.has_error(function() client.bots:retrieve { bot_id = "b", is_published = "yes" } end,
+      "coze: bots.retrieve: field 'is_published' must be a boolean")
+    assert.has_error(function() client.bots:publish { bot_id = "b", connector_ids = "1024" } end,
+      "coze: bots.publish: field 'connector_ids' must be a table")
+    assert.has_error(function() client.bots:update { bot_id = { 1 } } end,
+      "coze: bots.update: field 'bot_id' must be a string")
+  end)
+
+  it("accepts ids as numbers and integers as digit strings", function()
+    local page = assert(client.bots:list { workspace_id = 7390029769854844, page_size = "5" })
+    assert.equal(5, #page.items)
+    local req = emu.last_request()
+    assert.equal("7390029769854844", req.query.workspace_id)
+    assert(client.bots:update { bot_id = 7390029769854844 })
+    assert.equal("7390029769854844", cjson.decode(emu.last_request().body).bot_id)
+  end)
+
+  it("joins list values of query parameters with commas", function()
+    assert(client.plugins:batch_retrieve { ids = { "p1", "p2", 3 } })
+    assert.equal("p1,p2,3", emu.last_request().query.ids)
+  end)
+
+  it("escapes path parameters", function()
+    assert(client.bots:retrieve { bot_id = "a b?c#d%2F" })
+    -- the emulator logs the decoded path: an unescaped "?" or "#" would have cut it
+    assert.equal("/v1/bots/a b?c#d%2F", emu.last_request().path)
+    assert.equal("a%20b%2Fc%3Fd", url.escape("a b/c?d"))
+  end)
+
+  it("sends DELETE without a body when the operation has none, with {} when it declares JSON", function()
+    assert(client.conversations:delete { conversation_id = "c1" })
+    assert.equal("", emu.last_request().body)
+    assert(client.bots.collaborators:delete { bot_id = "b1", user_id = "u1" })
+    local req = emu.last_request()
+    assert.equal("DELETE", req.method)
+    assert.same({}, cjson.decode(req.body))
+  end)
+
+  it("puts the ids of POST operations with query params in the query string", function()
+    assert(client.conversations.messages:delete { conversation_id = "c1", message_id = "m1" })
+    local req = emu.last_request()
+    assert.equal("POST", req.method)
+    assert.equal("c1", req.query.conversation_id)
+    assert.equal("m1", req.query.message_id)
+    assert.is_nil(cjson.decode(req.body).conversation_id)
+  end)
+
+  it("returns the top-level result of operations that answer outside `data`", function()
+    local res = assert(client.workflows.runs:create { workflow_id = "w1" })
+    assert.is_string(res.execute_id)
+    local msg = assert(client.conversations.messages:update { conversation_id = "c1", message_id = "m1",
+      content = "x", content_type = "text" })
+    assert.is_string(msg.id)
+  end)
+
+  it("streams workflow runs with the workflow profile", function()
+    local s = assert(client.workflows.runs:stream { workflow_id = "w1" })
+    local names = {}
+    for ev in s:events() do names[#names + 1] = ev.event end
+    -- (a hand-written emulator module may serve more events than the catalog's two)
+    assert.equal("Message", names[1])
+    assert.equal("Done", names[#names])
+    assert.is_true(s.completed)
+  end)
+end)
