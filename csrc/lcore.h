@@ -16,4 +16,8 @@ void coze_l_sys_open(lua_State *L);
 void coze_l_crypto_open(lua_State *L);
 void coze_l_json_open(lua_State *L);
 
+/* The parser inside a coze.core.SSEParser at idx, for a binding that feeds it (lhttp's
+ * read_into): raises if it is not one, is closed, or was finished. */
+struct coze_sse_parser *coze_l_sse_check(lua_State *L, int idx);
+
 #endif

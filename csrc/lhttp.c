@@ -13,6 +13,7 @@
 #include "compat.h"
 #include "http.h"
 #include "lcore.h"
+#include "sse.h"
 
 #define SESSION_MT "coze.core.Session"
 #define REQUEST_MT "coze.core.Request"
@@ -357,6 +358,34 @@ static int l_http_read(lua_State *L)
   }
 }
 
+/* r:read_into(parser, timeout_ms): read(), with the bytes fed straight to a coze.core.SSEParser
+ * (no Lua string, one copy less). true when bytes were fed, false, nil at EOF, or nil, msg, kind,
+ * which. The parser is checked before curl runs. */
+static int l_http_read_into(lua_State *L)
+{
+  l_request *u = check_request(L);
+  coze_sse_parser *p = coze_l_sse_check(L, 2);
+  long t = opt_timeout(L, 3);
+  const char *data;
+  size_t len;
+  int rc = coze_http_read(u->r, t, &data, &len);
+  switch (rc) {
+  case COZE_HTTP_OK:
+    if (coze_sse_feed(p, data, len) != 0)
+      return luaL_error(L, "not enough memory");
+    lua_pushboolean(L, 1);
+    return 1;
+  case COZE_HTTP_AGAIN:
+    lua_pushboolean(L, 0);
+    return 1;
+  case COZE_HTTP_EOF:
+    lua_pushnil(L);
+    return 1;
+  default:
+    return push_error(L, coze_http_req_error(u->r));
+  }
+}
+
 static int l_http_status(lua_State *L)
 {
   l_request *u = check_request(L);
@@ -506,6 +535,7 @@ void coze_l_http_open(lua_State *L)
   static const luaL_Reg request_methods[] = {
     {"wait_headers", l_http_wait_headers},
     {"read", l_http_read},
+    {"read_into", l_http_read_into},
     {"status", l_http_status},
     {"headers", l_http_headers},
     {"info", l_http_info},

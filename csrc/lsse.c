@@ -1,6 +1,8 @@
 /* coze.core.SSEParser: the Lua face of sse.c. The C parser lives inside the userdata. */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "compat.h"
 #include "lcore.h"
@@ -20,6 +22,16 @@ static l_sse *l_sse_check(lua_State *L)
   if (s->closed)
     luaL_error(L, "attempt to use a closed SSEParser");
   return s;
+}
+
+coze_sse_parser *coze_l_sse_check(lua_State *L, int idx)
+{
+  l_sse *s = (l_sse *)luaL_checkudata(L, idx, SSE_TNAME);
+  if (s->closed)
+    luaL_error(L, "attempt to use a closed SSEParser");
+  if (s->p.finished)
+    luaL_error(L, "SSEParser: feed after finish");
+  return &s->p;
 }
 
 static int l_sse_new(lua_State *L)
@@ -60,6 +72,15 @@ static int l_sse_feed(lua_State *L)
   return 1;
 }
 
+static int push_too_large(lua_State *L, const l_sse *s)
+{
+  char msg[64];
+  snprintf(msg, sizeof(msg), "event exceeds %zu bytes", s->p.max_event_bytes);
+  lua_pushnil(L);
+  lua_pushstring(L, msg);
+  return 2;
+}
+
 static int l_sse_next(lua_State *L)
 {
   l_sse *s = l_sse_check(L);
@@ -81,16 +102,84 @@ static int l_sse_next(lua_State *L)
     lua_pushnil(L);
     return 1;
   case COZE_SSE_TOO_LARGE:
-    {
-      char msg[64];
-      snprintf(msg, sizeof(msg), "event exceeds %zu bytes", s->p.max_event_bytes);
-      lua_pushnil(L);
-      lua_pushstring(L, msg);
-      return 2;
-    }
+    return push_too_large(L, s);
   default:
     return luaL_error(L, "not enough memory");
   }
+}
+
+/* p:next_events(queue, mt, max) -> n, partial | nil, msg
+ * Stores up to max (default 64) events as queue[1..n], each a table { event =, raw =, id = }
+ * (event "message" when the record had none; id only when set) with metatable mt (may be nil),
+ * and clears queue[n+1 ...] up to the first nil. n = 0: the parser needs more input. partial is
+ * true when queue[n] was dispatched at the end of input from an unterminated line (eof_partial).
+ * An error after n > 0 events is returned by the next call (the parser keeps it). */
+static int l_sse_next_events(lua_State *L)
+{
+  l_sse *s = l_sse_check(L);
+  lua_Integer max, n = 0, k;
+  int has_mt, rc = COZE_SSE_NEED_MORE, partial = 0;
+  const char *cname = NULL;
+  size_t clen = 0;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  has_mt = !lua_isnoneornil(L, 3);
+  if (has_mt)
+    luaL_checktype(L, 3, LUA_TTABLE);
+  max = luaL_optinteger(L, 4, 64);
+  luaL_argcheck(L, max >= 1 && max <= INT_MAX, 4, "max must be a positive integer");
+  lua_settop(L, 4);
+  lua_pushliteral(L, "event"); /* 5 */
+  lua_pushliteral(L, "raw");   /* 6 */
+  lua_pushliteral(L, "id");    /* 7 */
+  lua_pushnil(L);              /* 8: the last event name, reused while names repeat */
+  while (n < max) {
+    coze_sse_event ev;
+    rc = coze_sse_next(&s->p, &ev);
+    if (rc != COZE_SSE_EVENT)
+      break;
+    if (ev.event == NULL) {
+      ev.event = "message";
+      ev.event_len = 7;
+    }
+    lua_createtable(L, 0, 4); /* event, raw, id and the lazily decoded data */
+    if (cname == NULL || clen != ev.event_len || memcmp(cname, ev.event, clen) != 0) {
+      lua_pushlstring(L, ev.event, ev.event_len);
+      lua_replace(L, 8);
+      cname = lua_tolstring(L, 8, &clen);
+    }
+    lua_pushvalue(L, 5);
+    lua_pushvalue(L, 8);
+    lua_rawset(L, -3);
+    lua_pushvalue(L, 6);
+    lua_pushlstring(L, ev.data, ev.data_len);
+    lua_rawset(L, -3);
+    if (ev.id != NULL) {
+      lua_pushvalue(L, 7);
+      lua_pushlstring(L, ev.id, ev.id_len);
+      lua_rawset(L, -3);
+    }
+    if (has_mt) {
+      lua_pushvalue(L, 3);
+      lua_setmetatable(L, -2);
+    }
+    lua_rawseti(L, 2, ++n);
+    partial = ev.eof_partial;
+  }
+  if (rc < COZE_SSE_NEED_MORE && rc != COZE_SSE_TOO_LARGE)
+    return luaL_error(L, "not enough memory");
+  if (n == 0 && rc == COZE_SSE_TOO_LARGE)
+    return push_too_large(L, s);
+  for (k = n + 1;; k++) { /* drop the rest of an earlier, longer batch */
+    lua_rawgeti(L, 2, k);
+    if (lua_isnil(L, -1))
+      break;
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    lua_rawseti(L, 2, k);
+  }
+  lua_pushinteger(L, n);
+  lua_pushboolean(L, partial);
+  return 2;
 }
 
 static int l_sse_finish(lua_State *L)
@@ -152,6 +241,7 @@ void coze_l_sse_open(lua_State *L)
   static const luaL_Reg methods[] = {
     {"feed", l_sse_feed},
     {"next", l_sse_next},
+    {"next_events", l_sse_next_events},
     {"finish", l_sse_finish},
     {"reset", l_sse_reset},
     {"retry", l_sse_retry},

@@ -12,6 +12,10 @@
 
 enum { LINE_NONE = 0, LINE_DISPATCH = 1 };
 
+/* A buffer grown past this by one large event is given back once that event is gone, so a long
+   stream does not keep its largest event's memory (x2 for growth) until it ends. */
+#define SHRINK_ABOVE ((size_t)1 << 20)
+
 void coze_sse_init(coze_sse_parser *p, size_t max_event_bytes)
 {
   memset(p, 0, sizeof(*p));
@@ -64,13 +68,26 @@ int coze_sse_feed(coze_sse_parser *p, const char *bytes, size_t len)
 {
   if (p->error || p->finished || len == 0)
     return 0;
-  if (p->in_pos > 0 && p->in_pos >= p->in.len - p->in_pos) {
+  if (p->in.cap > SHRINK_ABOVE && p->in.len - p->in_pos + len < SHRINK_ABOVE / 4) {
+    /* move the unparsed tail to a fresh, small buffer (no reference into `in` is live here) */
+    coze_buf nb;
+    size_t live = p->in.len - p->in_pos;
+    coze_buf_init(&nb);
+    if (coze_buf_reserve(&nb, live + len) != 0) /* then the append cannot fail */
+      return COZE_SSE_NOMEM;
+    coze_buf_append(&nb, p->in.data + p->in_pos, live);
+    coze_buf_free(&p->in);
+    p->in = nb;
+    p->in_pos = 0;
+  } else if (p->in_pos > 0 && p->in_pos >= p->in.len - p->in_pos) {
     /* no reference into the dropped bytes is live: next() materialises it before NEED_MORE */
     coze_buf_consume(&p->in, p->in_pos);
     p->in_pos = 0;
   }
   if (coze_buf_append(&p->in, bytes, len) != 0)
     return COZE_SSE_NOMEM;
+  if (!p->seen_cr && memchr(bytes, '\r', len) != NULL)
+    p->seen_cr = 1;
   return 0;
 }
 
@@ -115,7 +132,14 @@ static int process_line(coze_sse_parser *p, size_t off, size_t len)
     return COZE_SSE_TOO_LARGE;
   if (line[0] == ':')
     return LINE_NONE;
-  colon = memchr(line, ':', len);
+  /* the usual "data:" and "event:" lines skip the search for the colon */
+  if (len >= 5 && line[4] == ':' && line[0] == 'd' && line[1] == 'a' && line[2] == 't' && line[3] == 'a')
+    colon = line + 4;
+  else if (len >= 6 && line[5] == ':' && line[0] == 'e' && line[1] == 'v' && line[2] == 'e' &&
+           line[3] == 'n' && line[4] == 't')
+    colon = line + 5;
+  else
+    colon = memchr(line, ':', len);
   if (colon != NULL) {
     nlen = (size_t)(colon - line);
     value = colon + 1;
@@ -209,8 +233,14 @@ int coze_sse_next(coze_sse_parser *p, coze_sse_event *out)
   if (p->dispatched) {
     p->dispatched = 0;
     p->has_event = p->has_data = p->has_ref = 0;
-    coze_buf_reset(&p->event);
-    coze_buf_reset(&p->data);
+    if (p->event.cap > SHRINK_ABOVE)
+      coze_buf_free(&p->event);
+    else
+      coze_buf_reset(&p->event);
+    if (p->data.cap > SHRINK_ABOVE)
+      coze_buf_free(&p->data);
+    else
+      coze_buf_reset(&p->data);
   }
   if (p->flushed)
     return COZE_SSE_NEED_MORE;
@@ -250,7 +280,7 @@ int coze_sse_next(coze_sse_parser *p, coze_sse_event *out)
     base = p->in.data + p->in_pos;
     s = base + p->scan;
     lf = memchr(s, '\n', avail - p->scan);
-    cr = memchr(s, '\r', lf != NULL ? (size_t)(lf - s) : avail - p->scan);
+    cr = p->seen_cr ? memchr(s, '\r', lf != NULL ? (size_t)(lf - s) : avail - p->scan) : NULL;
     end = cr != NULL ? cr : lf;
     if (end == NULL) {
       p->scan = avail;

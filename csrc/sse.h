@@ -45,6 +45,7 @@ typedef struct coze_sse_parser {
   long retry;
   int has_event, has_data, has_ref, has_id;
   int skip_lf;        /* the previous line ended in CR at the end of input: drop a leading LF */
+  int seen_cr;        /* some input held a CR: until then lines are only searched for LF */
   int bom_checked;
   int finished;       /* coze_sse_finish was called */
   int flushed;        /* ... and the end of input has been processed */

@@ -7,9 +7,16 @@ local errors = require "coze.errors"
 local json = require "coze.json"
 local wait = require "coze.wait"
 
+local rawset, setmetatable = rawset, setmetatable
+local await, await_into = wait.await, wait.await_into
+
 local _M = {}
 
 local DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024
+local BATCH = 64 -- events the parser hands over per call (all already received; no added latency)
+
+-- The one place event data is decoded: raw text -> value, or nil when it is not JSON.
+local decode_data = json.decode
 
 -- How each framing ends and reports errors (events.md).
 local PROFILES = {
@@ -30,16 +37,28 @@ local PROFILES = {
 }
 _M.PROFILES = PROFILES
 
+-- Names that need more than handing the event over: terminal and error events. false: every
+-- event takes the slow path (a profile with done_data; a stream with a watch table or its own
+-- next, or once its last, possibly truncated, event is queued).
+for _, profile in pairs(PROFILES) do
+  local hot = {}
+  for name in pairs(profile.terminal) do hot[name] = true end
+  for name in pairs(profile.errors) do hot[name] = true end
+  profile.hot = not profile.done_data and hot
+end
+
+local NO_EVENTS = {} -- the queue of a finished stream; never written
+
 local Event = {}
 _M.Event = Event
 
 -- ev.data is decoded on first access, so a relay that only reads ev.raw never pays for JSON.
 function Event.__index(ev, key)
   if key ~= "data" then return nil end
-  local raw = rawget(ev, "raw")
-  local v = json.decode(raw)
+  local raw = ev.raw -- present (a missing raw would come back here as nil)
+  local v = decode_data(raw)
   if v == nil then v = raw end
-  rawset(ev, "data", v)
+  ev.data = v -- no __newindex: a plain store
   return v
 end
 
@@ -69,6 +88,10 @@ function _M.new(handle, opts)
     finished = false,
     completed = false,
     eof = false,
+    _q = {},            -- events parsed and not yet returned: _q[_qi], _q[_qi + 1], ...
+    _qi = 1,
+    _hot = not opts.watch and profile.hot,
+    _partial = false,   -- the event dispatched from an unterminated last line, once queued
   }, Stream)
 end
 
@@ -82,6 +105,7 @@ end
 function Stream:_finish(err)
   self.finished = true
   self.err = err
+  self._q, self._qi = NO_EVENTS, 1
   self:_release()
 end
 
@@ -116,12 +140,15 @@ function Stream:_release()
   end
 end
 
-function Stream:_deliver(raw, name, id, eof_partial)
-  local profile = self.profile
-  name = name or "message"
-  local ev = setmetatable({ event = name, raw = raw, id = id }, Event)
+-- The slow path of next(): watched, terminal and error events, and the last one of a truncated body.
+function Stream:_deliver(ev)
+  local name, raw = ev.event, ev.raw
   local watch = self.watch
-  if watch and watch[name] then watch[name](self, ev) end
+  if watch then
+    local fn = watch[name]
+    if fn then fn(self, ev) end
+  end
+  local profile = self.profile
   if profile.done_data and raw == profile.done_data then
     self.completed = true
     self:_drain_tail()
@@ -142,41 +169,81 @@ function Stream:_deliver(raw, name, id, eof_partial)
     self:_finish(self:_error("api", { code = code, msg = msg or raw, event = ev }))
     return ev
   end
-  if eof_partial and json.decode(raw) == nil then
+  if ev == self._partial and decode_data(raw) == nil then
     return self:_fail(self:_error("stream", { msg = "stream truncated inside a '" .. name .. "' event" }))
   end
   return ev
 end
 
 function Stream:next()
-  if self.finished then return nil, self.err end
-  local parser = self.parser
+  local i = self._qi
+  local ev = self._q[i]
+  if ev then
+    self._qi = i + 1
+    local hot = self._hot
+    if hot and not hot[ev.event] then return ev end
+    return self:_deliver(ev)
+  end
+  return self:_refill()
+end
+
+-- The queue is empty: parse what is buffered, reading more as needed.
+function Stream:_refill()
   while true do
-    local raw, name, id, eof_partial = parser:next()
-    if raw then
-      return self:_deliver(raw, name, id, eof_partial)
-    elseif name then
-      return self:_fail(self:_error("stream", { msg = name }))
+    if self.finished then return nil, self.err end
+    local parser, q = self.parser, self._q
+    local n, partial = parser:next_events(q, Event, BATCH)
+    if n == nil then
+      return self:_fail(self:_error("stream", { msg = partial }))
+    elseif n > 0 then
+      self._qi = 1
+      if partial then
+        self._partial = q[n]
+        self._hot = false
+      end
+      return Stream.next(self)
     end
     if self.eof then
       return self:_fail(self:_error("stream", { msg = "stream ended without its terminal event" }))
     end
-    local chunk, err = wait.await(self.handle, "read", self.wait_ms, self.on_wait)
-    if chunk then
-      parser:feed(chunk)
+    local h = self.handle
+    local got, err
+    if h.read_into then
+      got, err = await_into(h, parser, self.wait_ms, self.on_wait)
+    else -- a transport with read() only
+      got, err = await(h, "read", self.wait_ms, self.on_wait)
+      if got and not self.finished then parser:feed(got) end
+    end
+    if self.finished then -- closed while waiting
+      return nil, self.err
     elseif err then
       err.op = err.op or self.op
       err.logid = err.logid or self.logid
       err.http_status = err.http_status or self.http_status
       return self:_fail(err)
-    else
+    elseif not got then
       self.eof = true
       parser:finish()
     end
   end
 end
 
+-- A watch table or an own next() set on a stream after new() turns the fast path off.
+function Stream.__newindex(s, key, value)
+  if (key == "watch" and value) or key == "next" then rawset(s, "_hot", false) end
+  rawset(s, key, value)
+end
+
 local function iterate(s)
+  local hot = s._hot
+  if hot then -- Stream.next's fast path, inline
+    local i = s._qi
+    local ev = s._q[i]
+    if ev and not hot[ev.event] then
+      s._qi = i + 1
+      return ev
+    end
+  end
   local ev, err = s:next()
   if ev then return ev end
   s:close()

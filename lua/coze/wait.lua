@@ -15,6 +15,16 @@ function _M.await(h, method, wait_ms, on_wait)
   end
 end
 
+-- The same for h:read_into(parser, wait_ms).
+function _M.await_into(h, parser, wait_ms, on_wait)
+  if wait_ms == nil then wait_ms = on_wait and 0 or BLOCKING_SLICE_MS end
+  while true do
+    local r, err = h:read_into(parser, wait_ms)
+    if r ~= false then return r, err end
+    if on_wait then on_wait(wait_ms) end
+  end
+end
+
 -- Sleeps ms, through on_wait when given so a scheduler keeps running.
 function _M.sleep(transport, ms, on_wait)
   if ms <= 0 then return end

@@ -65,6 +65,14 @@ function Handle:read(wait_ms)
   return chunk
 end
 
+-- Optional (stream.lua falls back to read + parser:feed without it): feeds the next body bytes
+-- straight into a core.sse_parser. true, false, nil at the end, or nil, err, as read.
+function Handle:read_into(parser, wait_ms)
+  local ok, msg, kind, which = self.r:read_into(parser, wait_ms)
+  if ok == nil and msg ~= nil then return nil, transport_error(msg, kind, which) end
+  return ok
+end
+
 function Handle:info()
   return self.r:info()
 end

@@ -4,6 +4,8 @@
 --                            '"quoted"' values are JSON-decoded (nginx trims blanks), %XX is decoded
 --   X-Emu-Deltas: N          number of conversation.message.delta events (N > #chars: each carries the whole answer)
 --   X-Emu-Drip-Ms: ms        sleep + flush between events
+--   X-Emu-Completed: short   the answer's conversation.message.completed carries the reply text once
+--                            instead of the whole joined answer (keeps long streams' events small)
 --   X-Emu-Poll-Steps: N      non-stream chats report in_progress for N retrieves (default 2)
 -- Special bot ids: bot_requires_action, bot_failed, bot_never_done.
 local util = require "emu.util"
@@ -163,7 +165,8 @@ local function stream_chat(c)
   else
     w:event_repeat("conversation.message.delta", pre .. cjson.encode(c.answer) .. "}", reps)
   end
-  w:event("conversation.message.completed", message(c, c.answer_msg_id, "answer", full_text(c)))
+  local completed = ngx.var.http_x_emu_completed == "short" and c.answer or full_text(c)
+  w:event("conversation.message.completed", message(c, c.answer_msg_id, "answer", completed))
   w:event("conversation.message.completed", message(c, c.verbose_msg_id, "verbose", VERBOSE))
   w:event("conversation.chat.completed", chat_obj(c, "completed"))
   w:event("done", '"[DONE]"')
