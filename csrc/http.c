@@ -54,6 +54,8 @@ struct coze_http_req {
   int nomem;                    /* a callback ran out of memory */
 
   long long start_ms, last_byte_ms;
+  long long first_byte_from_ms; /* the first-byte clock restarts while the request body is sent */
+  curl_off_t ul_now;            /* request body bytes sent so far */
   int got_byte;
   long connect_ms, first_byte_ms, idle_ms, total_ms;
 
@@ -264,6 +266,28 @@ static CURLcode setup_parts(coze_http_req *r, const coze_http_opts *o, coze_http
   return curl_easy_setopt(r->easy, CURLOPT_MIMEPOST, r->mime);
 }
 
+/* Upload progress is activity: a long upload must not trip the first-byte or idle timers, which
+   otherwise only see received bytes. C only; Lua reads the counts between polls (info). */
+static int xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+  coze_http_req *r = (coze_http_req *)ud;
+  (void)dltotal;
+  (void)dlnow;
+  (void)ultotal;
+  if (ulnow > r->ul_now) {
+    long long now = coze_http_now_ms();
+    r->ul_now = ulnow;
+    r->last_byte_ms = now;
+    if (!r->got_byte)
+      r->first_byte_from_ms = now;
+  }
+  return 0;
+}
+
+/* Bodies at least this large report upload progress (smaller ones go out in one write). */
+#define PROGRESS_MIN_BODY 65536
+
 static CURLcode setup(coze_http_req *r, const coze_http_opts *o, coze_http_error *err)
 {
   CURL *e = r->easy;
@@ -283,6 +307,12 @@ static CURLcode setup(coze_http_req *r, const coze_http_opts *o, coze_http_error
   SET(CURLOPT_HEADERDATA, (void *)r);
   SET(CURLOPT_WRITEFUNCTION, write_cb);
   SET(CURLOPT_WRITEDATA, (void *)r);
+  SET(CURLOPT_BUFFERSIZE, 65536L); /* fewer, larger reads on long streams */
+  if (o->nparts > 0 || (o->body != NULL && o->body_len >= PROGRESS_MIN_BODY)) {
+    SET(CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+    SET(CURLOPT_XFERINFODATA, (void *)r);
+    SET(CURLOPT_NOPROGRESS, 0L);
+  }
 
   if (o->nparts > 0) {
     if ((rc = setup_parts(r, o, err)) != CURLE_OK)
@@ -388,7 +418,7 @@ coze_http_req *coze_http_start(coze_http_session *s, const coze_http_opts *o, co
     req_destroy(r);
     return NULL;
   }
-  r->start_ms = r->last_byte_ms = coze_http_now_ms();
+  r->start_ms = r->last_byte_ms = r->first_byte_from_ms = coze_http_now_ms();
   mrc = curl_multi_add_handle(s->multi, r->easy);
   if (mrc != CURLM_OK) {
     set_error(err, mrc == CURLM_OUT_OF_MEMORY ? COZE_HTTP_E_NOMEM : COZE_HTTP_E_TRANSPORT, NULL,
@@ -454,7 +484,7 @@ static long long next_deadline(const coze_http_req *r, const char **which)
     *which = "total";
   }
   if (!r->got_byte && r->first_byte_ms > 0) {
-    long long f = r->start_ms + r->first_byte_ms;
+    long long f = r->first_byte_from_ms + r->first_byte_ms;
     if (d == 0 || f < d) {
       d = f;
       *which = "first_byte";
@@ -597,4 +627,13 @@ void coze_http_req_info(coze_http_req *r, coze_http_info *info)
     info->num_connects = l;
   if (curl_easy_getinfo(r->easy, CURLINFO_LOCAL_PORT, &l) == CURLE_OK)
     info->local_port = l;
+  info->upload_bytes = -1;
+  info->upload_total = -1;
+  {
+    curl_off_t v;
+    if (curl_easy_getinfo(r->easy, CURLINFO_SIZE_UPLOAD_T, &v) == CURLE_OK)
+      info->upload_bytes = (long long)v;
+    if (curl_easy_getinfo(r->easy, CURLINFO_CONTENT_LENGTH_UPLOAD_T, &v) == CURLE_OK && v >= 0)
+      info->upload_total = (long long)v;
+  }
 }

@@ -57,7 +57,7 @@ typedef struct coze_http_opts {
   const char *ca_file;
   const char *ca_path;
   int tls_verify;                /* 1 unless explicitly disabled */
-  size_t max_buffer;             /* pause the transfer above this many unread bytes; 0 = 1 MiB */
+  size_t max_buffer;             /* pause the transfer above this many unread bytes; 0 = 64 KiB */
 } coze_http_opts;
 
 typedef struct coze_http_error {
@@ -71,6 +71,8 @@ typedef struct coze_http_info {
   double total_s, connect_s, starttransfer_s;
   long num_connects;             /* new connections this transfer made (0 = reused) */
   long local_port;
+  long long upload_bytes;        /* request body bytes sent; -1 unknown */
+  long long upload_total;        /* request body size; -1 unknown (chunked) */
 } coze_http_info;
 
 coze_http_session *coze_http_session_new(void);

@@ -477,7 +477,7 @@ static int l_http_info(lua_State *L)
   l_request *u = check_request(L);
   coze_http_info info;
   coze_http_req_info(u->r, &info);
-  lua_createtable(L, 0, 5);
+  lua_createtable(L, 0, 7);
   lua_pushnumber(L, info.total_s);
   lua_setfield(L, -2, "total_s");
   lua_pushnumber(L, info.connect_s);
@@ -488,6 +488,14 @@ static int l_http_info(lua_State *L)
   lua_setfield(L, -2, "num_connects");
   lua_pushinteger(L, (lua_Integer)info.local_port);
   lua_setfield(L, -2, "local_port");
+  if (info.upload_bytes >= 0) {
+    lua_pushinteger(L, (lua_Integer)info.upload_bytes);
+    lua_setfield(L, -2, "upload_bytes");
+  }
+  if (info.upload_total >= 0) {
+    lua_pushinteger(L, (lua_Integer)info.upload_total);
+    lua_setfield(L, -2, "upload_total");
+  }
   return 1;
 }
 

@@ -300,10 +300,8 @@ describe("files:upload on_progress", function()
     local info = r:info()
     r:close()
     s:close()
-    if info.upload_bytes == nil then
-      pending("coze.core Request:info() has no upload_bytes/upload_total yet (see lhttp.c/http.c note)")
-      return
-    end
+    assert.equal(1, info.upload_bytes)
+    assert.equal(1, info.upload_total)
     local client = emu.client()
     local path = tmpname("progress")
     write_file(path, string.rep("p", 8 * 1024 * 1024))
