@@ -110,7 +110,7 @@ measure() {
 chat_body='{"bot_id":"bench_bot","user_id":"bench_user","stream":true}'
 curl_stream() { # N [OUTPUT]: prints the curl command line, one word per line
   printf '%s\n' curl -sN -o "${2:-/dev/null}" -X POST "$URL/v3/chat" -H "Authorization: Bearer pat_bench" \
-    -H "Content-Type: application/json" -H "X-Emu-Deltas: $1" -H 'X-Emu-Reply: "hello "' -d "$chat_body"
+    -H "Content-Type: application/json" -H "X-Emu-Deltas: $1" -H 'X-Emu-Reply: "hello "' -H 'X-Emu-Completed: short' -d "$chat_body"
 }
 for n in "$SMALL" "$BIG"; do
   log "== scenario 1: one chat stream of $n deltas"

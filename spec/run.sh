@@ -15,7 +15,7 @@ WRAPPER=${WRAPPER:-}
 SAN_PRELOAD=${SAN_PRELOAD:-}
 FUZZ_SECONDS=${FUZZ_SECONDS:-5}
 
-spec/emulator/ctl start >/dev/null || { echo "emulator did not start"; echo "0 passed, 1 failed"; exit 1; }
+spec/emulator/ctl restart >/dev/null || { echo "emulator did not start"; echo "0 passed, 1 failed"; exit 1; }
 trap 'spec/emulator/ctl stop' EXIT INT TERM
 export COZE_EMU_URL="$(spec/emulator/ctl url)"
 base_path="$root/lua/?.lua;$root/lua/?/init.lua;$root/spec/?.lua;/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua;;"

@@ -14,7 +14,7 @@ local total, done = 0, 0
 local function worker()
   local stream = assert(client.chat:stream { bot_id = "bench_bot", user_id = "bench_user",
     wait_ms = 0, on_wait = yield,
-    headers = { ["X-Emu-Deltas"] = tostring(N), ["X-Emu-Reply"] = '"hello "' } })
+    headers = { ["X-Emu-Deltas"] = tostring(N), ["X-Emu-Reply"] = '"hello "', ["X-Emu-Completed"] = "short" } })
   local deltas = 0
   for ev in stream:events() do
     total = total + 1

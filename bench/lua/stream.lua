@@ -7,7 +7,7 @@ local mode, base_url, n = arg[1], arg[2], tonumber(arg[3])
 local coze = require "coze"
 local client = coze.new { token = "pat_bench", base_url = base_url }
 local stream = assert(client.chat:stream { bot_id = "bench_bot", user_id = "bench_user",
-  headers = { ["X-Emu-Deltas"] = tostring(n), ["X-Emu-Reply"] = '"hello "' } })
+  headers = { ["X-Emu-Deltas"] = tostring(n), ["X-Emu-Reply"] = '"hello "', ["X-Emu-Completed"] = "short" } })
 
 local events, deltas, bytes = 0, 0, 0
 if mode == "relay" then

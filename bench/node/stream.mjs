@@ -10,7 +10,7 @@ const client = new CozeAPI({ token: 'pat_bench', baseURL });
 let events = 0, deltas = 0, bytes = 0;
 const stream = await client.chat.stream(
   { bot_id: 'bench_bot', user_id: 'bench_user', additional_messages: [] },
-  { headers: { 'X-Emu-Deltas': String(n), 'X-Emu-Reply': '"hello "' } });
+  { headers: { 'X-Emu-Deltas': String(n), 'X-Emu-Reply': '"hello "', 'X-Emu-Completed': 'short' } });
 for await (const chunk of stream) {
   events++;
   if (chunk.event === 'conversation.message.delta') {

@@ -8,6 +8,7 @@ local wait = require "coze.wait"
 local stream_mod = require "coze.stream"
 local retry = require "coze.retry"
 local multipart = require "coze.multipart"
+local utf8_check = require("coze.core").utf8_check
 
 local _M = {}
 
@@ -58,11 +59,6 @@ local function check_number(where, opts, key)
   end
 end
 
-local static_auth = {}
-static_auth.__index = static_auth
-static_auth.__tostring = function() return "coze.auth.token (redacted)" end
-function static_auth:token() return self[1] end
-
 --- coze.new{ token = "pat_...", base_url = coze.CN_BASE_URL, ... }
 -- Options: token or auth, base_url, transport, headers (sent with every call), timeouts
 -- (connect_timeout_ms, first_byte_timeout_ms, idle_timeout_ms, total_timeout_ms), proxy, no_proxy,
@@ -75,7 +71,8 @@ function _M.new(opts)
     if type(token) ~= "string" or token == "" then
       argerror("new", "field 'token' must be a non-empty string (or give 'auth')")
     end
-    auth = setmetatable({ token }, static_auth)
+    if token:find("[\r\n]") then argerror("new", "field 'token' contains CR or LF") end
+    auth = require("coze.auth.static").new { token = token }
   elseif type(auth) ~= "table" or type(auth.token) ~= "function" then
     argerror("new", "field 'auth' must be an auth object with a token method")
   end
@@ -199,6 +196,11 @@ local function parse_response(self, req, status, headers, body)
     meta.bytes = #body
     return body, meta
   end
+  local valid, bad_at = utf8_check(body)
+  if not valid then
+    base.msg = "invalid UTF-8 in the response body at byte " .. bad_at
+    return nil, errors.new("decode", base)
+  end
   local decoded, derr = json.decode(body)
   if decoded == nil or type(decoded) ~= "table" then
     if status >= 200 and status < 300 then
@@ -238,7 +240,9 @@ local function parse_response(self, req, status, headers, body)
     return nil, errors.new("decode", base)
   end
   if req.result == "body" then return decoded, meta end
-  return decoded[req.result or "data"], meta
+  local result = decoded[req.result or "data"]
+  if result == nil then result = true end -- success without data (deletes, updates): true, not nil
+  return result, meta
 end
 
 local function read_all(h, max_bytes, wait_ms, on_wait)

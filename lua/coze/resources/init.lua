@@ -121,6 +121,8 @@ local function prepare(spec, opts)
   local path = spec.path:gsub("{([%w_]+)}", function(name)
     local v = opts[name]
     if v == nil or v == "" then fail(op, "field '" .. name .. "' is required") end
+    -- "/" and friends are escaped below; a whole segment of "." or ".." would still be a dot segment
+    if v == "." or v == ".." then fail(op, "field '" .. name .. "' must not be '.' or '..'") end
     return url.escape(url.scalar(v, name))
   end)
   if spec.set then

@@ -16,6 +16,7 @@ function _M.record(params)
     path = ngx.var.uri,
     query = ngx.req.get_uri_args(100),
     raw_query = ngx.var.args or "",
+    request_uri = ngx.var.request_uri,
     connection = tonumber(ngx.var.connection),
     connection_requests = tonumber(ngx.var.connection_requests),
     headers = headers,

@@ -5,7 +5,8 @@
 -- ngx.shared.emu and are cleared by POST /__emu/reset.
 --
 -- Request-level faults are applied by before() (called by the router for every API request) and end the
--- request: 429, status, malformed_json, json_error, content_length_lie, invalid_utf8; slow_headers only sleeps.
+-- request: 429, status, malformed_json, json_error, content_length_lie, invalid_utf8, bad_chunked, redirect;
+-- slow_headers only sleeps.
 -- Stream-level faults are applied by the shared SSE writer, _M.sse_writer(), used by every streaming handler.
 local util = require "emu.util"
 local cjson = util.json
@@ -160,6 +161,23 @@ request_faults.invalid_utf8 = function()
   local body = '{"code":0,"msg":"ok \255\254","data":{"id":"7390029769854844001","content":"bad \195\040 lone ' ..
     '\128 surrogate \237\160\128 overlong \192\175 end"},"detail":{"logid":"' .. util.request_logid() .. '"}}'
   return send_raw(200, "application/json; charset=utf-8", body)
+end
+
+-- A response whose chunked framing is broken: written on the raw socket, since nginx itself only
+-- produces valid chunks.
+request_faults.bad_chunked = function()
+  util.body_raw()
+  local logid = util.logid()
+  local sock = assert(ngx.req.socket(true))
+  sock:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n" ..
+    "X-Tt-Logid: " .. logid .. "\r\n\r\n" ..
+    "5\r\n{\"cod\r\nZZ-not-a-size\r\ne\":0}\r\n0\r\n\r\n")
+  return ngx.exit(ngx.OK)
+end
+
+-- A redirect to another host: the SDK must neither follow it nor send its Authorization there.
+request_faults.redirect = function(p)
+  return ngx.redirect(p.to or "http://127.0.0.2:9/elsewhere", tonumber(p.code) or 302)
 end
 
 -- Applies request-level faults in header order; ends the request unless only slow_headers applies.
