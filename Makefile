@@ -84,6 +84,9 @@ build/fuzz/fuzz_sse: fuzz/fuzz_sse.c csrc/sse.c csrc/buf.c csrc/sse.h csrc/buf.h
 build/fuzz/fuzz_pem: fuzz/fuzz_pem.c csrc/crypto.c csrc/crypto.h
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_pem.c csrc/crypto.c -lcrypto
+build/fuzz/fuzz_utf8: fuzz/fuzz_utf8.c csrc/utf8.c csrc/utf8.h
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_utf8.c csrc/utf8.c
 build/fuzz/fuzz_json: fuzz/fuzz_json.c csrc/json.c csrc/ljson.c csrc/utf8.c $(HDR)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) $(LUA_INC) -o $@ fuzz/fuzz_json.c csrc/json.c csrc/ljson.c csrc/utf8.c -llua5.4 -lm -ldl
