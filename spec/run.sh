@@ -46,7 +46,7 @@ run_fuzz() {
   for bin in build/fuzz/fuzz_*; do
     t=$(basename "$bin"); corpus="build/fuzz-corpus/$t"; mkdir -p "$corpus"
     seeds="fuzz/corpus/${t#fuzz_}"; [ -d "$seeds" ] || seeds=""
-    if "$bin" -max_total_time="$FUZZ_SECONDS" -max_len=65536 "$corpus" $seeds > "build/$t.log" 2>&1; then
+    if "$bin" -print_final_stats=1 -max_total_time="$FUZZ_SECONDS" -max_len=65536 "$corpus" $seeds > "build/$t.log" 2>&1; then
       echo "ok - $t ($FUZZ_SECONDS s, $(grep -o 'stat::number_of_executed_units: [0-9]*' "build/$t.log" | awk '{print $2}') runs)" >> build/fuzz.tap
     else
       echo "not ok - $t: see build/$t.log" >> build/fuzz.tap
