@@ -117,8 +117,10 @@ for n in "$SMALL" "$BIG"; do
   mapfile -t CURL_STREAM < <(curl_stream "$n")
   measure "s1.curl.$n" "${CURL_STREAM[@]}"
   measure "s1.lua54.relay.$n" "${LUA54[@]}" "$BENCH/lua/stream.lua" relay "$URL" "$n"
+  measure "s1.lua54.relay-raw.$n" "${LUA54[@]}" "$BENCH/lua/stream.lua" relay-raw "$URL" "$n"
   measure "s1.lua54.decoded.$n" "${LUA54[@]}" "$BENCH/lua/stream.lua" decoded "$URL" "$n"
   measure "s1.luajit.relay.$n" "${LUAJIT[@]}" "$BENCH/lua/stream.lua" relay "$URL" "$n"
+  measure "s1.luajit.relay-raw.$n" "${LUAJIT[@]}" "$BENCH/lua/stream.lua" relay-raw "$URL" "$n"
   measure "s1.luajit.decoded.$n" "${LUAJIT[@]}" "$BENCH/lua/stream.lua" decoded "$URL" "$n"
   measure "s1.node.$n" "${NODE[@]}" "$BENCH/node/stream.mjs" "$URL" "$n"
 done

@@ -3,6 +3,7 @@
  * Each request owns two buffers: `in` is filled by curl's write callback, `out` holds the bytes
  * last handed to the caller. read() swaps them, so the pointer it returns stays valid while other
  * requests of the session drive the multi handle (which may run this request's callbacks).
+ * With an SSE parser attached (coze_http_attach_sse) write_cb feeds it instead and neither is used.
  *
  * After coze_http_session_close every live request is detached from the multi handle (an aborted
  * transfer closes its connection) and its next wait/read returns its buffered bytes, then
@@ -20,6 +21,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "sse.h"
 
 /* 64 KiB: a reader that keeps up never sees more, and a large buffer only costs memory
    (200 concurrent streams: 232 -> 36 MB RSS) and cache misses. */
@@ -47,6 +49,8 @@ struct coze_http_req {
   coze_buf in, out;
   size_t max_buffer;
   int paused;
+  coze_sse_parser *sink;        /* attached parser: write_cb feeds it instead of `in` */
+  size_t fed;                   /* bytes fed to it since the last pump */
 
   int attached;                 /* in the multi handle */
   int done;                     /* curl reported CURLMSG_DONE */
@@ -151,6 +155,21 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 {
   coze_http_req *r = ud;
   size_t len = size * n;
+  if (r->sink != NULL) {
+    /* straight into the parser: the bytes are copied once, from curl's buffer to the parser's */
+    if (r->fed >= r->max_buffer) {
+      r->paused = 1;
+      return CURL_WRITEFUNC_PAUSE;
+    }
+    r->got_byte = 1;
+    r->last_byte_ms = coze_http_now_ms();
+    if (coze_sse_feed(r->sink, p, len) != 0) {
+      r->nomem = 1;
+      return 0;
+    }
+    r->fed += len;
+    return len;
+  }
   if (r->in.len >= r->max_buffer) {
     r->paused = 1;
     return CURL_WRITEFUNC_PAUSE; /* curl keeps these bytes and offers them again on resume */
@@ -505,7 +524,7 @@ static int satisfied(const coze_http_req *r, int want)
 {
   if (r->done || r->err.kind != COZE_HTTP_E_NONE)
     return 1;
-  return want == WANT_HEADERS ? r->hdr_done : r->in.len > 0;
+  return want == WANT_HEADERS ? r->hdr_done : r->in.len > 0 || r->fed > 0;
 }
 
 /* Drives the session until `want` holds, a deadline fires, or timeout_ms (< 0: no limit) ends.
@@ -565,11 +584,56 @@ int coze_http_wait_headers(coze_http_req *r, long timeout_ms)
   return COZE_HTTP_OK; /* finished without a header block end (e.g. HTTP/0.9-ish): ready */
 }
 
+/* The caller took what was buffered: resume a paused transfer. curl may call write_cb from in
+   here, which fills the emptied buffer (or feeds the parser). */
+static void resume(coze_http_req *r)
+{
+  if (r->paused && r->attached) {
+    r->paused = 0;
+    r->last_byte_ms = coze_http_now_ms(); /* the stall was ours, not the server's */
+    curl_easy_pause(r->easy, CURLPAUSE_CONT);
+  }
+}
+
+int coze_http_attach_sse(coze_http_req *r, coze_sse_parser *p)
+{
+  if (p == r->sink)
+    return 0;
+  r->sink = p;
+  r->fed = 0;
+  if (p != NULL && r->in.len > 0) { /* bytes that came before: the parser gets them first */
+    if (coze_sse_feed(p, r->in.data, r->in.len) != 0) {
+      r->sink = NULL;
+      return COZE_HTTP_ERR;
+    }
+    r->fed = r->in.len;
+    coze_buf_reset(&r->in);
+  }
+  resume(r); /* paused for the old sink: the new one starts with room (write_cb pauses again) */
+  return 0;
+}
+
+int coze_http_pump(coze_http_req *r, long timeout_ms)
+{
+  if (r->fed == 0 && !r->done && r->err.kind == COZE_HTTP_E_NONE) {
+    if (!pump(r, timeout_ms, WANT_DATA))
+      return COZE_HTTP_AGAIN;
+  }
+  if (r->fed > 0) {
+    r->fed = 0;
+    resume(r);
+    return COZE_HTTP_OK;
+  }
+  return finished_state(r);
+}
+
 int coze_http_read(coze_http_req *r, long timeout_ms, const char **data, size_t *len)
 {
   coze_buf tmp;
   *data = NULL;
   *len = 0;
+  if (r->sink != NULL)
+    coze_http_attach_sse(r, NULL); /* cannot fail */
   coze_buf_reset(&r->out); /* the bytes handed out last time are gone now */
   if (r->in.len == 0 && !r->done && r->err.kind == COZE_HTTP_E_NONE) {
     if (!pump(r, timeout_ms, WANT_DATA))
@@ -581,12 +645,7 @@ int coze_http_read(coze_http_req *r, long timeout_ms, const char **data, size_t 
     r->in = tmp;
     *data = r->out.data;
     *len = r->out.len;
-    if (r->paused && r->attached) {
-      /* drained: resume. curl may call write_cb from in here; it fills the (empty) `in`. */
-      r->paused = 0;
-      r->last_byte_ms = coze_http_now_ms(); /* the stall was ours, not the server's */
-      curl_easy_pause(r->easy, CURLPAUSE_CONT);
-    }
+    resume(r);
     return COZE_HTTP_OK;
   }
   return finished_state(r);

@@ -5,12 +5,15 @@
  * that take a timeout in ms (0 = do not block), so the waiting loop can live in Lua.
  * No callback ever reaches Lua: curl's callbacks only fill C buffers.
  * Back-pressure: when a response buffer holds max_buffer bytes the transfer is paused and
- * resumed once the caller has read.
+ * resumed once the caller has read. The body can instead go straight into an SSE parser
+ * (coze_http_attach_sse), still from curl's callback: C only.
  */
 #ifndef COZE_HTTP_H
 #define COZE_HTTP_H
 
 #include <stddef.h>
+
+struct coze_sse_parser;
 
 typedef struct coze_http_session coze_http_session;
 typedef struct coze_http_req coze_http_req;
@@ -91,6 +94,15 @@ int coze_http_wait_headers(coze_http_req *r, long timeout_ms);
 /* OK: data and len hold every unread byte (valid until the next call on r).
  * EOF only after a successful transfer; a failed one gives its buffered bytes, then ERR. */
 int coze_http_read(coze_http_req *r, long timeout_ms, const char **data, size_t *len);
+/* Attaches an SSE parser (NULL detaches): from now on curl's write callback feeds the body to it
+ * (coze_sse_feed) instead of buffering it for read: one copy less. Bytes already buffered are fed
+ * first. The transfer is paused once max_buffer bytes were fed since the last pump, so the caller
+ * alternates coze_sse_next until NEED_MORE with coze_http_pump. p must stay valid while attached;
+ * coze_http_read detaches. 0, or COZE_HTTP_ERR when out of memory (then nothing is attached). */
+int coze_http_attach_sse(coze_http_req *r, struct coze_sse_parser *p);
+/* With a parser attached: OK when bytes were fed to it since the last call, AGAIN, EOF or ERR, as
+ * coze_http_read (a failed transfer's bytes are fed first, then ERR). */
+int coze_http_pump(coze_http_req *r, long timeout_ms);
 /* 0 until the headers are ready. */
 int coze_http_status(const coze_http_req *r);
 /* NULL until ready. Raw header block of the final response ("Name: value\r\n" lines, status line excluded). */

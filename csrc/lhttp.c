@@ -3,7 +3,8 @@
  * Arguments are checked and collected into C structs before any curl call (misuse raises then);
  * results are pushed after curl has returned. Runtime failures return nil, msg, kind, which.
  * A Request keeps its Session userdata alive (user value), so dropping the session while a
- * stream is being read does not close it; an explicit s:close() does (kind "closed").
+ * stream is being read does not close it; an explicit s:close() does (kind "closed"). It keeps an
+ * attached SSEParser alive the same way (user value [2]) while curl's callback feeds it.
  */
 #include <ctype.h>
 #include <limits.h>
@@ -24,12 +25,15 @@ typedef struct l_session {
 
 typedef struct l_request {
   coze_http_req *r;     /* NULL when closed */
+  coze_sse_parser *sink; /* the attached parser (user value [2]), or NULL */
 } l_request;
 
 #if LUA_VERSION_NUM == 501
 #define set_uservalue(L, i) lua_setfenv((L), (i))
+#define get_uservalue(L, i) lua_getfenv((L), (i))
 #else
 #define set_uservalue(L, i) lua_setuservalue((L), (i))
+#define get_uservalue(L, i) ((void)lua_getuservalue((L), (i)))
 #endif
 
 /* Raises "<where>request: <msg>" pointing at the Lua caller. */
@@ -288,6 +292,7 @@ static int l_http_request(lua_State *L)
   parse_opts(L, 2, &o);
   u = (l_request *)lua_newuserdata(L, sizeof *u);
   u->r = NULL;
+  u->sink = NULL;
   luaL_setmetatable(L, REQUEST_MT);
   lua_createtable(L, 1, 0); /* keeps the session alive while the request is */
   lua_pushvalue(L, 1);
@@ -336,13 +341,32 @@ static int l_http_wait_headers(lua_State *L)
   return 1;
 }
 
+/* Points the request's body at the parser at pidx (0: detach), in C and in the user value that
+ * keeps the parser alive. Raises only when out of memory, with curl idle. */
+static void set_sink(lua_State *L, l_request *u, coze_sse_parser *p, int pidx)
+{
+  if (coze_http_attach_sse(u->r, p) != 0)
+    luaL_error(L, "not enough memory");
+  u->sink = p;
+  get_uservalue(L, 1);
+  if (p != NULL)
+    lua_pushvalue(L, pidx);
+  else
+    lua_pushnil(L);
+  lua_rawseti(L, -2, 2);
+  lua_pop(L, 1);
+}
+
 static int l_http_read(lua_State *L)
 {
   l_request *u = check_request(L);
   long t = opt_timeout(L, 2);
   const char *data;
   size_t len;
-  int rc = coze_http_read(u->r, t, &data, &len);
+  int rc;
+  if (u->sink != NULL)
+    set_sink(L, u, NULL, 0);
+  rc = coze_http_read(u->r, t, &data, &len);
   switch (rc) {
   case COZE_HTTP_OK:
     lua_pushlstring(L, data, len);
@@ -358,21 +382,10 @@ static int l_http_read(lua_State *L)
   }
 }
 
-/* r:read_into(parser, timeout_ms): read(), with the bytes fed straight to a coze.core.SSEParser
- * (no Lua string, one copy less). true when bytes were fed, false, nil at EOF, or nil, msg, kind,
- * which. The parser is checked before curl runs. */
-static int l_http_read_into(lua_State *L)
+static int push_pumped(lua_State *L, l_request *u, int rc)
 {
-  l_request *u = check_request(L);
-  coze_sse_parser *p = coze_l_sse_check(L, 2);
-  long t = opt_timeout(L, 3);
-  const char *data;
-  size_t len;
-  int rc = coze_http_read(u->r, t, &data, &len);
   switch (rc) {
   case COZE_HTTP_OK:
-    if (coze_sse_feed(p, data, len) != 0)
-      return luaL_error(L, "not enough memory");
     lua_pushboolean(L, 1);
     return 1;
   case COZE_HTTP_AGAIN:
@@ -384,6 +397,46 @@ static int l_http_read_into(lua_State *L)
   default:
     return push_error(L, coze_http_req_error(u->r));
   }
+}
+
+/* r:attach_parser(parser | nil) -> r: curl's write callback feeds the body straight into the
+ * coze.core.SSEParser from now on (bytes already received first); r:pump drives the transfer.
+ * The request keeps the parser alive while attached; nil or r:read() detaches. */
+static int l_http_attach_parser(lua_State *L)
+{
+  l_request *u = check_request(L);
+  coze_sse_parser *p = lua_isnoneornil(L, 2) ? NULL : coze_l_sse_check(L, 2);
+  set_sink(L, u, p, 2);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* r:pump(timeout_ms): drives the transfer into the attached parser. true when bytes were fed since
+ * the last call (drain the parser, then pump again), false, nil at EOF, or nil, msg, kind, which.
+ * Raises without a parser attached, or when it was closed or finished. */
+static int l_http_pump(lua_State *L)
+{
+  l_request *u = check_request(L);
+  long t = opt_timeout(L, 2);
+  if (u->sink == NULL)
+    return luaL_error(L, "Request: pump without an attached parser");
+  get_uservalue(L, 1);
+  lua_rawgeti(L, -1, 2);
+  coze_l_sse_check(L, lua_gettop(L)); /* closed or finished: raise before curl runs */
+  return push_pumped(L, u, coze_http_pump(u->r, t));
+}
+
+/* r:read_into(parser, timeout_ms): read(), with the bytes fed straight to a coze.core.SSEParser
+ * (no Lua string): attaches it (see attach_parser) and pumps. true when bytes were fed, false, nil
+ * at EOF, or nil, msg, kind, which. The parser is checked before curl runs. */
+static int l_http_read_into(lua_State *L)
+{
+  l_request *u = check_request(L);
+  coze_sse_parser *p = coze_l_sse_check(L, 2);
+  long t = opt_timeout(L, 3);
+  if (u->sink != p)
+    set_sink(L, u, p, 2);
+  return push_pumped(L, u, coze_http_pump(u->r, t));
 }
 
 static int l_http_status(lua_State *L)
@@ -505,6 +558,7 @@ static int l_http_request_close(lua_State *L)
   if (u->r != NULL) {
     coze_http_free(u->r);
     u->r = NULL;
+    u->sink = NULL; /* the user value still holds the parser: it goes with the request */
   }
   return 0;
 }
@@ -544,6 +598,8 @@ void coze_l_http_open(lua_State *L)
     {"wait_headers", l_http_wait_headers},
     {"read", l_http_read},
     {"read_into", l_http_read_into},
+    {"attach_parser", l_http_attach_parser},
+    {"pump", l_http_pump},
     {"status", l_http_status},
     {"headers", l_http_headers},
     {"info", l_http_info},

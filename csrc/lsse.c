@@ -182,6 +182,69 @@ static int l_sse_next_events(lua_State *L)
   return 2;
 }
 
+/* p:next_raw(queue, max) -> n, partial | nil, msg
+ * next_events without a table per event: queue[3i-2], queue[3i-1], queue[3i] = event name ("message"
+ * when none), data text, id (nil when never set) for i = 1..n; stale triples of an earlier, longer
+ * batch are cleared. n, partial and errors as next_events. */
+static int l_sse_next_raw(lua_State *L)
+{
+  l_sse *s = l_sse_check(L);
+  lua_Integer max, n = 0, k;
+  int rc = COZE_SSE_NEED_MORE, partial = 0;
+  const char *cname = NULL;
+  size_t clen = 0;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  max = luaL_optinteger(L, 3, 64);
+  luaL_argcheck(L, max >= 1 && max <= INT_MAX / 3, 3, "max must be a positive integer");
+  lua_settop(L, 3);
+  lua_pushnil(L); /* 4: the last event name, reused while names repeat */
+  while (n < max) {
+    coze_sse_event ev;
+    rc = coze_sse_next(&s->p, &ev);
+    if (rc != COZE_SSE_EVENT)
+      break;
+    if (ev.event == NULL) {
+      ev.event = "message";
+      ev.event_len = 7;
+    }
+    if (cname == NULL || clen != ev.event_len || memcmp(cname, ev.event, clen) != 0) {
+      lua_pushlstring(L, ev.event, ev.event_len);
+      lua_replace(L, 4);
+      cname = lua_tolstring(L, 4, &clen);
+    }
+    lua_pushvalue(L, 4);
+    lua_rawseti(L, 2, (int)(3 * n + 1));
+    lua_pushlstring(L, ev.data, ev.data_len);
+    lua_rawseti(L, 2, (int)(3 * n + 2));
+    if (ev.id != NULL)
+      lua_pushlstring(L, ev.id, ev.id_len);
+    else
+      lua_pushnil(L);
+    lua_rawseti(L, 2, (int)(3 * n + 3));
+    n++;
+    partial = ev.eof_partial;
+  }
+  if (rc < COZE_SSE_NEED_MORE && rc != COZE_SSE_TOO_LARGE)
+    return luaL_error(L, "not enough memory");
+  if (n == 0 && rc == COZE_SSE_TOO_LARGE)
+    return push_too_large(L, s);
+  for (k = 3 * n + 1;; k += 3) { /* drop the rest of an earlier, longer batch */
+    lua_rawgeti(L, 2, (int)k);
+    if (lua_isnil(L, -1))
+      break;
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    lua_rawseti(L, 2, (int)k);
+    lua_pushnil(L);
+    lua_rawseti(L, 2, (int)k + 1);
+    lua_pushnil(L);
+    lua_rawseti(L, 2, (int)k + 2);
+  }
+  lua_pushinteger(L, n);
+  lua_pushboolean(L, partial);
+  return 2;
+}
+
 static int l_sse_finish(lua_State *L)
 {
   l_sse *s = l_sse_check(L);
@@ -222,6 +285,7 @@ static int l_sse_close(lua_State *L)
   if (!s->closed) {
     s->closed = 1;
     coze_sse_free(&s->p);
+    s->p.finished = 1; /* a Request it is still attached to feeds nothing more (sse.h) */
   }
   return 0;
 }
@@ -242,6 +306,7 @@ void coze_l_sse_open(lua_State *L)
     {"feed", l_sse_feed},
     {"next", l_sse_next},
     {"next_events", l_sse_next_events},
+    {"next_raw", l_sse_next_raw},
     {"finish", l_sse_finish},
     {"reset", l_sse_reset},
     {"retry", l_sse_retry},

@@ -1,8 +1,8 @@
 /* Incremental text/event-stream parser (WHATWG "event stream interpretation", lenient at EOF).
  *
  * Input is appended to `in` and parsed in place: lines are found with memchr and never copied;
- * a record's first data line stays in `in` as a reference, so a one-line event is copied only
- * once (by the binding into a Lua string). Buffers are reused, so the steady state does no
+ * a record's event name and first data line stay in `in` as references, so a one-line event is
+ * copied only once (by the binding into a Lua string). Buffers are reused, so the steady state does no
  * malloc; consumed input is dropped by feed once it is at least half of the buffer.
  */
 #include "sse.h"
@@ -10,7 +10,7 @@
 #include <limits.h>
 #include <string.h>
 
-enum { LINE_NONE = 0, LINE_DISPATCH = 1 };
+enum { LINE_NONE = 0 };
 
 /* A buffer grown past this by one large event is given back once that event is gone, so a long
    stream does not keep its largest event's memory (x2 for growth) until it ends. */
@@ -60,7 +60,7 @@ static int fail(coze_sse_parser *p, int code)
   coze_buf_free(&p->event);
   coze_buf_free(&p->data);
   p->in_pos = p->scan = 0;
-  p->has_ref = p->has_data = p->has_event = 0;
+  p->has_ref = p->has_eref = p->has_data = p->has_event = 0;
   return code;
 }
 
@@ -102,9 +102,15 @@ static int append2(coze_buf *b, const char *s, size_t n)
   return 0;
 }
 
-/* Copies the referenced first data line into `data` (before `in` may move). */
+/* Copies the referenced event name and first data line out of `in` (before `in` may move). */
 static int materialize(coze_sse_parser *p)
 {
+  if (p->has_eref) {
+    p->has_eref = 0;
+    coze_buf_reset(&p->event);
+    if (coze_buf_append(&p->event, p->in.data + p->eref_off, p->eref_len) != 0)
+      return -1;
+  }
   if (!p->has_ref)
     return 0;
   p->has_ref = 0;
@@ -113,21 +119,16 @@ static int materialize(coze_sse_parser *p)
 
 static size_t record_bytes(const coze_sse_parser *p)
 {
-  return p->event.len + p->data.len + (p->has_ref ? p->ref_len + 1 : 0);
+  return (p->has_eref ? p->eref_len : p->event.len) + p->data.len + (p->has_ref ? p->ref_len + 1 : 0);
 }
 
-/* One complete line at in.data + off. LINE_NONE, LINE_DISPATCH or a COZE_SSE_* error. */
+/* One complete, non-blank line at in.data + off. LINE_NONE or a COZE_SSE_* error. */
 static int process_line(coze_sse_parser *p, size_t off, size_t len)
 {
   const char *line = p->in.data + off;
   const char *colon, *value;
   size_t nlen, vlen;
 
-  if (len == 0) {
-    if (p->has_data || p->has_event)
-      return LINE_DISPATCH;
-    return LINE_NONE;
-  }
   if (record_bytes(p) + len > p->max_event_bytes)
     return COZE_SSE_TOO_LARGE;
   if (line[0] == ':')
@@ -169,10 +170,9 @@ static int process_line(coze_sse_parser *p, size_t off, size_t len)
     break;
   case 5:
     if (memcmp(line, "event", 5) == 0) {
-      coze_buf_reset(&p->event);
-      if (coze_buf_append(&p->event, value, vlen) != 0)
-        return COZE_SSE_NOMEM;
-      p->has_event = 1;
+      p->has_event = p->has_eref = 1;
+      p->eref_off = (size_t)(value - p->in.data);
+      p->eref_len = vlen;
     } else if (memcmp(line, "retry", 5) == 0 && vlen > 0) {
       long r = 0;
       size_t i;
@@ -201,8 +201,16 @@ static int process_line(coze_sse_parser *p, size_t off, size_t len)
 
 static int dispatch(coze_sse_parser *p, coze_sse_event *out, int eof_partial)
 {
-  out->event = p->has_event ? (p->event.data ? p->event.data : "") : NULL;
-  out->event_len = p->has_event ? p->event.len : 0;
+  if (!p->has_event) {
+    out->event = NULL;
+    out->event_len = 0;
+  } else if (p->has_eref) {
+    out->event = p->in.data + p->eref_off;
+    out->event_len = p->eref_len;
+  } else {
+    out->event = p->event.data ? p->event.data : "";
+    out->event_len = p->event.len;
+  }
   if (p->has_ref) {
     out->data = p->in.data + p->ref_off;
     out->data_len = p->ref_len;
@@ -232,15 +240,15 @@ int coze_sse_next(coze_sse_parser *p, coze_sse_event *out)
     return p->error;
   if (p->dispatched) {
     p->dispatched = 0;
-    p->has_event = p->has_data = p->has_ref = 0;
+    p->has_event = p->has_data = p->has_ref = p->has_eref = 0;
     if (p->event.cap > SHRINK_ABOVE)
       coze_buf_free(&p->event);
     else
-      coze_buf_reset(&p->event);
+      p->event.len = 0;
     if (p->data.cap > SHRINK_ABOVE)
       coze_buf_free(&p->data);
     else
-      coze_buf_reset(&p->data);
+      p->data.len = 0;
   }
   if (p->flushed)
     return COZE_SSE_NEED_MORE;
@@ -279,7 +287,8 @@ int coze_sse_next(coze_sse_parser *p, coze_sse_event *out)
       break;
     base = p->in.data + p->in_pos;
     s = base + p->scan;
-    lf = memchr(s, '\n', avail - p->scan);
+    /* the blank line that ends a record is the most common line: no call for it */
+    lf = avail > p->scan && *s == '\n' ? s : memchr(s, '\n', avail - p->scan);
     cr = p->seen_cr ? memchr(s, '\r', lf != NULL ? (size_t)(lf - s) : avail - p->scan) : NULL;
     end = cr != NULL ? cr : lf;
     if (end == NULL) {
@@ -299,9 +308,12 @@ int coze_sse_next(coze_sse_parser *p, coze_sse_event *out)
     }
     p->in_pos = next;
     p->scan = 0;
+    if (len == 0) { /* blank: the end of a record */
+      if (p->has_data || p->has_event)
+        return dispatch(p, out, 0);
+      continue;
+    }
     r = process_line(p, off, len);
-    if (r == LINE_DISPATCH)
-      return dispatch(p, out, 0);
     if (r < 0)
       return fail(p, r);
   }

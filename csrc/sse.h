@@ -36,14 +36,16 @@ typedef struct coze_sse_parser {
   coze_buf in;        /* input not yet parsed starts at in_pos (earlier bytes are dropped on feed) */
   size_t in_pos;
   size_t scan;        /* bytes after in_pos already known to hold no CR/LF (an unfinished line) */
-  coze_buf event;     /* current record's event name */
+  coze_buf event;     /* current record's event name, when not referenced in `in` */
   coze_buf data;      /* current record's data, each line followed by "\n" */
   size_t ref_off;     /* a record's first data line is left in `in` (offset, length) until */
   size_t ref_len;     /* a second line comes or next() returns: one copy less per event */
+  size_t eref_off;    /* the same for its event name (until next() returns NEED_MORE) */
+  size_t eref_len;
   coze_buf id;        /* last event id */
   size_t max_event_bytes;
   long retry;
-  int has_event, has_data, has_ref, has_id;
+  int has_event, has_data, has_ref, has_eref, has_id;
   int skip_lf;        /* the previous line ended in CR at the end of input: drop a leading LF */
   int seen_cr;        /* some input held a CR: until then lines are only searched for LF */
   int bom_checked;

@@ -436,3 +436,497 @@ describe("coze.stream over the curl transport", function()
     assert.equal(string.rep("hi ", 10), completed)
   end)
 end)
+
+-- The same through p:next_raw(q, batch): name, raw, id triples, no table per event.
+local function with_raw(chunks, max, batch)
+  local p, q, out = core.sse_parser(max), {}, {}
+  local function drain()
+    while true do
+      local n, partial = p:next_raw(q, batch)
+      if n == nil then
+        out[#out + 1] = { error = partial }
+        return partial
+      end
+      if n == 0 then return nil end
+      for i = 1, n do
+        local k = 3 * i - 2
+        assert.is_string(q[k])
+        out[#out + 1] = { event = q[k], raw = q[k + 1], id = q[k + 2], partial = (partial and i == n) or nil }
+      end
+    end
+  end
+  for _, c in ipairs(chunks) do
+    p:feed(c)
+    if drain() then return out end
+  end
+  p:finish()
+  drain()
+  return out
+end
+
+describe("SSEParser:next_raw", function()
+  it("stores name, data and id triples, the default name and a nil id", function()
+    local p, q = core.sse_parser(), {}
+    p:feed("event: a\ndata: 1\n\ndata: 2\nid: 7\n\n")
+    local n, partial = p:next_raw(q, 64)
+    assert.equal(2, n)
+    assert.is_false(partial)
+    assert.same({ "a", "1", nil, "message", "2", "7" }, { q[1], q[2], q[3], q[4], q[5], q[6] })
+    assert.equal(0, (p:next_raw(q)))
+  end)
+
+  it("stops at max, goes on with the next call and clears a longer earlier batch", function()
+    local p, q = core.sse_parser(), {}
+    p:feed(string.rep("data: e\n\n", 5))
+    assert.equal(3, (p:next_raw(q, 3)))
+    assert.equal(2, (p:next_raw(q, 3)))
+    assert.equal("e", q[5])
+    assert.is_nil(q[7])
+    assert.is_nil(q[8])
+    assert.equal(0, (p:next_raw(q, 3)))
+  end)
+
+  it("flags the last event of an unterminated line and hands out an oversized one's error", function()
+    local p, q = core.sse_parser(), {}
+    p:feed("data: whole\n\ndata: {\"a\":")
+    assert.equal(1, (p:next_raw(q)))
+    p:finish()
+    local n, partial = p:next_raw(q)
+    assert.equal(1, n)
+    assert.is_true(partial)
+    assert.equal("{\"a\":", q[2])
+    p = core.sse_parser(16)
+    p:feed("data: ok\n\ndata: " .. string.rep("x", 64) .. "\n\n")
+    assert.equal(1, (p:next_raw(q)))
+    local none, msg = p:next_raw(q)
+    assert.is_nil(none)
+    assert.equal("event exceeds 16 bytes", msg)
+  end)
+
+  it("gives the events next() gives for every fixture, whole and in random splits", function()
+    local ls = io.popen('ls "' .. FIXTURES .. '"')
+    local files = {}
+    for file in ls:lines() do files[#files + 1] = file end
+    ls:close()
+    assert.is_true(#files > 10)
+    for _, file in ipairs(files) do
+      local s = read_file(FIXTURES .. file)
+      for seed = 0, 3 do
+        local chunks = seed == 0 and { s } or random_splits(s, seed)
+        local expected = with_next(chunks)
+        assert.same(expected, with_raw(chunks, nil, 64), file)
+        assert.same(expected, with_raw(chunks, nil, 1), file)
+        assert.same(with_next(chunks, 64), with_raw(chunks, 64, 3), file)
+      end
+    end
+  end)
+
+  it("keeps event names and data right across large events and buffer moves", function()
+    local big = string.rep("z", 300000)
+    local parts = {}
+    for i = 1, 3000 do
+      parts[#parts + 1] = "event: name" .. (i % 7) .. "\ndata: " .. i .. "\n\n"
+      if i % 1000 == 0 then parts[#parts + 1] = "event: big\ndata: " .. big .. "\n\n" end
+    end
+    local s = table.concat(parts)
+    for _, size in ipairs({ 1, 7, 4096, 65536 }) do
+      local chunks = {}
+      if size == 1 then -- one byte at a time over the first 2,000 bytes, then whole
+        for i = 1, 2000 do chunks[#chunks + 1] = s:sub(i, i) end
+        chunks[#chunks + 1] = s:sub(2001)
+      else
+        for i = 1, #s, size do chunks[#chunks + 1] = s:sub(i, i + size - 1) end
+      end
+      local got = with_raw(chunks, nil, 64)
+      assert.equal(3003, #got)
+      assert.same(with_next(chunks), got)
+      assert.same(with_batches(chunks, nil, 64), got)
+    end
+  end)
+
+  it("raises on misuse", function()
+    local p = core.sse_parser()
+    assert.has_error(function() p:next_raw(nil) end)
+    assert.has_error(function() p:next_raw({}, 0) end)
+    p:close()
+    assert.has_error(function() p:next_raw({}) end, "attempt to use a closed SSEParser")
+  end)
+end)
+
+describe("Request:attach_parser and Request:pump", function()
+  local session
+  before_each(function() session = core.session() end)
+  after_each(function() session:close() end)
+
+  local function chat_request(n, extra, s)
+    local headers = { "Authorization: Bearer pat_test", "Content-Type: application/json",
+      "X-Emu-Deltas: " .. (n or 300), 'X-Emu-Reply: "hi "' }
+    for _, h in ipairs(extra or {}) do headers[#headers + 1] = h end
+    local r = (s or session):request { method = "POST", url = emu.url .. "/v3/chat", headers = headers,
+      body = '{"bot_id":"b","user_id":"u","stream":true}', max_buffer = extra and extra.max_buffer }
+    assert.equal(200, r:wait_headers(5000))
+    return r
+  end
+
+  -- Pumps r into its attached parser p to the end: delta count, last name, peak buffered().
+  local function pump_all(r, p)
+    local deltas, last, peak = 0, nil, 0
+    while true do
+      if p:buffered() > peak then peak = p:buffered() end
+      while true do
+        local raw, name = p:next()
+        if not raw then break end
+        if name == "conversation.message.delta" then deltas = deltas + 1 end
+        last = name
+      end
+      local ok, msg = r:pump(5000)
+      assert.is_nil(msg)
+      if ok == nil then break end
+    end
+    return deltas, last, peak
+  end
+
+  it("feeds the whole body to the attached parser and returns nil at the end", function()
+    local r, p = chat_request(), core.sse_parser()
+    assert.equal(r, r:attach_parser(p))
+    local deltas, last = pump_all(r, p)
+    assert.equal(300, deltas)
+    assert.equal("done", last)
+    assert.is_nil(r:pump(0))
+    r:close()
+  end)
+
+  it("feeds the bytes that arrived before it was attached first", function()
+    local r, p = chat_request(50), core.sse_parser()
+    -- another request of the session drives the shared handle: r's body is buffered meanwhile
+    local other = chat_request(2000)
+    while other:read(5000) do end
+    other:close()
+    r:attach_parser(p)
+    local deltas, last = pump_all(r, p)
+    assert.equal(50, deltas)
+    assert.equal("done", last)
+    r:close()
+  end)
+
+  it("pauses the transfer while the parser holds max_buffer bytes not pumped", function()
+    local headers = { max_buffer = 4096 }
+    local r, p = chat_request(3000, headers), core.sse_parser()
+    r:attach_parser(p)
+    local deltas, last, peak = pump_all(r, p)
+    assert.equal(3000, deltas)
+    assert.equal("done", last)
+    assert.is_true(peak < 4096 + 65536 + 1024, "peak " .. peak)
+    r:close()
+  end)
+
+  it("keeps a parser it has no other reference to alive", function()
+    local r = chat_request(100)
+    r:attach_parser(core.sse_parser())
+    collectgarbage()
+    collectgarbage()
+    assert.is_true(r:pump(5000))
+    r:close()
+  end)
+
+  it("is detached by read(), which goes on with the bytes not fed yet", function()
+    local r, p = chat_request(2000), core.sse_parser()
+    r:attach_parser(p)
+    assert.is_true(r:pump(5000))
+    local parts = {}
+    while true do
+      local chunk, msg = r:read(5000)
+      assert.is_nil(msg)
+      if chunk == nil then break end
+      if chunk then parts[#parts + 1] = chunk end
+    end
+    p:feed(table.concat(parts))
+    p:finish()
+    local deltas, last = 0, nil
+    while true do
+      local raw, name = p:next()
+      if not raw then break end
+      if name == "conversation.message.delta" then deltas = deltas + 1 end
+      last = name
+    end
+    assert.equal(2000, deltas)
+    assert.equal("done", last)
+    r:close()
+  end)
+
+  it("is detached by attach_parser(nil) and moves to another parser", function()
+    local r, p1, p2 = chat_request(2000), core.sse_parser(), core.sse_parser()
+    r:attach_parser(p1)
+    assert.is_true(r:pump(5000))
+    r:attach_parser(nil)
+    assert.has_error(function() r:pump(0) end, "Request: pump without an attached parser")
+    r:attach_parser(p2)
+    local d2 = pump_all(r, p2)
+    local d1 = 0
+    p1:feed("\n") -- the record cut at the switch is not part of either count
+    while true do
+      local raw, name = p1:next()
+      if not raw then break end
+      if name == "conversation.message.delta" then d1 = d1 + 1 end
+    end
+    assert.is_true(d1 > 0)
+    assert.is_true(d1 + d2 >= 1999 and d1 + d2 <= 2000)
+    r:close()
+  end)
+
+  it("returns a transport failure as nil, msg, kind like read", function()
+    local r, p = chat_request(300, { "X-Emu-Fault: reset;after=3" }), core.sse_parser()
+    r:attach_parser(p)
+    local ok, msg, kind
+    repeat ok, msg, kind = r:pump(5000) until ok ~= true
+    assert.is_nil(ok)
+    assert.is_string(msg)
+    assert.equal("transport", kind)
+    r:close()
+  end)
+
+  it("raises before driving curl without a parser or with a closed or finished one", function()
+    local r = chat_request()
+    assert.has_error(function() r:pump(0) end, "Request: pump without an attached parser")
+    local p = core.sse_parser()
+    r:attach_parser(p)
+    p:finish()
+    assert.has_error(function() r:pump(0) end, "SSEParser: feed after finish")
+    assert.has_error(function() r:attach_parser(p) end, "SSEParser: feed after finish")
+    p = core.sse_parser()
+    r:attach_parser(p)
+    p:close()
+    assert.has_error(function() r:pump(0) end, "attempt to use a closed SSEParser")
+    assert.has_error(function() r:attach_parser({}) end)
+    r:close()
+    assert.has_error(function() r:pump(0) end, "attempt to use a closed Request")
+  end)
+
+  it("drops what the session delivers for a request whose parser was closed", function()
+    local r1, p = chat_request(5000), core.sse_parser()
+    r1:attach_parser(p)
+    p:close()
+    local r2 = chat_request(5000)
+    local bytes = 0
+    while true do
+      local chunk = r2:read(5000)
+      if chunk == nil then break end
+      if chunk then bytes = bytes + #chunk end
+    end
+    assert.is_true(bytes > 5000 * 100)
+    r1:close()
+    r2:close()
+  end)
+
+  it("is what read_into uses: the parser is attached on the first call", function()
+    local r, p = chat_request(200), core.sse_parser()
+    assert.is_true(r:read_into(p, 5000))
+    local deltas, last = pump_all(r, p) -- pump goes on with the parser read_into attached
+    assert.equal("done", last)
+    assert.equal(200, deltas)
+    r:close()
+  end)
+end)
+
+describe("coze.stream raw_events", function()
+  local function raw_list(stream)
+    local out = {}
+    for name, raw, id in stream:raw_events() do out[#out + 1] = { name, raw, id } end
+    return out
+  end
+
+  local function event_list(stream)
+    local out = {}
+    for ev in stream:events() do out[#out + 1] = { ev.event, ev.raw, ev.id } end
+    return out
+  end
+
+  it("gives name, raw and id of every event, as events() does, over read_into and read", function()
+    local s = CHAT:gsub("data: \"%[DONE%]\"", "id: 9\ndata: \"[DONE]\"")
+    for seed = 1, 4 do
+      local chunks = random_splits(s, seed)
+      local expected = event_list(stream_mod.new(fake_handle(chunks, true), { profile = "chat" }))
+      assert.equal(5, #expected)
+      assert.equal("9", expected[5][3])
+      local h1, h2 = fake_handle(chunks, true), fake_handle(chunks, false)
+      local s1 = stream_mod.new(h1, { profile = "chat" })
+      assert.same(expected, raw_list(s1))
+      assert.same(expected, raw_list(stream_mod.new(h2, { profile = "chat" })))
+      assert.is_true(s1.completed)
+      assert.is_true(h1:closed() and h2:closed())
+    end
+  end)
+
+  it("ends after the terminal event even with events queued behind it", function()
+    local s = stream_mod.new(fake_handle({ CHAT .. "event: x\ndata: 1\n\n" }, true), { profile = "chat" })
+    local got = raw_list(s)
+    assert.equal("done", got[#got][1])
+    assert.equal(5, #got)
+    assert.is_nil(s:next())
+  end)
+
+  it("delivers an error event, then raises the error object", function()
+    local s = stream_mod.new(fake_handle({ "event: conversation.chat.created\ndata: {}\n\n" ..
+      "event: error\ndata: {\"code\":4013,\"msg\":\"boom\"}\n\nevent: x\ndata: 1\n\n" }, true),
+      { profile = "chat", op = "chat.stream", logid = "L1" })
+    local names = {}
+    local ok, err = pcall(function()
+      for name in s:raw_events() do names[#names + 1] = name end
+    end)
+    assert.is_false(ok)
+    assert.same({ "conversation.chat.created", "error" }, names)
+    assert.equal("api", err.kind)
+    assert.equal(4013, err.code)
+    assert.equal("boom", err.msg)
+    assert.equal("L1", err.logid)
+    assert.is_true(s.finished)
+  end)
+
+  it("raises the error object when the stream ends without its terminal event", function()
+    local s = stream_mod.new(fake_handle({ "event: a\ndata: 1\n\n" }, true), { profile = "chat" })
+    local n = 0
+    local ok, err = pcall(function() for _ in s:raw_events() do n = n + 1 end end)
+    assert.is_false(ok)
+    assert.equal(1, n)
+    assert.equal("stream", err.kind)
+    assert.matches("without its terminal event", err.msg, 1, true)
+  end)
+
+  it("raises on a body cut inside the last event's JSON", function()
+    local s = stream_mod.new(fake_handle({ "event: conversation.message.delta\ndata: {\"content\":\"a\"}\n\n",
+      "event: conversation.message.delta\ndata: {\"cont" }, true), { profile = "chat" })
+    local raws = {}
+    local ok, err = pcall(function() for _, raw in s:raw_events() do raws[#raws + 1] = raw end end)
+    assert.is_false(ok)
+    assert.same({ "{\"content\":\"a\"}" }, raws)
+    assert.matches("truncated inside a 'conversation.message.delta' event", err.msg, 1, true)
+  end)
+
+  it("hands out a complete last event without its blank line", function()
+    local s = stream_mod.new(fake_handle({ "event: a\ndata: {}\n\nevent: done\ndata: \"[DONE]\"" }, true),
+      { profile = "chat" })
+    local got = raw_list(s)
+    assert.same({ { "a", "{}" }, { "done", "\"[DONE]\"" } }, got)
+    assert.is_true(s.completed)
+  end)
+
+  it("raises the parser's error for an oversized event after the events before it", function()
+    local s = stream_mod.new(fake_handle({ "data: 1\n\ndata: " .. string.rep("x", 100) .. "\n\n" }, true),
+      { profile = "chat", max_event_bytes = 50 })
+    local raws = {}
+    local ok, err = pcall(function() for _, raw in s:raw_events() do raws[#raws + 1] = raw end end)
+    assert.is_false(ok)
+    assert.same({ "1" }, raws)
+    assert.equal("event exceeds 50 bytes", err.msg)
+  end)
+
+  it("does not hand out the completions [DONE] marker", function()
+    local s = stream_mod.new(fake_handle({ "data: {\"a\":1}\n\ndata: [DONE]\n\n" }, true), { profile = "completions" })
+    assert.same({ { "message", "{\"a\":1}" } }, raw_list(s))
+    assert.is_true(s.completed)
+  end)
+
+  it("calls the watch functions with event tables", function()
+    local seen = {}
+    local s = stream_mod.new(fake_handle({ CHAT }, true), { profile = "chat",
+      watch = { ["conversation.message.delta"] = function(_, ev) seen[#seen + 1] = ev.data.content end } })
+    assert.equal(5, #raw_list(s))
+    assert.same({ "he", "llo" }, seen)
+  end)
+
+  it("goes through a next() set on the stream", function()
+    local s = stream_mod.new(fake_handle({ CHAT }, true), { profile = "chat" })
+    local base, calls = getmetatable(s).next, 0
+    s.next = function(self) calls = calls + 1 return base(self) end
+    assert.equal(5, #raw_list(s))
+    assert.equal(6, calls)
+  end)
+
+  it("shares one position with next() and events() when mixed", function()
+    local parts = {}
+    for i = 1, 300 do parts[#parts + 1] = "event: e\ndata: " .. i .. "\n\n" end
+    parts[#parts + 1] = "event: done\ndata: end\n\n"
+    local s = stream_mod.new(fake_handle({ table.concat(parts) }, true), { profile = "chat" })
+    local got = { s:next().raw }
+    local raw_iter, events_iter = s:raw_events(), s:events() -- no closing value: break keeps it open
+    for _, raw in raw_iter, s do
+      got[#got + 1] = raw
+      if #got == 10 or #got == 150 then
+        got[#got + 1] = s:next().raw
+        for ev in events_iter, s do
+          got[#got + 1] = ev.raw
+          if #got % 7 == 0 then break end
+        end
+      end
+      if #got >= 200 then break end
+    end
+    while true do
+      local ev = s:next()
+      if not ev then break end
+      got[#got + 1] = ev.raw
+    end
+    assert.equal(301, #got)
+    for i = 1, 300 do assert.equal(tostring(i), got[i]) end
+    assert.equal("end", got[301])
+  end)
+
+  it("returns the stream as the closing value, and a 5.4 break closes it", function()
+    local h = fake_handle({ CHAT }, true)
+    local s = stream_mod.new(h, { profile = "chat" })
+    assert.equal(s, select(4, s:raw_events()))
+    if _VERSION ~= "Lua 5.4" or type(jit) == "table" then return end
+    local run = assert(load("local s = ... for name in s:raw_events() do break end"))
+    run(s)
+    assert.is_true(s.finished)
+    assert.is_true(h:closed())
+  end)
+end)
+
+describe("coze.stream raw_events over the curl transport", function()
+  local client
+  before_each(function() client = emu.client() end)
+  after_each(function() client:close() end)
+
+  it("relays 20,000 deltas in order with the raw text events() gives", function()
+    local headers = { ["X-Emu-Deltas"] = "20000", ["X-Emu-Reply"] = '"hi "', ["X-Emu-Completed"] = "short" }
+    local a = assert(client.chat:stream { bot_id = "b", user_id = "u", headers = headers })
+    local b = assert(client.chat:stream { bot_id = "b", user_id = "u", headers = headers })
+    local deltas, bytes, names = 0, 0, {}
+    for name, raw in a:raw_events() do
+      if name == "conversation.message.delta" then
+        deltas = deltas + 1
+        bytes = bytes + #raw
+      end
+      names[#names + 1] = name
+    end
+    local ebytes, enames = 0, {}
+    for ev in b:events() do
+      if ev.event == "conversation.message.delta" then ebytes = ebytes + #ev.raw end
+      enames[#enames + 1] = ev.event
+    end
+    assert.equal(20000, deltas)
+    assert.equal(ebytes, bytes)
+    assert.same(enames, names)
+    assert.equal("done", names[#names])
+    assert.is_true(a.completed)
+  end)
+
+  it("raises the error object of an error event", function()
+    local s = assert(client.chat:stream { bot_id = "b", user_id = "u",
+      headers = { ["X-Emu-Fault"] = "error_event;after=2;code=4013;msg=boom" } })
+    local last
+    local ok, err = pcall(function() for name in s:raw_events() do last = name end end)
+    assert.is_false(ok)
+    assert.equal("error", last)
+    assert.equal(4013, err.code)
+    assert.equal(s.logid, err.logid)
+  end)
+
+  it("raises on a connection reset", function()
+    local s = assert(client.chat:stream { bot_id = "b", user_id = "u",
+      headers = { ["X-Emu-Fault"] = "reset;after=3" } })
+    local ok, err = pcall(function() for _ in s:raw_events() do end end)
+    assert.is_false(ok)
+    assert.equal("transport", err.kind)
+  end)
+end)

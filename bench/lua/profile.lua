@@ -5,6 +5,7 @@
 --   feed+next   core.sse_parser: feed(chunk) + next() until empty (C parser + 4 Lua values/event)
 --   +event tbl  + setmetatable({event=, raw=, id=}, Event) per event (what stream:next allocates)
 --   stream:next the real coze.stream Stream over a fake in-memory handle (relay loop: ev.event, ev.raw)
+--   raw_events  the same loop through stream:raw_events() (name, raw: no event table)
 --   decoded     the same, reading ev.data.content (lazy cjson decode via Event.__index)
 --   cjson only  coze.json.decode of every event's raw text, nothing else
 -- Prints one "stage seconds ns_per_event" line per stage.
@@ -70,6 +71,16 @@ stage("stream:next", function()
   for ev in s:events() do
     n = n + 1
     if ev.event == "conversation.message.delta" then bytes = bytes + #ev.raw end
+  end
+  return n
+end)
+
+stage("raw_events", function()
+  local s, n = stream_mod.new(fake_handle(), { profile = "chat" }), 0
+  local bytes = 0
+  for name, raw in s:raw_events() do
+    n = n + 1
+    if name == "conversation.message.delta" then bytes = bytes + #raw end
   end
   return n
 end)

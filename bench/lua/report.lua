@@ -93,17 +93,17 @@ local curl_cpu = m["s1.curl." .. BIG] and m["s1.curl." .. BIG].cpu
 row(s1, "curl -sN > /dev/null (floor)", "s1.curl." .. BIG, ns_per("s1.curl." .. BIG, BIG))
 for _, vm in ipairs({ "lua54", "luajit" }) do
   local vmname = vm == "lua54" and "Lua 5.4" or "LuaJIT"
-  for _, mode in ipairs({ "relay", "decoded" }) do
+  for _, mode in ipairs({ "relay", "relay-raw", "decoded" }) do
     local key = "s1." .. vm .. "." .. mode .. "." .. BIG
     local small = "s1." .. vm .. "." .. mode .. "." .. SMALL
     local cpu = m[key] and m[key].cpu
     local gl = {}
     local t, ok
-    if mode == "relay" then
+    if mode ~= "decoded" then -- relay, and relay-raw (stream:raw_events(), no table per event)
       t, ok = goal("CPU vs @coze/api", ratio(cpu, node_cpu), 0.10, "<=")
-      gl[#gl + 1] = track(vmname .. " relay: " .. t, ok)
+      gl[#gl + 1] = track(vmname .. " " .. mode .. ": " .. t, ok)
       t, ok = goal("CPU vs curl", ratio(cpu, curl_cpu), 4.0, "<=")
-      gl[#gl + 1] = track(vmname .. " relay: " .. t, ok)
+      gl[#gl + 1] = track(vmname .. " " .. mode .. ": " .. t, ok)
     else
       t, ok = goal("CPU vs @coze/api", ratio(cpu, node_cpu), 0.50, "<=")
       gl[#gl + 1] = track(vmname .. " decoded: " .. t, ok)
@@ -116,7 +116,7 @@ for _, vm in ipairs({ "lua54", "luajit" }) do
       gl[#gl + 1] = track(vmname .. " " .. mode .. ": " .. t, ok)
     end
     local client = string.format("lua-coze %s, %s", vmname, mode == "relay" and "relay (ev.event, ev.raw)"
-      or "decoded (ev.data.content)")
+      or mode == "relay-raw" and "relay-raw (raw_events: name, raw)" or "decoded (ev.data.content)")
     row(s1, client, key, ns_per(key, BIG), table.concat(gl, "; "))
   end
 end
@@ -125,7 +125,7 @@ row(s1, "@coze/api (chunk.event, chunk.data.content)", "s1.node." .. BIG, ns_per
 local s1s = "1. stream " .. SMALL .. " deltas (RSS)"
 row(s1s, "curl -sN > /dev/null (floor)", "s1.curl." .. SMALL)
 for _, vm in ipairs({ "lua54", "luajit" }) do
-  for _, mode in ipairs({ "relay", "decoded" }) do
+  for _, mode in ipairs({ "relay", "relay-raw", "decoded" }) do
     row(s1s, string.format("lua-coze %s, %s", vm == "lua54" and "Lua 5.4" or "LuaJIT", mode),
       "s1." .. vm .. "." .. mode .. "." .. SMALL)
   end
@@ -228,7 +228,8 @@ if prof ~= "" then
   w("")
   w("Each stage includes the previous one's work: `feed+next` = C parser + the 4 values next() returns; "
     .. "`+event tbl` = + the event table and setmetatable; `stream:next` = the real coze.stream loop over an "
-    .. "in-memory handle; `decoded` = + `ev.data.content`; `cjson only` = json.decode of each raw alone.")
+    .. "in-memory handle; `raw_events` = the same loop through `stream:raw_events()` (no event table); "
+    .. "`decoded` = + `ev.data.content`; `cjson only` = json.decode of each raw alone.")
   w("")
   w("```")
   w((prof:gsub("\n$", "")))

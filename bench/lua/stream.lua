@@ -1,7 +1,8 @@
 -- Streams one chat of N delta events through the Lua SDK.
---   lua stream.lua relay|decoded URL N
--- relay:   the loop reads only ev.event and ev.raw (no JSON decoding)
--- decoded: the loop reads ev.data.content of every delta (JSON decoded per event)
+--   lua stream.lua relay|relay-raw|decoded URL N
+-- relay:     the loop reads only ev.event and ev.raw (no JSON decoding)
+-- relay-raw: the same through stream:raw_events() (name, raw: no event table)
+-- decoded:   the loop reads ev.data.content of every delta (JSON decoded per event)
 -- Prints "events=<n> deltas=<d> bytes=<b>" on stdout so run.sh can check the run was complete.
 local mode, base_url, n = arg[1], arg[2], tonumber(arg[3])
 local coze = require "coze"
@@ -16,6 +17,12 @@ if mode == "relay" then
     if ev.event == "conversation.message.delta" then deltas = deltas + 1 end
     bytes = bytes + #ev.raw
   end
+elseif mode == "relay-raw" then
+  for name, raw in stream:raw_events() do
+    events = events + 1
+    if name == "conversation.message.delta" then deltas = deltas + 1 end
+    bytes = bytes + #raw
+  end
 elseif mode == "decoded" then
   for ev in stream:events() do
     events = events + 1
@@ -25,7 +32,7 @@ elseif mode == "decoded" then
     end
   end
 else
-  error("mode must be relay or decoded")
+  error("mode must be relay, relay-raw or decoded")
 end
 client:close()
 io.write(string.format("events=%d deltas=%d bytes=%d\n", events, deltas, bytes))

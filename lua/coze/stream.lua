@@ -1,19 +1,25 @@
 -- Streams of Server-Sent Events with one contract for every transport and every framing:
---   stream:next()   -> event | nil (normal end) | nil, err      (never raises)
---   stream:events() -> for-loop form; a failure raises the error object; break closes (5.4)
+--   stream:next()       -> event | nil (normal end) | nil, err      (never raises)
+--   stream:events()     -> for-loop form; a failure raises the error object; break closes (5.4)
+--   stream:raw_events() -> for name, raw, id in ...: the same without a table per event (relays)
 -- An event is { event = name, id = ..., raw = data text, data = decoded JSON or raw (lazy) }.
 local core = require "coze.core"
 local errors = require "coze.errors"
 local json = require "coze.json"
 local wait = require "coze.wait"
 
-local rawset, setmetatable = rawset, setmetatable
+local rawget, rawset, setmetatable = rawget, rawset, setmetatable
 local await, await_into = wait.await, wait.await_into
 
 local _M = {}
 
 local DEFAULT_MAX_EVENT_BYTES = 8 * 1024 * 1024
 local BATCH = 64 -- events the parser hands over per call (all already received; no added latency)
+
+-- Where event tables are built. Lua 5.4 builds them fastest in C (parser:next_events); LuaJIT
+-- compiles a table constructor and is slow through the C API, so there next() builds each event
+-- in Lua from the raw queue (parser:next_raw) as it is handed out.
+local EVENTS_IN_LUA = type(rawget(_G, "jit")) == "table"
 
 -- The one place event data is decoded: raw text -> value, or nil when it is not JSON.
 local decode_data = json.decode
@@ -90,6 +96,9 @@ function _M.new(handle, opts)
     eof = false,
     _q = {},            -- events parsed and not yet returned: _q[_qi], _q[_qi + 1], ...
     _qi = 1,
+    _rq = NO_EVENTS,    -- raw_events' queue: name, raw, id at _rq[_ri], _rq[_ri + 1], _rq[_ri + 2], ...
+    _ri = 1,
+    _rpartial = false,  -- the _rq index of the event dispatched from an unterminated last line
     _hot = not opts.watch and profile.hot,
     _partial = false,   -- the event dispatched from an unterminated last line, once queued
   }, Stream)
@@ -106,6 +115,7 @@ function Stream:_finish(err)
   self.finished = true
   self.err = err
   self._q, self._qi = NO_EVENTS, 1
+  self._rq, self._ri = NO_EVENTS, 1
   self:_release()
 end
 
@@ -187,21 +197,53 @@ function Stream:next()
   return self:_refill()
 end
 
--- The queue is empty: parse what is buffered, reading more as needed.
+-- The event queue is empty: hand over the raw queue (LuaJIT, or left by raw_events()), else parse
+-- what is buffered.
 function Stream:_refill()
+  if self._rq[self._ri] then return self:_pop_raw() end
+  local ok, err = self:_fill(EVENTS_IN_LUA)
+  if not ok then return nil, err end
+  return Stream.next(self)
+end
+
+-- The next event of the raw queue as an event table, through the same checks as next().
+function Stream:_pop_raw()
+  local q, i = self._rq, self._ri
+  self._ri = i + 3
+  local ev = setmetatable({ event = q[i], raw = q[i + 1], id = q[i + 2] }, Event)
+  if i == self._rpartial then self._partial = ev end
+  local hot = self._hot
+  if hot and not hot[ev.event] then return ev end
+  return self:_deliver(ev)
+end
+
+-- Parses what is buffered into the event queue (flat: the raw queue), reading more as needed.
+-- true once events are queued; nil, err (or nil at the end) when the stream is finished.
+function Stream:_fill(flat)
   while true do
     if self.finished then return nil, self.err end
-    local parser, q = self.parser, self._q
-    local n, partial = parser:next_events(q, Event, BATCH)
+    local parser = self.parser
+    local q, n, partial
+    if flat then
+      q = self._rq
+      if q == NO_EVENTS then
+        q = {}
+        self._rq = q
+      end
+      n, partial = parser:next_raw(q, BATCH)
+    else
+      q = self._q
+      n, partial = parser:next_events(q, Event, BATCH)
+    end
     if n == nil then
       return self:_fail(self:_error("stream", { msg = partial }))
     elseif n > 0 then
-      self._qi = 1
+      if flat then self._ri = 1 else self._qi = 1 end
       if partial then
-        self._partial = q[n]
+        if flat then self._rpartial = 3 * n - 2 else self._partial = q[n] end
         self._hot = false
       end
-      return Stream.next(self)
+      return true
     end
     if self.eof then
       return self:_fail(self:_error("stream", { msg = "stream ended without its terminal event" }))
@@ -228,6 +270,30 @@ function Stream:_refill()
   end
 end
 
+-- raw_events()' slow path: terminal, error, watched and partial events, refills, an own next().
+-- name, raw, id | nil (normal end) | nil, err
+function Stream:_next_raw()
+  while true do
+    local ev, err
+    if rawget(self, "next") or self._q[self._qi] then -- an own next(), or events next() queued
+      ev, err = self:next()
+    elseif self._rq[self._ri] then
+      ev, err = self:_pop_raw()
+    else
+      local ok
+      ok, err = self:_fill(true)
+      if not ok then return nil, err end
+      local hot, q = self._hot, self._rq
+      if hot and not hot[q[1]] then
+        self._ri = 4
+        return q[1], q[2], q[3]
+      end
+    end
+    if ev then return ev.event, ev.raw, ev.id end
+    if err or self.finished then return nil, err end
+  end
+end
+
 -- A watch table or an own next() set on a stream after new() turns the fast path off.
 function Stream.__newindex(s, key, value)
   if (key == "watch" and value) or key == "next" then rawset(s, "_hot", false) end
@@ -251,9 +317,54 @@ local function iterate(s)
   return nil
 end
 
+if EVENTS_IN_LUA then
+  iterate = function(s)
+    local hot = s._hot
+    if hot then -- Stream.next's fast path on LuaJIT (_refill, _pop_raw), inline
+      local i = s._ri
+      local q = s._rq
+      local name = q[i]
+      if name and not hot[name] then
+        s._ri = i + 3
+        return setmetatable({ event = name, raw = q[i + 1], id = q[i + 2] }, Event)
+      end
+    end
+    local ev, err = s:next()
+    if ev then return ev end
+    s:close()
+    if err then error(err, 0) end
+    return nil
+  end
+end
+
 -- for ev in stream:events() do ... end   (the fourth value closes the stream on break in 5.4)
 function Stream:events()
   return iterate, self, nil, self
+end
+
+local function iterate_raw(s)
+  local hot = s._hot
+  if hot then -- the common event: three slots of the raw queue, no table
+    local i = s._ri
+    local q = s._rq
+    local name = q[i]
+    if name and not hot[name] then
+      s._ri = i + 3
+      return name, q[i + 1], q[i + 2]
+    end
+  end
+  local name, raw, id = s:_next_raw()
+  if name then return name, raw, id end
+  s:close()
+  if raw then error(raw, 0) end
+  return nil
+end
+
+-- for name, raw, id in stream:raw_events() do ... end: events() for relays, without an event table
+-- (raw is ev.raw, id is nil when the stream never set one). Same contract: terminal and error
+-- events are delivered, then a failure raises the error object; break closes the stream (5.4).
+function Stream:raw_events()
+  return iterate_raw, self, nil, self
 end
 
 -- Closes at once; an unfinished transfer's connection is dropped. Idempotent. Later next() -> nil.

@@ -66,7 +66,8 @@ function Handle:read(wait_ms)
 end
 
 -- Optional (stream.lua falls back to read + parser:feed without it): feeds the next body bytes
--- straight into a core.sse_parser. true, false, nil at the end, or nil, err, as read.
+-- straight into a core.sse_parser. true, false, nil at the end, or nil, err, as read. The first
+-- call attaches the parser to the transfer (curl's callback feeds it in C); read() detaches it.
 function Handle:read_into(parser, wait_ms)
   local ok, msg, kind, which = self.r:read_into(parser, wait_ms)
   if ok == nil and msg ~= nil then return nil, transport_error(msg, kind, which) end
