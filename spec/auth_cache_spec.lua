@@ -1,30 +1,11 @@
 -- The token cache: absolute expires_in, early refresh with a skew, single flight, 401 replay.
 local emu = require "helpers.emu"
+local mark, since, read = emu.mark, emu.since, emu.read_file
 local coze = require "coze"
 local core = require "coze.core"
 local cjson = require "cjson"
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
-
 local PEM = read("spec/fixtures/keys/rsa_pkcs8.pem")
-
-local function mark()
-  local r = emu.last_request()
-  return r and r.seq or 0
-end
-
-local function since(seq, pattern)
-  local out = {}
-  for _, r in ipairs(emu.requests(200)) do
-    if r.seq > seq and (not pattern or r.path:find(pattern)) then out[#out + 1] = r end
-  end
-  return out
-end
 
 local function jwt_auth(extra)
   local o = { client_id = "emu-client-jwt", public_key_id = "emu-kid-1", private_key = PEM, base_url = emu.url }

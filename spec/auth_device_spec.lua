@@ -1,21 +1,9 @@
 -- Device-code flow: pending -> approve -> token, slow_down, denied, expired, deadlines, both error spellings.
 local emu = require "helpers.emu"
+local mark, since = emu.mark, emu.since
 local coze = require "coze"
 local core = require "coze.core"
 local cjson = require "cjson"
-
-local function mark()
-  local r = emu.last_request()
-  return r and r.seq or 0
-end
-
-local function since(seq, pattern)
-  local out = {}
-  for _, r in ipairs(emu.requests(200)) do
-    if r.seq > seq and (not pattern or r.path:find(pattern)) then out[#out + 1] = r end
-  end
-  return out
-end
 
 local function device(extra)
   local o = { client_id = "emu-client-device", base_url = emu.url }

@@ -1,23 +1,11 @@
 -- Authorization code + PKCE: the authorize URL, code exchange (S256 and plain), refresh rotation.
 local emu = require "helpers.emu"
+local mark, since = emu.mark, emu.since
 local coze = require "coze"
 local core = require "coze.core"
 local cjson = require "cjson"
 
 local CB = "http://127.0.0.1/callback"
-
-local function mark()
-  local r = emu.last_request()
-  return r and r.seq or 0
-end
-
-local function since(seq, pattern)
-  local out = {}
-  for _, r in ipairs(emu.requests(200)) do
-    if r.seq > seq and (not pattern or r.path:find(pattern)) then out[#out + 1] = r end
-  end
-  return out
-end
 
 local function unescape(s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))

@@ -1,16 +1,10 @@
 -- Credentials never show: not in tostring of an auth object, not in a dump of its fields, not in an
 -- error message built from a server answer that echoes them.
 local emu = require "helpers.emu"
+local read = emu.read_file
 local coze = require "coze"
 local core = require "coze.core"
 local cjson = require "cjson"
-
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
 
 local PEM = read("spec/fixtures/keys/rsa_pkcs8.pem")
 local CB = "http://127.0.0.1/callback"

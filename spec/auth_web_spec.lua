@@ -1,23 +1,11 @@
 -- Web OAuth apps (authorization code with a client secret) and personal tokens as auth objects.
 local emu = require "helpers.emu"
+local mark, since = emu.mark, emu.since
 local coze = require "coze"
 local cjson = require "cjson"
 
 local CB = "http://127.0.0.1/callback"
 local SECRET = "emu-web-secret"
-
-local function mark()
-  local r = emu.last_request()
-  return r and r.seq or 0
-end
-
-local function since(seq, pattern)
-  local out = {}
-  for _, r in ipairs(emu.requests(200)) do
-    if r.seq > seq and (not pattern or r.path:find(pattern)) then out[#out + 1] = r end
-  end
-  return out
-end
 
 local function web(extra)
   local o = { client_id = "emu-client-web", client_secret = SECRET, redirect_uri = CB, base_url = emu.url }

@@ -8,17 +8,8 @@ local function fault(spec)
   return { ["X-Emu-Fault"] = spec, ["X-Emu-Fault-Key"] = "retry-" .. key_n .. "-" .. os.time() }
 end
 
-local function count_since(before)
-  local reqs = emu.requests(50)
-  local n = 0
-  for _, r in ipairs(reqs) do if r.seq > before then n = n + 1 end end
-  return n
-end
-
-local function last_seq()
-  local r = emu.last_request()
-  return r and r.seq or 0
-end
+local function count_since(before) return #emu.since(before) end
+local last_seq = emu.mark
 
 describe("retries", function()
   local client

@@ -245,22 +245,6 @@ local function parse_response(self, req, status, headers, body)
   return result, meta
 end
 
-local function read_all(h, max_bytes, wait_ms, on_wait)
-  local parts, n = {}, 0
-  while true do
-    local chunk, err = wait.await(h, "read", wait_ms, on_wait)
-    if chunk == nil then
-      if err then return nil, err end
-      return table.concat(parts)
-    end
-    n = n + #chunk
-    if n > max_bytes then
-      return nil, errors.new("decode", { msg = "response body exceeds max_body_bytes (" .. max_bytes .. ")" })
-    end
-    parts[#parts + 1] = chunk
-  end
-end
-
 local function has_idempotency_key(lists)
   for _, list in ipairs(lists) do
     for name in pairs(list) do
@@ -491,7 +475,7 @@ function Client:_attempt(req, treq, call)
     return true, res, meta
   end
   local data
-  data, err = read_all(h, call.max_body_bytes or self.max_body_bytes, call.wait_ms, call.on_wait)
+  data, err = wait.read_all(h, call.max_body_bytes or self.max_body_bytes, call.wait_ms, call.on_wait)
   h:close()
   if not data then
     err.op = err.op or req.op

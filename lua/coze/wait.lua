@@ -1,5 +1,7 @@
 -- The one waiting loop. Blocking callers wait inside C in slices; callers with on_wait (for example
 -- coroutine.yield in a game loop) get control back between non-blocking polls.
+local errors = require "coze.errors"
+
 local _M = {}
 
 local BLOCKING_SLICE_MS = 1000
@@ -22,6 +24,25 @@ function _M.await_into(h, parser, wait_ms, on_wait)
     local r, err = h:read_into(parser, wait_ms)
     if r ~= false then return r, err end
     if on_wait then on_wait(wait_ms) end
+  end
+end
+
+-- Reads a whole response body: string | nil, err. More than max_bytes is an error (kind "decode"),
+-- so a server that never stops cannot fill memory.
+function _M.read_all(h, max_bytes, wait_ms, on_wait)
+  local parts, n = {}, 0
+  while true do
+    local chunk, err = _M.await(h, "read", wait_ms, on_wait)
+    if chunk == nil then
+      if err then return nil, err end
+      return table.concat(parts)
+    end
+    n = n + #chunk
+    if n > max_bytes then
+      return nil, errors.new("decode",
+        { msg = "response body exceeds max_body_bytes (" .. max_bytes .. ")" })
+    end
+    parts[#parts + 1] = chunk
   end
 end
 

@@ -44,6 +44,28 @@ function _M.last_request()
   return _M.requests(1)[1]
 end
 
+-- The sequence number of the last logged request: a mark to count requests made after it.
+function _M.mark()
+  local r = _M.last_request()
+  return r and r.seq or 0
+end
+
+-- The logged requests after mark seq, optionally only those whose path matches pattern.
+function _M.since(seq, pattern)
+  local out = {}
+  for _, r in ipairs(_M.requests(200)) do
+    if r.seq > seq and (not pattern or r.path:find(pattern)) then out[#out + 1] = r end
+  end
+  return out
+end
+
+function _M.read_file(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
 function _M.header(req, name)
   name = name:lower()
   for k, v in pairs(req.headers) do

@@ -103,22 +103,6 @@ local function parse(o, status, headers, body, secrets)
   return false, errors.new("http", base)
 end
 
-local function read_all(h, wait_ms, on_wait)
-  local parts, n = {}, 0
-  while true do
-    local chunk, err = wait.await(h, "read", wait_ms, on_wait)
-    if chunk == nil then
-      if err then return nil, err end
-      return table.concat(parts)
-    end
-    n = n + #chunk
-    if n > MAX_BODY then
-      return nil, errors.new("decode", { msg = "OAuth response body exceeds " .. MAX_BODY .. " bytes" })
-    end
-    parts[#parts + 1] = chunk
-  end
-end
-
 -- One attempt: true, decoded | false, err.
 local function attempt(o)
   local secrets = {}
@@ -156,7 +140,7 @@ local function attempt(o)
   end
   local headers = h:headers()
   local body
-  body, err = read_all(h, o.wait_ms, o.on_wait)
+  body, err = wait.read_all(h, MAX_BODY, o.wait_ms, o.on_wait)
   h:close()
   if not body then
     err.http_status = err.http_status or status
