@@ -1,6 +1,8 @@
 -- client.audio: binary speech (bytes, output file, on_chunk), JSON errors in place of audio, the
 -- multipart operations, and the 200 MB download memory check.
 local emu = require "helpers.emu"
+local mem = require "helpers.mem"
+local rss_kb, reset_peak, instrumented = mem.rss_kb, mem.reset_peak, mem.instrumented
 
 -- A key no earlier run used (LuaJIT's random numbers repeat run after run).
 local unique_n = 0
@@ -29,32 +31,6 @@ local function exists(path)
   local f = io.open(path, "rb")
   if f then f:close() return true end
   return false
-end
-
--- Resident set size and its peak (VmHWM) in kB.
-local function rss_kb()
-  local f = io.open("/proc/self/status", "r")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return tonumber(s:match("VmRSS:%s*(%d+)")), tonumber(s:match("VmHWM:%s*(%d+)"))
-end
-
--- Resets VmHWM to the current RSS (Linux: "5" > /proc/self/clear_refs), so it measures the transfer.
-local function reset_peak()
-  local f = io.open("/proc/self/clear_refs", "w")
-  if not f then return false end
-  local ok = f:write("5")
-  return (f:close() and ok) and true or false
-end
-
-local function instrumented()
-  if os.getenv("COZE_SANITIZE") then return true end
-  local f = io.open("/proc/self/maps", "r")
-  if not f then return false end
-  local maps = f:read("*a")
-  f:close()
-  return maps:find("vgpreload", 1, true) ~= nil
 end
 
 local function speech(client, extra, headers)
