@@ -95,3 +95,17 @@ describe("retries", function()
     assert.truthy(count_since(before) < 5)
   end)
 end)
+
+describe("retries of reads sent as POST", function()
+  it("retries a POST list call (conversations.messages.list) after 503", function()
+    local client = emu.client { retry_base_ms = 10 }
+    local conv = assert(client.conversations:create {})
+    local before = last_seq()
+    local page = client.conversations.messages:list { conversation_id = conv.id,
+      headers = fault("status;code=503;times=1") }
+    assert.is_table(page)
+    assert.equal(2, count_since(before))
+    assert.equal("POST", emu.last_request().method)
+    client:close()
+  end)
+end)

@@ -33,6 +33,9 @@ local function compile(ep)
     required = ep.required or {}, types = ep.types or {}, body = body,
     no_body = BODYLESS[method] or body == "none", paging = pager.compile(ep),
   }
+  -- Reads are safe to replay even when the API makes them POSTs (message and document lists).
+  spec.idempotent = ep.idempotent or spec.paging ~= nil or op:match("%.list$") ~= nil
+    or op:match("retrieve$") ~= nil or nil
   for name, t in pairs(spec.types) do
     if not TYPES[t] then error("coze: " .. op .. ": unknown type '" .. tostring(t) .. "' for '" .. name .. "'", 2) end
   end
@@ -133,7 +136,7 @@ local function prepare(spec, opts)
   return {
     op = op, method = spec.method, path = path, query = query, body = body, call = call,
     stream = spec.stream, response = spec.response, result = spec.result, headers = spec.headers,
-    multipart = spec.body == "multipart" or nil,
+    multipart = spec.body == "multipart" or nil, idempotent = spec.idempotent,
   }
 end
 _M.prepare = prepare
