@@ -38,7 +38,29 @@ local function run()
   return out
 end
 
+-- One token cache shared by every request of this worker, as an OpenResty app would keep it at
+-- module level. Each fetch takes 200 ms (a token request in flight); /__emu/openresty_token_cache
+-- answers the token it got and how many fetches the worker has made so far.
+local shared_cache, fetches = nil, 0
+
+local function token_cache()
+  local cache = require "coze.auth.cache"
+  if ngx.var.arg_reset == "1" or not shared_cache then
+    shared_cache, fetches = cache.new { key = "openresty-selftest" }, 0
+    if ngx.var.arg_reset == "1" then return { reset = true } end
+  end
+  local tok, err = shared_cache:get(function()
+    fetches = fetches + 1
+    ngx.sleep(0.2)
+    return { access_token = "czs_selftest_" .. fetches, expires_in = ngx.time() + 900 }
+  end)
+  return { token = tok, err = err and tostring(err), fetches = fetches }
+end
+
 _M.routes = {
+  { "GET", "/__emu/openresty_token_cache", function()
+      util.send_json(200, token_cache())
+    end },
   { "GET", "/__emu/openresty_selftest", function()
       util.send_json(200, run())
     end },
