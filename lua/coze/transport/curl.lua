@@ -37,7 +37,8 @@ function Transport:request(req)
   req.ca_path = req.ca_path or self.ca_path
   if req.tls_verify == nil then req.tls_verify = self.tls_verify end
   req.max_buffer = req.max_buffer or self.max_buffer
-  local r = self.session:request(req)
+  local r, msg, kind, which = self.session:request(req)
+  if not r then return nil, transport_error(msg, kind, which) end -- e.g. a part's file vanished
   return setmetatable({ r = r }, Handle)
 end
 
