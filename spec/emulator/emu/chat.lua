@@ -45,31 +45,13 @@ local function nonempty_string(v)
   return type(v) == "string" and v ~= "" and v or nil
 end
 
--- UTF-8 characters of s.
-local function chars(s)
-  local out = {}
-  for ch in s:gmatch("[%z\1-\127\192-\255][\128-\191]*") do out[#out + 1] = ch end
-  return out
-end
-
 -- Splits the answer into delta pieces. Returns pieces (array) or, when every delta carries the whole
 -- answer, nil and the repeat count.
 local function split_answer(answer, n)
-  local cs = chars(answer)
-  if n == nil then
-    local pieces = {}
-    for i = 1, #cs, 4 do pieces[#pieces + 1] = table.concat(cs, "", i, math.min(i + 3, #cs)) end
-    return pieces
-  end
-  if n <= 0 then return {} end
-  if n > #cs then return nil, n end
-  local pieces, base, extra, i = {}, math.floor(#cs / n), #cs % n, 1
-  for p = 1, n do
-    local len = base + (p <= extra and 1 or 0)
-    pieces[p] = table.concat(cs, "", i, i + len - 1)
-    i = i + len
-  end
-  return pieces
+  local cs = util.chars(answer)
+  if n ~= nil and n <= 0 then return {} end
+  if n ~= nil and n > #cs then return nil, n end
+  return util.split_text(cs, n)
 end
 
 local function zero_usage() return { token_count = 0, output_count = 0, input_count = 0 } end
@@ -119,7 +101,7 @@ local function prepare_answer(c, answer)
   c.answer = answer
   c.deltas = tonumber(ngx.var.http_x_emu_deltas)
   c.reps = 1
-  if c.deltas and c.deltas > 0 and c.deltas > #chars(answer) then c.reps = c.deltas end
+  if c.deltas and c.deltas > 0 and c.deltas > #util.chars(answer) then c.reps = c.deltas end
   c.answer_msg_id, c.verbose_msg_id, c.follow_msg_id = store.new_id(), store.new_id(), store.new_id()
   c.output_count = math.max(1, math.floor(#answer * c.reps / 4))
   c.completed_at, c.failed_at = nil, nil

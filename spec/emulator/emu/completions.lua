@@ -41,28 +41,11 @@ local function answer(messages)
   return "Hello"
 end
 
-local function chars(s)
-  local out = {}
-  for ch in s:gmatch("[%z\1-\127\192-\255][\128-\191]*") do out[#out + 1] = ch end
-  return out
-end
-
 local function pieces(text)
-  local cs = chars(text)
+  local cs = util.chars(text)
   local n = tonumber(ngx.var.http_x_emu_deltas)
-  local out = {}
-  if not n or n < 1 then
-    for i = 1, #cs, 4 do out[#out + 1] = table.concat(cs, "", i, math.min(i + 3, #cs)) end
-    return out
-  end
-  if n > #cs then n = math.max(1, #cs) end
-  local base, extra, i = math.floor(#cs / n), #cs % n, 1
-  for p = 1, n do
-    local len = base + (p <= extra and 1 or 0)
-    out[p] = table.concat(cs, "", i, i + len - 1)
-    i = i + len
-  end
-  return out
+  if not n or n < 1 then n = nil elseif n > #cs then n = math.max(1, #cs) end
+  return util.split_text(cs, n)
 end
 
 local function completion_id()
@@ -95,7 +78,7 @@ local function handler()
   if replayed then ngx.header["X-Emu-Idempotent-Replay"] = "1" end
   local text = answer(body.messages)
   local created = ngx.time()
-  local usage = { prompt_tokens = 12, completion_tokens = #chars(text), total_tokens = 12 + #chars(text) }
+  local usage = { prompt_tokens = 12, completion_tokens = #util.chars(text), total_tokens = 12 + #util.chars(text) }
   if body.stream ~= true then
     util.request_logid()
     return util.send_json(200, {

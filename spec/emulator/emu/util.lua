@@ -113,6 +113,30 @@ function _M.body_raw()
   return ngx.ctx.body_raw
 end
 
+-- UTF-8 characters of s.
+function _M.chars(s)
+  local out = {}
+  for ch in s:gmatch("[%z\1-\127\192-\255][\128-\191]*") do out[#out + 1] = ch end
+  return out
+end
+
+-- Reply text split into delta pieces: n pieces of (nearly) equal length, or runs of up to 4
+-- characters when n is nil. n must not exceed the number of characters.
+function _M.split_text(cs, n)
+  local out = {}
+  if n == nil then
+    for i = 1, #cs, 4 do out[#out + 1] = table.concat(cs, "", i, math.min(i + 3, #cs)) end
+    return out
+  end
+  local base, extra, i = math.floor(#cs / n), #cs % n, 1
+  for p = 1, n do
+    local len = base + (p <= extra and 1 or 0)
+    out[p] = table.concat(cs, "", i, i + len - 1)
+    i = i + len
+  end
+  return out
+end
+
 function _M.sse_start()
   _M.request_logid()
   ngx.status = 200

@@ -61,24 +61,12 @@ local function output_text(body)
   return DEFAULT_OUTPUT
 end
 
-local function chars(s)
-  local out = {}
-  for ch in s:gmatch("[%z\1-\127\192-\255][\128-\191]*") do out[#out + 1] = ch end
-  return out
-end
-
 local function pieces(text)
-  local cs = chars(text)
+  local cs = util.chars(text)
   local n = tonumber(header("x-emu-deltas"))
   if not n or n < 1 then n = math.max(1, math.ceil(#cs / 4)) end
   if n > #cs then n = math.max(1, #cs) end
-  local out, base, extra, i = {}, math.floor(#cs / n), #cs % n, 1
-  for p = 1, n do
-    local len = base + (p <= extra and 1 or 0)
-    out[p] = table.concat(cs, "", i, i + len - 1)
-    i = i + len
-  end
-  return out
+  return util.split_text(cs, n)
 end
 
 local function usage() return { input_count = 50, output_count = 100, token_count = 150 } end
