@@ -4,12 +4,7 @@ local emu = require "helpers.emu"
 local mem = require "helpers.mem"
 local rss_kb, reset_peak, instrumented = mem.rss_kb, mem.reset_peak, mem.instrumented
 
--- A key no earlier run used (LuaJIT's random numbers repeat run after run).
-local unique_n = 0
-local function unique(prefix)
-  unique_n = unique_n + 1
-  return string.format("%s-%d-%d-%d", prefix, os.time(), math.floor(os.clock() * 1e6), unique_n)
-end
+local unique = emu.unique
 
 -- The emulator's audio: the byte at offset o is string.char(o % 256).
 local BLOCK = {}

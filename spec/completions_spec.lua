@@ -2,23 +2,11 @@
 -- at [DONE], the X-Request-Id / X-Idempotency-Key / X-Conversation-Id headers, OpenAI-style errors.
 local emu = require "helpers.emu"
 
--- A key no earlier run used (LuaJIT's random numbers repeat run after run).
-local unique_n = 0
-local function unique(prefix)
-  unique_n = unique_n + 1
-  return string.format("%s-%d-%d-%d", prefix, os.time(), math.floor(os.clock() * 1e6), unique_n)
-end
+local unique = emu.unique
 
 local MESSAGES = { { role = "system", content = "be brief" }, { role = "user", content = "早上好" } }
 
-local function collect(stream)
-  local evs = {}
-  while true do
-    local ev, err = stream:next()
-    if not ev then return evs, err end
-    evs[#evs + 1] = ev
-  end
-end
+local collect = emu.collect
 
 local function content(evs)
   local out = {}

@@ -3,14 +3,7 @@
 local emu = require "helpers.emu"
 local coze = require "coze"
 
-local function collect(stream)
-  local evs = {}
-  while true do
-    local ev, err = stream:next()
-    if not ev then return evs, err end
-    evs[#evs + 1] = ev
-  end
-end
+local collect = emu.collect
 
 local function names(evs)
   local out = {}

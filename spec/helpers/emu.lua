@@ -66,6 +66,23 @@ function _M.read_file(path)
   return s
 end
 
+-- Every event of a stream until its end: events, err.
+function _M.collect(stream)
+  local evs = {}
+  while true do
+    local ev, err = stream:next()
+    if not ev then return evs, err end
+    evs[#evs + 1] = ev
+  end
+end
+
+-- A key no earlier run used (LuaJIT's random numbers repeat run after run).
+local unique_n = 0
+function _M.unique(prefix)
+  unique_n = unique_n + 1
+  return string.format("%s-%d-%d-%d", prefix, os.time(), math.floor(os.clock() * 1e6), unique_n)
+end
+
 function _M.header(req, name)
   name = name:lower()
   for k, v in pairs(req.headers) do
