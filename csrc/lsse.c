@@ -108,6 +108,37 @@ static int l_sse_next(lua_State *L)
   }
 }
 
+/* The next event of a batch, "message" when it has no name. The name string lives at stack slot
+ * `slot` and is pushed again only when it changes (chat streams repeat a few names). */
+static int next_named(lua_State *L, l_sse *s, coze_sse_event *ev, int slot, const char **cname,
+                      size_t *clen)
+{
+  int rc = coze_sse_next(&s->p, ev);
+  if (rc != COZE_SSE_EVENT)
+    return rc;
+  if (ev->event == NULL) {
+    ev->event = "message";
+    ev->event_len = 7;
+  }
+  if (*cname == NULL || *clen != ev->event_len || memcmp(*cname, ev->event, *clen) != 0) {
+    lua_pushlstring(L, ev->event, ev->event_len);
+    lua_replace(L, slot);
+    *cname = lua_tolstring(L, slot, clen);
+  }
+  return rc;
+}
+
+/* How a batch of n events that stopped on rc ends: 0 when the caller returns n, partial; else the
+ * number of values pushed (nil, msg when nothing came before an oversized event). */
+static int batch_error(lua_State *L, l_sse *s, int rc, lua_Integer n)
+{
+  if (rc < COZE_SSE_NEED_MORE && rc != COZE_SSE_TOO_LARGE)
+    return luaL_error(L, "not enough memory");
+  if (n == 0 && rc == COZE_SSE_TOO_LARGE)
+    return push_too_large(L, s);
+  return 0;
+}
+
 /* p:next_events(queue, mt, max) -> n, partial | nil, msg
  * Stores up to max (default 64) events as queue[1..n], each a table { event =, raw =, id = }
  * (event "message" when the record had none; id only when set) with metatable mt (may be nil),
@@ -134,19 +165,10 @@ static int l_sse_next_events(lua_State *L)
   lua_pushnil(L);              /* 8: the last event name, reused while names repeat */
   while (n < max) {
     coze_sse_event ev;
-    rc = coze_sse_next(&s->p, &ev);
+    rc = next_named(L, s, &ev, 8, &cname, &clen);
     if (rc != COZE_SSE_EVENT)
       break;
-    if (ev.event == NULL) {
-      ev.event = "message";
-      ev.event_len = 7;
-    }
     lua_createtable(L, 0, 4); /* event, raw, id and the lazily decoded data */
-    if (cname == NULL || clen != ev.event_len || memcmp(cname, ev.event, clen) != 0) {
-      lua_pushlstring(L, ev.event, ev.event_len);
-      lua_replace(L, 8);
-      cname = lua_tolstring(L, 8, &clen);
-    }
     lua_pushvalue(L, 5);
     lua_pushvalue(L, 8);
     lua_rawset(L, -3);
@@ -165,10 +187,8 @@ static int l_sse_next_events(lua_State *L)
     lua_rawseti(L, 2, ++n);
     partial = ev.eof_partial;
   }
-  if (rc < COZE_SSE_NEED_MORE && rc != COZE_SSE_TOO_LARGE)
-    return luaL_error(L, "not enough memory");
-  if (n == 0 && rc == COZE_SSE_TOO_LARGE)
-    return push_too_large(L, s);
+  if ((k = batch_error(L, s, rc, n)) != 0)
+    return (int)k;
   for (k = n + 1;; k++) { /* drop the rest of an earlier, longer batch */
     lua_rawgeti(L, 2, k);
     if (lua_isnil(L, -1))
@@ -200,18 +220,9 @@ static int l_sse_next_raw(lua_State *L)
   lua_pushnil(L); /* 4: the last event name, reused while names repeat */
   while (n < max) {
     coze_sse_event ev;
-    rc = coze_sse_next(&s->p, &ev);
+    rc = next_named(L, s, &ev, 4, &cname, &clen);
     if (rc != COZE_SSE_EVENT)
       break;
-    if (ev.event == NULL) {
-      ev.event = "message";
-      ev.event_len = 7;
-    }
-    if (cname == NULL || clen != ev.event_len || memcmp(cname, ev.event, clen) != 0) {
-      lua_pushlstring(L, ev.event, ev.event_len);
-      lua_replace(L, 4);
-      cname = lua_tolstring(L, 4, &clen);
-    }
     lua_pushvalue(L, 4);
     lua_rawseti(L, 2, (int)(3 * n + 1));
     lua_pushlstring(L, ev.data, ev.data_len);
@@ -224,10 +235,8 @@ static int l_sse_next_raw(lua_State *L)
     n++;
     partial = ev.eof_partial;
   }
-  if (rc < COZE_SSE_NEED_MORE && rc != COZE_SSE_TOO_LARGE)
-    return luaL_error(L, "not enough memory");
-  if (n == 0 && rc == COZE_SSE_TOO_LARGE)
-    return push_too_large(L, s);
+  if ((k = batch_error(L, s, rc, n)) != 0)
+    return (int)k;
   for (k = 3 * n + 1;; k += 3) { /* drop the rest of an earlier, longer batch */
     lua_rawgeti(L, 2, (int)k);
     if (lua_isnil(L, -1))

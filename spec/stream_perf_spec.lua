@@ -76,6 +76,26 @@ local function random_splits(s, seed)
 end
 
 -- A transport handle over fixed chunks; with_into adds the optional read_into.
+-- Every fixture, whole and in random splits, gives through collect(chunks, max, batch) the events
+-- next() gives.
+local function matches_next_on_every_fixture(collect)
+  local files = {}
+  local ls = io.popen('ls "' .. FIXTURES .. '"')
+  for file in ls:lines() do files[#files + 1] = file end
+  ls:close()
+  assert.is_true(#files > 10)
+  for _, file in ipairs(files) do
+    local s = read_file(FIXTURES .. file)
+    for seed = 0, 3 do
+      local chunks = seed == 0 and { s } or random_splits(s, seed)
+      local expected = with_next(chunks)
+      assert.same(expected, collect(chunks, nil, 64), file)
+      assert.same(expected, collect(chunks, nil, 1), file)
+      assert.same(with_next(chunks, 64), collect(chunks, 64, 3), file)
+    end
+  end
+end
+
 local function fake_handle(chunks, with_into)
   local i, closed = 0, false
   local h = {}
@@ -182,21 +202,7 @@ describe("SSEParser:next_events", function()
   end)
 
   it("gives the events next() gives for every fixture, whole and in random splits", function()
-    local files = {}
-    local ls = io.popen('ls "' .. FIXTURES .. '"')
-    for file in ls:lines() do files[#files + 1] = file end
-    ls:close()
-    assert.is_true(#files > 10)
-    for _, file in ipairs(files) do
-      local s = read_file(FIXTURES .. file)
-      for seed = 0, 3 do
-        local chunks = seed == 0 and { s } or random_splits(s, seed)
-        local expected = with_next(chunks)
-        assert.same(expected, with_batches(chunks, nil, 64), file)
-        assert.same(expected, with_batches(chunks, nil, 1), file)
-        assert.same(with_next(chunks, 64), with_batches(chunks, 64, 3), file)
-      end
-    end
+    matches_next_on_every_fixture(with_batches)
   end)
 
   it("keeps parsing after an event larger than the buffers it keeps (they are given back)", function()
@@ -504,21 +510,7 @@ describe("SSEParser:next_raw", function()
   end)
 
   it("gives the events next() gives for every fixture, whole and in random splits", function()
-    local ls = io.popen('ls "' .. FIXTURES .. '"')
-    local files = {}
-    for file in ls:lines() do files[#files + 1] = file end
-    ls:close()
-    assert.is_true(#files > 10)
-    for _, file in ipairs(files) do
-      local s = read_file(FIXTURES .. file)
-      for seed = 0, 3 do
-        local chunks = seed == 0 and { s } or random_splits(s, seed)
-        local expected = with_next(chunks)
-        assert.same(expected, with_raw(chunks, nil, 64), file)
-        assert.same(expected, with_raw(chunks, nil, 1), file)
-        assert.same(with_next(chunks, 64), with_raw(chunks, 64, 3), file)
-      end
-    end
+    matches_next_on_every_fixture(with_raw)
   end)
 
   it("keeps event names and data right across large events and buffer moves", function()

@@ -12,21 +12,7 @@ local cjson = util.json
 local _M = {}
 local dict = ngx.shared.emu
 
-for _, decl in ipairs({
-  "typedef struct engine_st ENGINE;",
-  "typedef struct evp_md_st EVP_MD;",
-  "const EVP_MD *EVP_md5(void);",
-  "int EVP_Digest(const void *data, size_t count, void *md, unsigned int *size, const EVP_MD *type, ENGINE *impl);",
-}) do
-  pcall(ffi.cdef, decl)
-end
-
-local C = ffi.C
-if not pcall(function() return C.EVP_md5 end) then
-  local ok, lib = pcall(ffi.load, "crypto")
-  if not ok then lib = ffi.load("libcrypto.so.3") end
-  C = lib
-end
+local C = require "emu.libcrypto"
 
 local HEX = {}
 for i = 0, 255 do HEX[i] = string.format("%02x", i) end
