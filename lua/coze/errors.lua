@@ -47,13 +47,5 @@ function _M.is(v)
   return getmetatable(v) == Error
 end
 
--- Copy with extra fields (the original stays as it was).
-function Error:with(fields)
-  local e = {}
-  for k, v in pairs(self) do e[k] = v end
-  for k, v in pairs(fields) do e[k] = v end
-  return setmetatable(e, Error)
-end
-
 _M.FIELDS = FIELDS
 return _M
