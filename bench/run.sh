@@ -49,6 +49,9 @@ log "== building (make, make luajit)"
 (cd "$ROOT" && make -s >/dev/null && make -s luajit >/dev/null)
 RUSAGE="$TMP/rusage"
 ${CC:-cc} -O2 -o "$RUSAGE" "$BENCH/rusage.c"
+mkdir -p "$TMP/floor"
+${CC:-cc} -O2 -shared -fPIC $(pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4) \
+  -o "$TMP/floor/floor.so" "$BENCH/floor.c"
 if [ ! -d "$BENCH/node_modules/@coze/api" ]; then
   log "== installing @coze/api (npm ci --prefix bench)"
   npm ci --prefix "$BENCH" --no-audit --no-fund >/dev/null
@@ -87,10 +90,11 @@ log "== starting the emulator on port $PORT"
 COZE_EMU_PORT=$PORT "$ROOT/spec/emulator/ctl" start >/dev/null
 
 # measure KEY cmd...: runs cmd RUNS times under bench/rusage.c (wait4 rusage); appends "KEY run cpu wall rss_kb ok out".
+# With ROUND set, runs it once as run number ROUND (scenario 1 interleaves its clients round by round).
 measure() {
   local key=$1; shift
   local i
-  for i in $(seq "$RUNS"); do
+  for i in $(if [ -n "${ROUND:-}" ]; then echo "$ROUND"; else seq "$RUNS"; fi); do
     local tf="$TMP/time" out rc
     set +e
     out=$("$RUSAGE" "$tf" "$@" 2>"$TMP/stderr")
@@ -107,22 +111,33 @@ measure() {
 }
 
 # ---- 1. one long chat stream -------------------------------------------------------------------
+# Scenarios 1, 2 and 4 run every client once per round, so the clients a goal compares are measured
+# side by side: a shared machine drifts by tens of percent from one minute to the next, and the
+# report takes the median of the per-round ratios.
 chat_body='{"bot_id":"bench_bot","user_id":"bench_user","stream":true}'
 curl_stream() { # N [OUTPUT]: prints the curl command line, one word per line
   printf '%s\n' curl -sN -o "${2:-/dev/null}" -X POST "$URL/v3/chat" -H "Authorization: Bearer pat_bench" \
     -H "Content-Type: application/json" -H "X-Emu-Deltas: $1" -H 'X-Emu-Reply: "hello "' -H 'X-Emu-Completed: short' -d "$chat_body"
 }
+RAW_LEN=$(curl -sN -X POST "$URL/v3/chat" -H "Authorization: Bearer pat_bench" -H "Content-Type: application/json" \
+  -H "X-Emu-Deltas: 1" -H 'X-Emu-Reply: "hello "' -d "$chat_body" | sed -n '/message.delta/{n;s/^data://p;q}' | tr -d '\n' | wc -c)
+FLOOR=(env "LUA_PATH=$LUA54_PATH" "LUA_CPATH=$TMP/floor/?.so;$LUA54_CPATH" lua5.4)
 for n in "$SMALL" "$BIG"; do
-  log "== scenario 1: one chat stream of $n deltas"
+  log "== scenario 1: one chat stream of $n deltas, $RUNS rounds"
   mapfile -t CURL_STREAM < <(curl_stream "$n")
-  measure "s1.curl.$n" "${CURL_STREAM[@]}"
-  measure "s1.lua54.relay.$n" "${LUA54[@]}" "$BENCH/lua/stream.lua" relay "$URL" "$n"
-  measure "s1.lua54.relay-raw.$n" "${LUA54[@]}" "$BENCH/lua/stream.lua" relay-raw "$URL" "$n"
-  measure "s1.lua54.decoded.$n" "${LUA54[@]}" "$BENCH/lua/stream.lua" decoded "$URL" "$n"
-  measure "s1.luajit.relay.$n" "${LUAJIT[@]}" "$BENCH/lua/stream.lua" relay "$URL" "$n"
-  measure "s1.luajit.relay-raw.$n" "${LUAJIT[@]}" "$BENCH/lua/stream.lua" relay-raw "$URL" "$n"
-  measure "s1.luajit.decoded.$n" "${LUAJIT[@]}" "$BENCH/lua/stream.lua" decoded "$URL" "$n"
-  measure "s1.node.$n" "${NODE[@]}" "$BENCH/node/stream.mjs" "$URL" "$n"
+  for ROUND in $(seq "$RUNS"); do
+    measure "s1.curl.$n" "${CURL_STREAM[@]}"
+    measure "s1.lua54.relay.$n" "${LUA54[@]}" "$BENCH/lua/stream.lua" relay "$URL" "$n"
+    measure "s1.lua54.relay-raw.$n" "${LUA54[@]}" "$BENCH/lua/stream.lua" relay-raw "$URL" "$n"
+    measure "s1.lua54.decoded.$n" "${LUA54[@]}" "$BENCH/lua/stream.lua" decoded "$URL" "$n"
+    measure "s1.luajit.relay.$n" "${LUAJIT[@]}" "$BENCH/lua/stream.lua" relay "$URL" "$n"
+    measure "s1.luajit.relay-raw.$n" "${LUAJIT[@]}" "$BENCH/lua/stream.lua" relay-raw "$URL" "$n"
+    measure "s1.luajit.decoded.$n" "${LUAJIT[@]}" "$BENCH/lua/stream.lua" decoded "$URL" "$n"
+    measure "s1.node.$n" "${NODE[@]}" "$BENCH/node/stream.mjs" "$URL" "$n"
+    # what Lua 5.4 charges for the objects a relay is handed, alone (no parsing, no network)
+    if [ "$n" = "$BIG" ]; then measure "s1.floor" "${FLOOR[@]}" "$BENCH/lua/floor.lua" "$n" "$RAW_LEN"; fi
+  done
+  unset ROUND
 done
 
 # ---- 2. sequential conversations:retrieve ------------------------------------------------------
@@ -136,10 +151,13 @@ for _ in $(seq "$CALLS"); do
 done > "$CURLCFG"
 # -w prints each transfer's num_connects (new connections it opened): their sum = TCP connections
 CURL_RETRIEVE=(curl -s -H "Authorization: Bearer pat_bench" -w '%{num_connects}\n' -K "$CURLCFG")
-measure "s2.curl" "${CURL_RETRIEVE[@]}"
-measure "s2.lua54" "${LUA54[@]}" "$BENCH/lua/retrieve.lua" "$URL" "$CALLS" "$CONV_ID"
-measure "s2.luajit" "${LUAJIT[@]}" "$BENCH/lua/retrieve.lua" "$URL" "$CALLS" "$CONV_ID"
-measure "s2.node" "${NODE[@]}" "$BENCH/node/retrieve.mjs" "$URL" "$CALLS" "$CONV_ID"
+for ROUND in $(seq "$RUNS"); do
+  measure "s2.curl" "${CURL_RETRIEVE[@]}"
+  measure "s2.lua54" "${LUA54[@]}" "$BENCH/lua/retrieve.lua" "$URL" "$CALLS" "$CONV_ID"
+  measure "s2.luajit" "${LUAJIT[@]}" "$BENCH/lua/retrieve.lua" "$URL" "$CALLS" "$CONV_ID"
+  measure "s2.node" "${NODE[@]}" "$BENCH/node/retrieve.mjs" "$URL" "$CALLS" "$CONV_ID"
+done
+unset ROUND
 # ---- 3. latency: server write -> SDK returns the event -----------------------------------------
 log "== scenario 3: latency over $LAT_EVENTS events, ${LAT_INTERVAL_MS} ms apart (server on port $LAT_PORT)"
 python3 "$BENCH/latency_server.py" "$LAT_PORT" "$LAT_EVENTS" "$LAT_INTERVAL_MS" > "$TMP/latency_server.out" 2>&1 &
@@ -155,10 +173,13 @@ LAT_PID=""
 # ---- 4. many concurrent streams in one Lua state -----------------------------------------------
 TOTAL=$((CONC * CONC_EACH))
 log "== scenario 4: $CONC concurrent streams x $CONC_EACH deltas vs one stream of $TOTAL"
-measure "s4.lua54.conc" "${LUA54[@]}" "$BENCH/lua/concurrent.lua" "$URL" "$CONC" "$CONC_EACH"
-measure "s4.lua54.single" "${LUA54[@]}" "$BENCH/lua/concurrent.lua" "$URL" 1 "$TOTAL"
-measure "s4.luajit.conc" "${LUAJIT[@]}" "$BENCH/lua/concurrent.lua" "$URL" "$CONC" "$CONC_EACH"
-measure "s4.luajit.single" "${LUAJIT[@]}" "$BENCH/lua/concurrent.lua" "$URL" 1 "$TOTAL"
+for ROUND in $(seq "$RUNS"); do
+  measure "s4.lua54.conc" "${LUA54[@]}" "$BENCH/lua/concurrent.lua" "$URL" "$CONC" "$CONC_EACH"
+  measure "s4.lua54.single" "${LUA54[@]}" "$BENCH/lua/concurrent.lua" "$URL" 1 "$TOTAL"
+  measure "s4.luajit.conc" "${LUAJIT[@]}" "$BENCH/lua/concurrent.lua" "$URL" "$CONC" "$CONC_EACH"
+  measure "s4.luajit.single" "${LUAJIT[@]}" "$BENCH/lua/concurrent.lua" "$URL" 1 "$TOTAL"
+done
+unset ROUND
 
 # ---- where the CPU goes (in memory, no network) ------------------------------------------------
 PROFILE_OUT="$TMP/profile.txt"

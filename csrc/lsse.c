@@ -6,22 +6,22 @@
 
 #include "compat.h"
 #include "lcore.h"
+#include "lsse.h"
 #include "sse.h"
 
-#define SSE_TNAME "coze.core.SSEParser"
 #define SSE_DEFAULT_MAX ((size_t)8 * 1024 * 1024)
 
-typedef struct l_sse {
-  coze_sse_parser p;
-  int closed;
-} l_sse;
-
-static l_sse *l_sse_check(lua_State *L)
+l_sse *coze_l_sse_at(lua_State *L, int idx)
 {
-  l_sse *s = (l_sse *)luaL_checkudata(L, 1, SSE_TNAME);
+  l_sse *s = (l_sse *)luaL_checkudata(L, idx, SSE_TNAME);
   if (s->closed)
     luaL_error(L, "attempt to use a closed SSEParser");
   return s;
+}
+
+static l_sse *l_sse_check(lua_State *L)
+{
+  return coze_l_sse_at(L, 1);
 }
 
 coze_sse_parser *coze_l_sse_check(lua_State *L, int idx)
@@ -52,6 +52,7 @@ static int l_sse_new(lua_State *L)
   s->closed = 1;
   luaL_setmetatable(L, SSE_TNAME);
   coze_sse_init(&s->p, max);
+  s->direct = 0;
   s->closed = 0;
   return 1;
 }
@@ -189,6 +190,8 @@ static int l_sse_next_events(lua_State *L)
   }
   if ((k = batch_error(L, s, rc, n)) != 0)
     return (int)k;
+  if (n > 0)
+    s->direct = 0;
   for (k = n + 1;; k++) { /* drop the rest of an earlier, longer batch */
     lua_rawgeti(L, 2, k);
     if (lua_isnil(L, -1))
@@ -237,6 +240,8 @@ static int l_sse_next_raw(lua_State *L)
   }
   if ((k = batch_error(L, s, rc, n)) != 0)
     return (int)k;
+  if (n > 0)
+    s->direct = 0;
   for (k = 3 * n + 1;; k += 3) { /* drop the rest of an earlier, longer batch */
     lua_rawgeti(L, 2, (int)k);
     if (lua_isnil(L, -1))
@@ -253,6 +258,18 @@ static int l_sse_next_raw(lua_State *L)
   lua_pushboolean(L, partial);
   return 2;
 }
+
+
+/* p:set_direct(on): whether the iterators may parse events themselves. next_events and next_raw
+ * turn it off when they queue events in Lua, which must be handed out first. */
+static int l_sse_set_direct(lua_State *L)
+{
+  l_sse *s = l_sse_check(L);
+  s->direct = lua_toboolean(L, 2);
+  lua_settop(L, 1);
+  return 1;
+}
+
 
 static int l_sse_finish(lua_State *L)
 {
@@ -316,6 +333,10 @@ void coze_l_sse_open(lua_State *L)
     {"next", l_sse_next},
     {"next_events", l_sse_next_events},
     {"next_raw", l_sse_next_raw},
+    {"set_direct", l_sse_set_direct},
+#if LUA_VERSION_NUM >= 503
+    {"iterator", coze_l_sse_iterator},
+#endif
     {"finish", l_sse_finish},
     {"reset", l_sse_reset},
     {"retry", l_sse_retry},
@@ -335,4 +356,6 @@ void coze_l_sse_open(lua_State *L)
   };
   coze_newclass(L, SSE_TNAME, methods, metamethods);
   luaL_setfuncs(L, fns, 0);
+  lua_pushboolean(L, LUA_VERSION_NUM >= 503);
+  lua_setfield(L, -2, "sse_iterators"); /* SSEParser:iterator exists */
 }

@@ -28,6 +28,7 @@ build = {
         "csrc/lhttp.c",
         "csrc/ljson.c",
         "csrc/lsse.c",
+        "csrc/lsse_iter.c",
         "csrc/lsys.c",
         "csrc/sse.c",
         "csrc/utf8.c",

@@ -4,10 +4,12 @@
 -- Stages (each includes the previous one's work):
 --   feed+next   core.sse_parser: feed(chunk) + next() until empty (C parser + 4 Lua values/event)
 --   +event tbl  + setmetatable({event=, raw=, id=}, Event) per event (what stream:next allocates)
---   stream:next the real coze.stream Stream over a fake in-memory handle (relay loop: ev.event, ev.raw)
---   raw_events  the same loop through stream:raw_events() (name, raw: no event table)
---   decoded     the same, reading ev.data.content (lazy cjson decode via Event.__index)
---   cjson only  coze.json.decode of every event's raw text, nothing else
+--   next()      the real coze.stream Stream over a fake in-memory handle, walked with stream:next()
+--               (relay loop: ev.event, ev.raw; events queued in batches of 64)
+--   events()    the same loop as for ev in stream:events() (on Lua 5.4 a C iterator, no queue)
+--   raw_events() the same through stream:raw_events() (name, raw: no event table)
+--   decoded     the events() loop reading ev.data.content (lazy JSON decode via Event.__index)
+--   json only   coze.json.decode of every event's raw text, nothing else
 -- Prints one "stage seconds ns_per_event" line per stage.
 local file, chunk_bytes = arg[1], tonumber(arg[2] or 65536)
 local core = require "coze.core"
@@ -29,7 +31,7 @@ local function stage(name, fn)
   local t0 = clock()
   local n = fn()
   local dt = clock() - t0
-  io.write(string.format("%-12s %.3f s %7.1f ns/event (%d events)\n", name, dt, dt / n * 1e9, n))
+  io.write(string.format("%-13s %.3f s %7.1f ns/event (%d events)\n", name, dt, dt / n * 1e9, n))
 end
 
 stage("feed+next", function()
@@ -65,7 +67,19 @@ local function fake_handle()
   }
 end
 
-stage("stream:next", function()
+stage("next()", function()
+  local s, n = stream_mod.new(fake_handle(), { profile = "chat" }), 0
+  local bytes = 0
+  while true do
+    local ev = s:next()
+    if not ev then break end
+    n = n + 1
+    if ev.event == "conversation.message.delta" then bytes = bytes + #ev.raw end
+  end
+  return n
+end)
+
+stage("events()", function()
   local s, n = stream_mod.new(fake_handle(), { profile = "chat" }), 0
   local bytes = 0
   for ev in s:events() do
@@ -75,7 +89,7 @@ stage("stream:next", function()
   return n
 end)
 
-stage("raw_events", function()
+stage("raw_events()", function()
   local s, n = stream_mod.new(fake_handle(), { profile = "chat" }), 0
   local bytes = 0
   for name, raw in s:raw_events() do
@@ -105,7 +119,7 @@ do
       raws[#raws + 1] = raw
     end
   end
-  stage("cjson only", function()
+  stage("json only", function()
     local decode = json.decode
     for i = 1, #raws do local v = decode(raws[i]) end
     return #raws

@@ -21,6 +21,11 @@ local BATCH = 64 -- events the parser hands over per call (all already received;
 -- in Lua from the raw queue (parser:next_raw) as it is handed out.
 local EVENTS_IN_LUA = type(rawget(_G, "jit")) == "table"
 
+-- Lua 5.4: the for-loop forms iterate with C functions that parse each event straight from the
+-- parser (SSEParser:iterator): no queue, no Lua frame per event. They come back to Lua (below,
+-- "The C iterators") for reads, terminal and error events, and whenever next() has queued events.
+local C_ITERATORS = not EVENTS_IN_LUA and core.sse_iterators
+
 -- The one place event data is decoded: raw text -> value, or nil when it is not JSON.
 local decode_data = json.decode
 
@@ -50,6 +55,7 @@ for _, profile in pairs(PROFILES) do
   local hot = {}
   for name in pairs(profile.terminal) do hot[name] = true end
   for name in pairs(profile.errors) do hot[name] = true end
+  profile.stop = hot -- the names the C iterators leave to Lua
   profile.hot = not profile.done_data and hot
 end
 
@@ -79,7 +85,7 @@ _M.Stream = Stream
 function _M.new(handle, opts)
   local profile = PROFILES[opts.profile or "chat"]
   if not profile then error("coze: unknown stream profile '" .. tostring(opts.profile) .. "'", 2) end
-  return setmetatable({
+  local s = setmetatable({
     handle = handle,
     parser = core.sse_parser(opts.max_event_bytes or DEFAULT_MAX_EVENT_BYTES),
     profile = profile,
@@ -102,6 +108,8 @@ function _M.new(handle, opts)
     _hot = not opts.watch and profile.hot,
     _partial = false,   -- the event dispatched from an unterminated last line, once queued
   }, Stream)
+  if s._hot then s.parser:set_direct(true) end
+  return s
 end
 
 function Stream:_error(kind, fields)
@@ -248,26 +256,35 @@ function Stream:_fill(flat)
     if self.eof then
       return self:_fail(self:_error("stream", { msg = "stream ended without its terminal event" }))
     end
-    local h = self.handle
-    local got, err
-    if h.read_into then
-      got, err = await_into(h, parser, self.wait_ms, self.on_wait)
-    else -- a transport with read() only
-      got, err = await(h, "read", self.wait_ms, self.on_wait)
-      if got and not self.finished then parser:feed(got) end
-    end
-    if self.finished then -- closed while waiting
-      return nil, self.err
-    elseif err then
-      err.op = err.op or self.op
-      err.logid = err.logid or self.logid
-      err.http_status = err.http_status or self.http_status
-      return self:_fail(err)
-    elseif not got then
-      self.eof = true
-      parser:finish()
-    end
+    local ok, err = self:_read()
+    if not ok then return nil, err end
   end
+end
+
+-- Waits for more of the body and feeds it to the parser: true, or nil, err once the stream is
+-- finished (failed, or closed while waiting). At the end of the body the parser is finished (it
+-- may still hand out a last record) and true is returned.
+function Stream:_read()
+  local h, parser = self.handle, self.parser
+  local got, err
+  if h.read_into then
+    got, err = await_into(h, parser, self.wait_ms, self.on_wait)
+  else -- a transport with read() only
+    got, err = await(h, "read", self.wait_ms, self.on_wait)
+    if got and not self.finished then parser:feed(got) end
+  end
+  if self.finished then -- closed while waiting
+    return nil, self.err
+  elseif err then
+    err.op = err.op or self.op
+    err.logid = err.logid or self.logid
+    err.http_status = err.http_status or self.http_status
+    return self:_fail(err)
+  elseif not got then
+    self.eof = true
+    parser:finish()
+  end
+  return true
 end
 
 -- raw_events()' slow path: terminal, error, watched and partial events, refills, an own next().
@@ -294,9 +311,13 @@ function Stream:_next_raw()
   end
 end
 
--- A watch table or an own next() set on a stream after new() turns the fast path off.
+-- A watch table or an own next() set on a stream after new() turns the fast paths off.
 function Stream.__newindex(s, key, value)
-  if (key == "watch" and value) or key == "next" then rawset(s, "_hot", false) end
+  if (key == "watch" and value) or key == "next" then
+    rawset(s, "_hot", false)
+    local parser = rawget(s, "parser")
+    if parser then parser:set_direct(false) end
+  end
   rawset(s, key, value)
 end
 
@@ -337,8 +358,56 @@ if EVENTS_IN_LUA then
   end
 end
 
+-- The C iterators (Lua 5.4) -------------------------------------------------------------------
+-- SSEParser:iterator hands out plain events itself and calls slow() for the rest (csrc/lsse.c):
+-- slow(s, name, raw, id, partial) for an event it parsed but must not hand out (terminal, error,
+-- cut at the end of the body), slow(s) when the parser needs bytes, slow(s, false) when it has no
+-- direct path (events queued by next(), a watch, an own next(), a parser error, a closed stream).
+-- The iterator keeps the parser it was made for: a stream never replaces its parser.
+
+-- true: bytes were fed, parse again; else the next event through next(): ev | nil | nil, err.
+function Stream:_more(use_next)
+  if not use_next and not self.eof then
+    local ok, err = self:_read()
+    if ok then return true end
+    return nil, err
+  end
+  local ev, err = self:next()
+  if ev and self._hot and not self.finished and not self._q[self._qi] and not self._rq[self._ri] then
+    self.parser:set_direct(true) -- what next() queued is handed out: the C side goes on
+  end
+  return ev, err
+end
+
+-- events()' slow(): true, the event, or nil at the end; a failure closes the stream and raises.
+local function events_slow(s, name, raw, id, partial)
+  local ev, err
+  if name then -- parsed by C, through next()'s checks
+    ev = setmetatable({ event = name, raw = raw, id = id }, Event)
+    if partial then s._partial = ev end
+    ev, err = s:_deliver(ev)
+  else
+    ev, err = s:_more(name == false)
+  end
+  if ev then return ev end
+  s:close()
+  if err then error(err, 0) end
+  return nil
+end
+
+-- raw_events()' slow(): the same as name, raw, id.
+local function raw_slow(s, name, raw, id, partial)
+  local ev = events_slow(s, name, raw, id, partial)
+  if ev == true or ev == nil then return ev end
+  return ev.event, ev.raw, ev.id
+end
+
 -- for ev in stream:events() do ... end   (the fourth value closes the stream on break in 5.4)
 function Stream:events()
+  local parser = self.parser
+  if C_ITERATORS and parser then
+    return parser:iterator("events", events_slow, self.profile.stop, Event), self, nil, self
+  end
   return iterate, self, nil, self
 end
 
@@ -364,6 +433,10 @@ end
 -- (raw is ev.raw, id is nil when the stream never set one). Same contract: terminal and error
 -- events are delivered, then a failure raises the error object; break closes the stream (5.4).
 function Stream:raw_events()
+  local parser = self.parser
+  if C_ITERATORS and parser then
+    return parser:iterator("raw", raw_slow, self.profile.stop), self, nil, self
+  end
   return iterate_raw, self, nil, self
 end
 
