@@ -1,6 +1,7 @@
 -- The client: configuration, the request pipeline (headers, auth, envelope, errors) and the
 -- resource objects hanging off it. Resources only describe requests; this module sends them.
 local errors = require "coze.errors"
+local header = require "coze.header"
 local json = require "coze.json"
 local url = require "coze.url"
 local useragent = require "coze.useragent"
@@ -9,6 +10,7 @@ local stream_mod = require "coze.stream"
 local retry = require "coze.retry"
 local multipart = require "coze.multipart"
 local utf8_check = require("coze.core").utf8_check
+local has_crlf = header.has_crlf
 
 local _M = {}
 
@@ -71,7 +73,7 @@ function _M.new(opts)
     if type(token) ~= "string" or token == "" then
       argerror("new", "field 'token' must be a non-empty string (or give 'auth')")
     end
-    if token:find("[\r\n]") then argerror("new", "field 'token' contains CR or LF") end
+    if has_crlf(token) then argerror("new", "field 'token' contains CR or LF") end
     auth = require("coze.auth.static").new { token = token }
   elseif type(auth) ~= "table" or type(auth.token) ~= "function" then
     argerror("new", "field 'auth' must be an auth object with a token method")
@@ -127,7 +129,8 @@ local function header_lines(where, lists)
   local order, values = {}, {}
   for _, list in ipairs(lists) do
     for name, value in pairs(list) do
-      if type(name) ~= "string" or not name:match("^[%w%-_]+$") then
+      local key = header.key(name)
+      if not key then
         argerror(where, "header name '" .. tostring(name) .. "' is not a valid token")
       end
       local t = type(value)
@@ -135,10 +138,9 @@ local function header_lines(where, lists)
       elseif t ~= "string" then
         argerror(where, "header '" .. name .. "' must be a string (got " .. t .. ")")
       end
-      if value:find("[\r\n]") then
+      if has_crlf(value) then
         argerror(where, "header '" .. name .. "' contains CR or LF")
       end
-      local key = name:lower()
       if values[key] == nil then order[#order + 1] = key end
       values[key] = name .. ": " .. value
     end
@@ -434,7 +436,7 @@ function Client:_attempt(req, treq, call)
     if errors.is(err) then err.op = err.op or req.op end
     return false, err, nil
   end
-  if token:find("[\r\n]") then
+  if has_crlf(token) then
     return false, errors.new("auth", { op = req.op, msg = "the token contains CR or LF" })
   end
   local headers_list = { "Authorization: Bearer " .. token }

@@ -6,8 +6,11 @@ local function hex(c)
 end
 
 -- Escapes everything but unreserved characters, so "/", "?", "#" and ".." cannot leave a segment.
+-- Most values (ids, names) need nothing: find() answers that without building a copy.
 function _M.escape(s)
-  return (tostring(s):gsub("[^%w%-%._~]", hex))
+  s = tostring(s)
+  if not s:find("[^%w%-%._~]") then return s end
+  return (s:gsub("[^%w%-%._~]", hex))
 end
 
 local function scalar(v, name)

@@ -1,6 +1,7 @@
 -- What every OAuth auth object shares: option checks, the private side (secrets and the token
 -- cache live in a weak table, never in the object, so neither tostring nor a table dump shows
 -- them), the transport to use, OAuth requests and the Client interface (token, invalidate).
+local header = require "coze.header"
 local http = require "coze.auth.http"
 local cache_mod = require "coze.auth.cache"
 local json = require "coze.json"
@@ -86,15 +87,16 @@ function _M.check_headers(where, opts, level)
   if type(h) ~= "table" then raise(where, "field 'headers' must be a table", (level or 2) + 1) end
   local out = {}
   for name, value in pairs(h) do
-    if type(name) ~= "string" or not name:match("^[%w%-_]+$") then
+    local key = header.key(name)
+    if not key then
       raise(where, "header name '" .. tostring(name) .. "' is not a valid token", (level or 2) + 1)
     end
     if type(value) == "number" then value = tostring(value) end
     if type(value) ~= "string" then
       raise(where, "header '" .. name .. "' must be a string (got " .. type(value) .. ")", (level or 2) + 1)
     end
-    if value:find("[\r\n]") then raise(where, "header '" .. name .. "' contains CR or LF", (level or 2) + 1) end
-    if name:lower() == "authorization" then
+    if header.has_crlf(value) then raise(where, "header '" .. name .. "' contains CR or LF", (level or 2) + 1) end
+    if key == "authorization" then
       raise(where, "header 'Authorization' is set by the auth object", (level or 2) + 1)
     end
     out[name] = value

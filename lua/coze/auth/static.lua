@@ -1,6 +1,7 @@
 -- A personal or service access token as an auth object: coze.auth.token{ token = "pat_..." } is what
 -- coze.new{ token = "pat_..." } builds. It never expires on our side and has nothing to refresh.
 local base = require "coze.auth.base"
+local header = require "coze.header"
 
 local _M = {}
 
@@ -15,7 +16,7 @@ local secret = setmetatable({}, { __mode = "k" })
 function _M.new(opts)
   if type(opts) ~= "table" then base.raise("auth.token", "expected an options table") end
   local token = base.check_string("auth.token", opts, "token", true)
-  if token:find("[\r\n]") then base.raise("auth.token", "field 'token' contains CR or LF") end
+  if header.has_crlf(token) then base.raise("auth.token", "field 'token' contains CR or LF") end
   local self = setmetatable({}, Static)
   secret[self] = token
   return self

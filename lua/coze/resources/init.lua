@@ -40,7 +40,10 @@ local function compile(ep)
     if not TYPES[t] then error("coze: " .. op .. ": unknown type '" .. tostring(t) .. "' for '" .. name .. "'", 2) end
   end
   for _, name in ipairs(ep.query or {}) do spec.in_query[name] = true end
-  for name in path:gmatch("{([%w_]+)}") do spec.in_path[name] = true end
+  for name in path:gmatch("{([%w_]+)}") do
+    spec.in_path[name] = true
+    spec.has_path_params = true
+  end
   spec.required_set = {}
   for _, name in ipairs(spec.required) do spec.required_set[name] = true end
   return spec
@@ -121,7 +124,7 @@ local function prepare(spec, opts)
       end
     end
   end
-  local path = spec.path:gsub("{([%w_]+)}", function(name)
+  local path = not spec.has_path_params and spec.path or spec.path:gsub("{([%w_]+)}", function(name)
     local v = opts[name]
     if v == nil or v == "" then fail(op, "field '" .. name .. "' is required") end
     -- "/" and friends are escaped below; a whole segment of "." or ".." would still be a dot segment
