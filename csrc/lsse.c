@@ -26,9 +26,7 @@ static l_sse *l_sse_check(lua_State *L)
 
 coze_sse_parser *coze_l_sse_check(lua_State *L, int idx)
 {
-  l_sse *s = (l_sse *)luaL_checkudata(L, idx, SSE_TNAME);
-  if (s->closed)
-    luaL_error(L, "attempt to use a closed SSEParser");
+  l_sse *s = coze_l_sse_at(L, idx);
   if (s->p.finished)
     luaL_error(L, "SSEParser: feed after finish");
   return &s->p;
@@ -259,7 +257,6 @@ static int l_sse_next_raw(lua_State *L)
   return 2;
 }
 
-
 /* p:set_direct(on): whether the iterators may parse events themselves. next_events and next_raw
  * turn it off when they queue events in Lua, which must be handed out first. */
 static int l_sse_set_direct(lua_State *L)
@@ -269,7 +266,6 @@ static int l_sse_set_direct(lua_State *L)
   lua_settop(L, 1);
   return 1;
 }
-
 
 static int l_sse_finish(lua_State *L)
 {

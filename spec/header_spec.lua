@@ -22,6 +22,14 @@ describe("coze.header", function()
     end
   end)
 
+  it("checks a whole header: key and value, or what is wrong", function()
+    assert.same({ "x-n", "5" }, { header.check("X-N", 5) })
+    assert.same({ "accept", "a/b" }, { header.check("Accept", "a/b") })
+    assert.same({ nil, "header name 'a b' is not a valid token" }, { header.check("a b", "v") })
+    assert.same({ nil, "header 'X' must be a string (got table)" }, { header.check("X", {}) })
+    assert.same({ nil, "header 'X' contains CR or LF" }, { header.check("X", "a\r\nB: c") })
+  end)
+
   it("keeps checking names once its cache is full", function()
     for i = 1, 600 do assert.equal("x-name-" .. i, header.key("X-Name-" .. i)) end
     for i = 1, 600 do assert.is_nil(header.key("X Name " .. i)) end

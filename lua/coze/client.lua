@@ -128,19 +128,9 @@ end
 local function header_lines(where, lists)
   local order, values = {}, {}
   for _, list in ipairs(lists) do
-    for name, value in pairs(list) do
-      local key = header.key(name)
-      if not key then
-        argerror(where, "header name '" .. tostring(name) .. "' is not a valid token")
-      end
-      local t = type(value)
-      if t == "number" then value = tostring(value)
-      elseif t ~= "string" then
-        argerror(where, "header '" .. name .. "' must be a string (got " .. t .. ")")
-      end
-      if has_crlf(value) then
-        argerror(where, "header '" .. name .. "' contains CR or LF")
-      end
+    for name, v in pairs(list) do
+      local key, value = header.check(name, v)
+      if not key then argerror(where, value) end
       if values[key] == nil then order[#order + 1] = key end
       values[key] = name .. ": " .. value
     end

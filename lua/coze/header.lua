@@ -27,4 +27,19 @@ function _M.key(name)
   return k
 end
 
+-- One header as a request sends it: key (lower-case name), value (a number made a string) for a
+-- valid pair, or nil and what is wrong with it. The callers raise, each at its own stack level.
+function _M.check(name, value)
+  local key = _M.key(name)
+  if not key then return nil, "header name '" .. tostring(name) .. "' is not a valid token" end
+  local t = type(value)
+  if t == "number" then
+    value = tostring(value)
+  elseif t ~= "string" then
+    return nil, "header '" .. name .. "' must be a string (got " .. t .. ")"
+  end
+  if _M.has_crlf(value) then return nil, "header '" .. name .. "' contains CR or LF" end
+  return key, value
+end
+
 return _M

@@ -86,16 +86,9 @@ function _M.check_headers(where, opts, level)
   if h == nil then return nil end
   if type(h) ~= "table" then raise(where, "field 'headers' must be a table", (level or 2) + 1) end
   local out = {}
-  for name, value in pairs(h) do
-    local key = header.key(name)
-    if not key then
-      raise(where, "header name '" .. tostring(name) .. "' is not a valid token", (level or 2) + 1)
-    end
-    if type(value) == "number" then value = tostring(value) end
-    if type(value) ~= "string" then
-      raise(where, "header '" .. name .. "' must be a string (got " .. type(value) .. ")", (level or 2) + 1)
-    end
-    if header.has_crlf(value) then raise(where, "header '" .. name .. "' contains CR or LF", (level or 2) + 1) end
+  for name, v in pairs(h) do
+    local key, value = header.check(name, v)
+    if not key then raise(where, value, (level or 2) + 1) end
     if key == "authorization" then
       raise(where, "header 'Authorization' is set by the auth object", (level or 2) + 1)
     end
