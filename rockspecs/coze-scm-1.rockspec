@@ -36,6 +36,7 @@ build = {
       incdirs = { "csrc", "$(CURL_INCDIR)", "$(OPENSSL_INCDIR)" },
       libdirs = { "$(CURL_LIBDIR)", "$(OPENSSL_LIBDIR)" },
     },
+    ["coze.args"] = "lua/coze/args.lua",
     ["coze.auth.app"] = "lua/coze/auth/app.lua",
     ["coze.auth.base"] = "lua/coze/auth/base.lua",
     ["coze.auth.cache"] = "lua/coze/auth/cache.lua",
