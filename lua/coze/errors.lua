@@ -43,6 +43,17 @@ function _M.new(kind, fields)
   return setmetatable(e, Error)
 end
 
+-- Fills the call's context into err where the layer that made it did not know it (a transport
+-- error knows no op; an attempt knows no logid before the headers): set fields are kept.
+-- annotate(err, { op = ..., http_status = ..., logid = ... }) -> err
+function _M.annotate(err, ctx)
+  if getmetatable(err) ~= Error then return err end
+  for k, v in pairs(ctx) do
+    if err[k] == nil then err[k] = v end
+  end
+  return err
+end
+
 function _M.is(v)
   return getmetatable(v) == Error
 end
