@@ -1,13 +1,13 @@
 -- Every in-scope row of the API catalog (endpoints.tsv) is a method on the client that sends the
 -- right HTTP method and path, puts each parameter where params.tsv says, sends the fixed headers and
--- names missing required fields. Catalog: $COZE_API_CATALOG, else ../shared/api/endpoints.tsv
--- (relative to the repository root, where busted runs).
+-- names missing required fields. Catalog: $COZE_API_CATALOG, else the repository's
+-- catalog/endpoints.tsv (relative to the repository root, where busted runs).
 local emu = require "helpers.emu"
 local cjson = require "cjson"
 local url = require "coze.url"
 local endpoints = require "coze.endpoints"
 
-local CATALOG = os.getenv("COZE_API_CATALOG") or "../shared/api/endpoints.tsv"
+local CATALOG = os.getenv("COZE_API_CATALOG") or "catalog/endpoints.tsv"
 local PARAMS = CATALOG:gsub("endpoints%.tsv$", "params.tsv")
 
 local function read_tsv(path)
