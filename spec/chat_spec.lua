@@ -73,6 +73,26 @@ describe("chat", function()
     assert.equal("in_progress", err.chat.status)
   end)
 
+  it("refuses NaN and negative poll options like run_histories:wait (one poll helper)", function()
+    assert.has_error(function() client.chat:create_and_poll(ask { poll_interval_ms = 0 / 0 }) end,
+      "coze: chat.create_and_poll: field 'poll_interval_ms' must be a non-negative number (got NaN)")
+    assert.has_error(function() client.chat:create_and_poll(ask { poll_timeout_ms = -1 }) end,
+      "coze: chat.create_and_poll: field 'poll_timeout_ms' must be a non-negative number (got number)")
+    assert.has_error(function()
+      client.workflows.runs.run_histories:wait { workflow_id = "w", execute_id = "e", poll_interval_ms = 0 / 0 }
+    end, "coze: workflows.runs.run_histories.wait: field 'poll_interval_ms' must be a non-negative number (got NaN)")
+  end)
+
+  it("forwards call options to every poll request", function()
+    local before = emu.mark()
+    local res = assert(client.chat:create_and_poll(ask { poll_interval_ms = 10, max_retries = 2,
+      headers = { ["X-Poll-Test"] = "p1" } }))
+    assert.equal("completed", res.chat.status)
+    local reqs = emu.since(before)
+    assert.truthy(#reqs >= 3)
+    for _, r in ipairs(reqs) do assert.equal("p1", emu.header(r, "x-poll-test"), r.path) end
+  end)
+
   it("polls through on_wait so a coroutine scheduler keeps running", function()
     local yields = 0
     local co = coroutine.wrap(function()

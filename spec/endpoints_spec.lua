@@ -312,4 +312,63 @@ describe("options checks", function()
     assert.equal("Done", names[#names])
     assert.is_true(s.completed)
   end)
+
+  it("marks reads idempotent in the table (lists and retrieves sent as POST too), and only reads", function()
+    local resources = require "coze.resources"
+    local post_reads = {}
+    for _, ep in ipairs(endpoints) do
+      local op, method = ep[1], ep[2]
+      local last = op:match("([%w_]+)$")
+      local read = method == "GET" or ep.paging ~= nil or last == "list" or last:match("retrieve$") ~= nil
+      if read then assert.is_true(ep.idempotent, op) end
+      if ep.idempotent and method ~= "GET" then post_reads[#post_reads + 1] = op end
+      if method == "DELETE" or last == "create" or last == "update" or last == "delete" then
+        assert.is_nil(ep.idempotent, op)
+      end
+      assert.equal(ep.idempotent, resources.compile(ep).idempotent, op)
+    end
+    table.sort(post_reads)
+    assert.same({ "conversations.messages.list", "datasets.documents.list", "datasets.documents.progress" }, post_reads)
+    -- the builder follows the table, not the operation's name
+    assert.is_nil(resources.compile({ "x.list", "POST", "/x" }).idempotent)
+    assert.is_true(resources.compile({ "x.do", "POST", "/x", idempotent = true }).idempotent)
+  end)
+
+  it("builds multipart operations from the table: the content shorthand works on every one", function()
+    local n = 0
+    for _, ep in ipairs(endpoints) do
+      if ep.body == "multipart" then
+        n = n + 1
+        local target = client
+        local names = {}
+        for part in ep[1]:gmatch("[^%.]+") do names[#names + 1] = part end
+        for i = 1, #names - 1 do target = target[names[i]] end
+        local opts = { content = "RIFF", file_name = "a.wav" }
+        for name in ep[3]:gmatch("{([%w_]+)}") do opts[name] = "g1" end
+        for _, name in ipairs(ep.required or {}) do
+          if opts[name] == nil and name ~= "file" then opts[name] = "x" end
+        end
+        local res, err = target[names[#names]](target, opts)
+        assert(res ~= nil or (err and err.kind ~= "transport"), ep[1] .. ": " .. tostring(err))
+        local req = emu.last_request()
+        assert.equal(ep[3]:gsub("{[%w_]+}", "g1"), req.path)
+        assert.truthy(emu.header(req, "content-type"):find("multipart/form-data", 1, true), ep[1])
+        assert.truthy(req.body:find('filename="a.wav"', 1, true), ep[1])
+      end
+    end
+    assert.is_true(n >= 5)
+    assert.has_error(function() client.files:upload { content = 1 } end,
+      "coze: files.upload: field 'content' must be a string")
+  end)
+
+  it("sends path params through url.segment: escaped, and '.' / '..' refused naming the field", function()
+    assert.has_error(function() client.bots:retrieve { bot_id = "." } end,
+      "coze: bots.retrieve: field 'bot_id' must not be '.' or '..'")
+    assert.has_error(function() client.bots.collaborators:delete { bot_id = "b", user_id = ".." } end,
+      "coze: bots.collaborators.delete: field 'user_id' must not be '.' or '..'")
+    assert(client.bots:retrieve { bot_id = "..." })
+    assert.equal("/v1/bots/...", emu.last_request().path)
+    assert.equal("a%2Fb", url.segment("a/b", "x"))
+    assert.equal("7", url.segment(7, "x"))
+  end)
 end)

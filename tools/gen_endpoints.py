@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Generates lua/coze/endpoints.lua and spec/emulator/emu/catalog_data.lua from the API catalog.
+"""Generates the endpoint table of the SDK, the emulator's catalog and the resources page from the
+API catalog in catalog/ (endpoints.tsv, params.tsv, openapi.reconstructed.json):
 
-    python3 tools/gen_endpoints.py [CATALOG_DIR]
+    python3 tools/gen_endpoints.py [CATALOG_DIR]      (default: catalog/ of this repository)
 
-CATALOG_DIR holds endpoints.tsv, params.tsv and openapi.reconstructed.json (default: $COZE_API_DIR,
-else ../shared/api relative to the repository root). The output is committed; run this again after
-the catalog changes and review the diff.
+Outputs (committed; run this again after the catalog changes and review the diff):
+    lua/coze/endpoints.lua               one row per operation: method, path, where each field goes,
+                                         types, paging, stream profile, `idempotent` for reads
+    spec/emulator/emu/catalog_data.lua   a response sample and the paging layout per operation
+    docs/resources.md                    the table of every method, with examples
 """
 import json
 import os
@@ -13,7 +16,11 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-API = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("COZE_API_DIR", os.path.join(ROOT, "..", "shared", "api"))
+CATALOG = os.path.join(ROOT, "catalog")
+
+ENDPOINTS_LUA = os.path.join("lua", "coze", "endpoints.lua")
+CATALOG_DATA_LUA = os.path.join("spec", "emulator", "emu", "catalog_data.lua")
+RESOURCES_MD = os.path.join("docs", "resources.md")
 
 BODYLESS = {"GET", "HEAD"}
 
@@ -71,11 +78,8 @@ FIXED_SAMPLES = {
     "audio.live.retrieve": {"app_id": "6000000000000001", "stream_infos": []},
 }
 
-decisions = []
-
-
-def read_tsv(name):
-    with open(os.path.join(API, name), encoding="utf-8") as f:
+def read_tsv(api, name):
+    with open(os.path.join(api, name), encoding="utf-8") as f:
         lines = f.read().split("\n")
     head = lines[0].split("\t")
     rows = []
@@ -128,75 +132,69 @@ def lua_type(t):
 
 # --- openapi samples -------------------------------------------------------------------------------
 
-spec = json.load(open(os.path.join(API, "openapi.reconstructed.json"), encoding="utf-8"))
-schemas = spec["components"]["schemas"]
-by_opid = {}
-for p, ms in spec["paths"].items():
-    for m, op in ms.items():
-        if isinstance(op, dict) and op.get("operationId"):
-            by_opid[op["operationId"]] = op
-
 ID = "7390029769854844001"
 
 
-def resolve(s):
-    seen = 0
-    while isinstance(s, dict) and "$ref" in s and seen < 10:
-        s = schemas.get(s["$ref"].split("/")[-1], {})
-        seen += 1
-    return s if isinstance(s, dict) else {}
+class Samples:
+    """Response samples from openapi.reconstructed.json."""
+
+    def __init__(self, api):
+        with open(os.path.join(api, "openapi.reconstructed.json"), encoding="utf-8") as fh:
+            spec = json.load(fh)
+        self.schemas = spec["components"]["schemas"]
+        self.by_opid = {}
+        for ms in spec["paths"].values():
+            for op in ms.values():
+                if isinstance(op, dict) and op.get("operationId"):
+                    self.by_opid[op["operationId"]] = op
+
+    def resolve(self, s):
+        seen = 0
+        while isinstance(s, dict) and "$ref" in s and seen < 10:
+            s = self.schemas.get(s["$ref"].split("/")[-1], {})
+            seen += 1
+        return s if isinstance(s, dict) else {}
 
 
-def sample(s, name="", depth=0):
-    s = resolve(s)
-    t = s.get("type")
-    ex = s.get("x-coze-example")
-    if "properties" in s or t == "object":
-        if depth >= 3:
+    def sample(self, s, name="", depth=0):
+        s = self.resolve(s)
+        t = s.get("type")
+        ex = s.get("x-coze-example")
+        if "properties" in s or t == "object":
+            if depth >= 3:
+                return {}
+            return {k: self.sample(v, k, depth + 1) for k, v in sorted(s.get("properties", {}).items())}
+        if t == "array":
+            if depth >= 3:
+                return []
+            return [self.sample(s.get("items", {}), name, depth + 1)]
+        if t == "integer":
+            try:
+                return int(ex)
+            except (TypeError, ValueError):
+                return 0
+        if t == "number":
+            try:
+                return float(ex)
+            except (TypeError, ValueError):
+                return 0.0
+        if t == "boolean":
+            return ex in ("true", True)
+        if name == "id" or name.endswith("_id"):
+            return ID
+        if isinstance(ex, str) and len(ex) <= 80:
+            return ex
+        return ""
+
+
+    def response_schema(self, op):
+        try:
+            return self.resolve(op["responses"]["200"]["content"]["application/json"]["schema"])
+        except (KeyError, TypeError):
             return {}
-        return {k: sample(v, k, depth + 1) for k, v in sorted(s.get("properties", {}).items())}
-    if t == "array":
-        if depth >= 3:
-            return []
-        return [sample(s.get("items", {}), name, depth + 1)]
-    if t == "integer":
-        try:
-            return int(ex)
-        except (TypeError, ValueError):
-            return 0
-    if t == "number":
-        try:
-            return float(ex)
-        except (TypeError, ValueError):
-            return 0.0
-    if t == "boolean":
-        return ex in ("true", True)
-    if name == "id" or name.endswith("_id"):
-        return ID
-    if isinstance(ex, str) and len(ex) <= 80:
-        return ex
-    return ""
-
-
-def response_schema(op):
-    try:
-        return resolve(op["responses"]["200"]["content"]["application/json"]["schema"])
-    except (KeyError, TypeError):
-        return {}
 
 
 # --- rows ------------------------------------------------------------------------------------------
-
-endpoints = read_tsv("endpoints.tsv")
-params = read_tsv("params.tsv")
-params_by_op = {}
-for p in params:
-    params_by_op.setdefault(p["operation"], []).append(p)
-
-skipped = []
-rows = []      # for endpoints.lua: (op, method, path, fields dict)
-emu_ops = []   # for catalog_data.lua
-
 
 def in_scope(e):
     if e["group"] == "auth":
@@ -208,179 +206,208 @@ def in_scope(e):
     return None
 
 
-for e in endpoints:
-    why = in_scope(e)
-    if why:
-        skipped.append((e["operation"], e["method"], e["path"], why))
-        continue
-    opkey, method, path, notes = e["operation"], e["method"], e["path"], e["notes"]
-    ps = params_by_op.get(opkey, [])
-    query, required, types, headers = [], [], {}, {}
-    path_names = re.findall(r"{([A-Za-z0-9_]+)}", path)
-    top_extra = []
-    for p in ps:
-        loc, name = p["location"], p["name"]
-        if loc == "header":
-            if name.strip().lower() == "authorization":
+# Reads are safe to replay even when the API makes them POSTs (message and document lists, the
+# document progress query): the client retries them like GETs.
+POST_READS = {"datasets.documents.progress"}
+
+
+def is_read(e, name):
+    last = name.rsplit(".", 1)[-1]
+    return (e["method"] in BODYLESS or e["paginated"] != "none" or last == "list" or last.endswith("retrieve")
+            or name in POST_READS)
+
+
+def build(api):
+    """The catalog as (rows, skipped, emu_ops, decisions): rows for endpoints.lua (op, method, path,
+    fields), rows left out with the reason, the emulator's entries, and the decisions taken."""
+    endpoints = read_tsv(api, "endpoints.tsv")
+    params = read_tsv(api, "params.tsv")
+    samples = Samples(api)
+    params_by_op = {}
+    for p in params:
+        params_by_op.setdefault(p["operation"], []).append(p)
+    decisions = []
+    skipped = []
+    rows = []      # for endpoints.lua: (op, method, path, fields dict)
+    emu_ops = []   # for catalog_data.lua
+
+    for e in endpoints:
+        why = in_scope(e)
+        if why:
+            skipped.append((e["operation"], e["method"], e["path"], why))
+            continue
+        opkey, method, path, notes = e["operation"], e["method"], e["path"], e["notes"]
+        ps = params_by_op.get(opkey, [])
+        query, required, types, headers = [], [], {}, {}
+        path_names = re.findall(r"{([A-Za-z0-9_]+)}", path)
+        top_extra = []
+        for p in ps:
+            loc, name = p["location"], p["name"]
+            if loc == "header":
+                if name.strip().lower() == "authorization":
+                    continue
+                headers[name] = p["enum"] or "str"
                 continue
-            headers[name] = p["enum"] or "str"
-            continue
-        if loc == "response":
-            if "." not in name and name not in ("code", "msg", "detail", "data"):
-                top_extra.append(name)
-            continue
-        if loc not in ("query", "body", "form", "path"):
-            continue
-        if e["content_type"] == "multipart" and name in ("Data", "body"):
-            continue  # phantom required[] names of multipart specs (notes)
-        if loc == "query" and name not in query:
-            query.append(name)
-        lt = lua_type(p["type"])
-        if lt and loc != "path":
-            types[name] = lt
-        if p["required"] == "yes" and loc != "path" and name not in required:
-            if e["paginated"] != "none" and name in PAGER_PARAMS:
-                decisions.append("%s: '%s' is required in the spec; the pager always sends it (first page "
-                                 "1), so callers may leave it out" % (opkey, name))
+            if loc == "response":
+                if "." not in name and name not in ("code", "msg", "detail", "data"):
+                    top_extra.append(name)
+                continue
+            if loc not in ("query", "body", "form", "path"):
+                continue
+            if e["content_type"] == "multipart" and name in ("Data", "body"):
+                continue  # phantom required[] names of multipart specs (notes)
+            if loc == "query" and name not in query:
+                query.append(name)
+            lt = lua_type(p["type"])
+            if lt and loc != "path":
+                types[name] = lt
+            if p["required"] == "yes" and loc != "path" and name not in required:
+                if e["paginated"] != "none" and name in PAGER_PARAMS:
+                    decisions.append("%s: '%s' is required in the spec; the pager always sends it (first page "
+                                     "1), so callers may leave it out" % (opkey, name))
+                else:
+                    required.append(name)
+        f = {}
+        if query:
+            f["query"] = query
+        if required:
+            f["required"] = required
+        if types:
+            f["types"] = types
+        if headers:
+            f["headers"] = headers
+        if e["content_type"] == "multipart":
+            f["body"] = "multipart"
+        elif e["content_type"] == "none" and method not in BODYLESS:
+            f["body"] = "none"
+        if e["response"] == "binary":
+            f["response"] = "binary"
+
+        # result key
+        result = None
+        if top_extra and e["response"] in ("json",):
+            has_data = any(p["location"] == "response" and p["name"] == "data" for p in ps)
+            if len(top_extra) == 1 and not has_data:
+                result = top_extra[0]
             else:
-                required.append(name)
-    f = {}
-    if query:
-        f["query"] = query
-    if required:
-        f["required"] = required
-    if types:
-        f["types"] = types
-    if headers:
-        f["headers"] = headers
-    if e["content_type"] == "multipart":
-        f["body"] = "multipart"
-    elif e["content_type"] == "none" and method not in BODYLESS:
-        f["body"] = "none"
-    if e["response"] == "binary":
-        f["response"] = "binary"
-
-    # result key
-    result = None
-    if top_extra and e["response"] in ("json",):
-        has_data = any(p["location"] == "response" and p["name"] == "data" for p in ps)
-        if len(top_extra) == 1 and not has_data:
-            result = top_extra[0]
-        else:
+                result = "body"
+        if opkey == "chat.completions.create":
             result = "body"
-    if opkey == "chat.completions.create":
-        result = "body"
-    if result:
-        f["result"] = result
+        if result:
+            f["result"] = result
 
-    # paging
-    if e["paginated"] != "none":
-        pg = dict(PAGING.get(opkey.split("|")[0], {"items": "items", "guess": True}))
-        guess = pg.pop("guess", False)
-        f["paging"] = e["paginated"]
-        for k, v in pg.items():
-            f[k] = v
-        if guess:
-            decisions.append("%s: no response schema in the catalog; list key '%s' follows the SDKs or the "
-                             "house convention, and the pager falls back to the only list in the result"
-                             % (opkey, pg.get("items")))
+        # paging
+        if e["paginated"] != "none":
+            pg = dict(PAGING.get(opkey.split("|")[0], {"items": "items", "guess": True}))
+            guess = pg.pop("guess", False)
+            f["paging"] = e["paginated"]
+            for k, v in pg.items():
+                f[k] = v
+            if guess:
+                decisions.append("%s: no response schema in the catalog; list key '%s' follows the SDKs or the "
+                                 "house convention, and the pager falls back to the only list in the result"
+                                 % (opkey, pg.get("items")))
 
-    ops = opkey.split("|")
-    variants = []
-    if e["response"] == "json|sse":
-        if len(ops) == 1:
-            base = ops[0]
-            ops = [base, base.rsplit(".", 1)[0] + ".stream"]
-            decisions.append("%s: json|sse with one name: the streaming twin is %s" % (base, ops[1]))
-        profile = "completions" if opkey.startswith("chat.completions") else "chat"
-        variants = [(ops[0], {"set": {"stream": False}}), (ops[1], {"set": {"stream": True}, "stream": profile})]
-    elif e["response"] == "sse":
-        profile = "workflow" if opkey in ("workflows.runs.stream", "workflows.runs.stream_resume") else "chat"
-        variants = [(ops[0], {"stream": profile})]
-    else:
-        variants = [(o, {}) for o in ops]
+        ops = opkey.split("|")
+        variants = []
+        if e["response"] == "json|sse":
+            if len(ops) == 1:
+                base = ops[0]
+                ops = [base, base.rsplit(".", 1)[0] + ".stream"]
+                decisions.append("%s: json|sse with one name: the streaming twin is %s" % (base, ops[1]))
+            profile = "completions" if opkey.startswith("chat.completions") else "chat"
+            variants = [(ops[0], {"set": {"stream": False}}), (ops[1], {"set": {"stream": True}, "stream": profile})]
+        elif e["response"] == "sse":
+            profile = "workflow" if opkey in ("workflows.runs.stream", "workflows.runs.stream_resume") else "chat"
+            variants = [(ops[0], {"stream": profile})]
+        else:
+            variants = [(o, {}) for o in ops]
 
-    # emulator sample
-    op_spec = by_opid.get(e["operation_id"]) if e["operation_id"] else None
-    data_sample, body_sample = None, None
-    distrust = "do not trust it" in notes
-    if ops[0] in FIXED_SAMPLES:
-        data_sample = FIXED_SAMPLES[ops[0]]
-    elif op_spec and not distrust:
-        rs = response_schema(op_spec)
-        props = rs.get("properties", {})
-        if result and result != "data":
-            body_sample = {k: sample(v, k) for k, v in sorted(props.items()) if k not in ("code", "msg", "detail")}
-        elif "data" in props:
-            data_sample = sample(props["data"], "data")
+        # emulator sample
+        op_spec = samples.by_opid.get(e["operation_id"]) if e["operation_id"] else None
+        data_sample, body_sample = None, None
+        distrust = "do not trust it" in notes
+        if ops[0] in FIXED_SAMPLES:
+            data_sample = FIXED_SAMPLES[ops[0]]
+        elif op_spec and not distrust:
+            rs = samples.response_schema(op_spec)
+            props = rs.get("properties", {})
+            if result and result != "data":
+                body_sample = {k: samples.sample(v, k) for k, v in sorted(props.items()) if k not in ("code", "msg", "detail")}
+            elif "data" in props:
+                data_sample = samples.sample(props["data"], "data")
+            else:
+                data_sample = {}
         else:
             data_sample = {}
-    else:
-        data_sample = {}
-    if result and result not in ("data", "body") and body_sample is None:
-        body_sample = {result: data_sample if data_sample is not None else {}}
-    if result == "body" and body_sample is None:
-        body_sample = {"data": data_sample if data_sample is not None else {}}
+        if result and result not in ("data", "body") and body_sample is None:
+            body_sample = {result: data_sample if data_sample is not None else {}}
+        if result == "body" and body_sample is None:
+            body_sample = {"data": data_sample if data_sample is not None else {}}
 
-    for name, extra in variants:
-        g = dict(f)
-        g.update(extra)
-        rows.append((name, method, path, g))
-        emu = {"op": name, "method": method, "path": path,
-               "kind": e["response"] if e["response"] != "json|sse" else ("sse" if extra.get("stream") else "json")}
-        if extra.get("stream"):
-            emu["kind"] = "sse"
-            emu["profile"] = extra["stream"]
-        if e["response"] == "json|sse":
-            emu["either"] = True
-        if body_sample is not None:
-            emu["body_json"] = json.dumps(body_sample, ensure_ascii=False, separators=(",", ":"))
-        else:
-            emu["data_json"] = json.dumps(data_sample, ensure_ascii=False, separators=(",", ":"))
-        if "paging" in g:
-            item = None
-            src = (body_sample or {}) if body_sample is not None else data_sample
-            it = src.get(g.get("items")) if isinstance(src, dict) else None
-            if isinstance(it, list) and it and isinstance(it[0], dict):
-                item = it[0]
-            if item is None:
-                item = {"id": ID, "name": "item"}
-            emu["paging"] = {k: g[k] for k in ("paging", "items", "total", "next_token") if k in g}
-            # which of has_more / total the real answer carries (spec or SDK model)
-            emu["paging"]["has_more"] = "total" not in g or name == "folders.list"
-            emu["paging"]["top"] = bool(result == "body")
-            emu["item_json"] = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
-        emu_ops.append(emu)
+        for name, extra in variants:
+            g = dict(f)
+            g.update(extra)
+            if is_read(e, name):
+                g["idempotent"] = True
+            rows.append((name, method, path, g))
+            emu = {"op": name, "method": method, "path": path,
+                   "kind": e["response"] if e["response"] != "json|sse" else ("sse" if extra.get("stream") else "json")}
+            if extra.get("stream"):
+                emu["kind"] = "sse"
+                emu["profile"] = extra["stream"]
+            if e["response"] == "json|sse":
+                emu["either"] = True
+            if body_sample is not None:
+                emu["body_json"] = json.dumps(body_sample, ensure_ascii=False, separators=(",", ":"))
+            else:
+                emu["data_json"] = json.dumps(data_sample, ensure_ascii=False, separators=(",", ":"))
+            if "paging" in g:
+                item = None
+                src = (body_sample or {}) if body_sample is not None else data_sample
+                it = src.get(g.get("items")) if isinstance(src, dict) else None
+                if isinstance(it, list) and it and isinstance(it[0], dict):
+                    item = it[0]
+                if item is None:
+                    item = {"id": ID, "name": "item"}
+                emu["paging"] = {k: g[k] for k in ("paging", "items", "total", "next_token") if k in g}
+                # which of has_more / total the real answer carries (spec or SDK model)
+                emu["paging"]["has_more"] = "total" not in g or name == "folders.list"
+                emu["paging"]["top"] = bool(result == "body")
+                emu["item_json"] = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+            emu_ops.append(emu)
 
-# --- catalog-vs-spec decisions that are not derived above ---------------------------------------------
-decisions += [
-    "chat.retrieve: GET with ids in the query (spec and docs); coze-py's POST is not followed",
-    "conversations.messages.retrieve: GET (spec and docs); coze-java's POST is not followed",
-    "conversations.messages.create / delete, chat.create, chat.submit_tool_outputs, conversations.messages.list: "
-    "ids named as query params by the spec go to the query string of the POST (notes agree)",
-    "DELETE rows with content_type json send a JSON body ({} when empty, as the spec declares); DELETE rows "
-    "with content_type none send no body and put their fields in the query",
-    "files.upload / audio.transcriptions.create: the multipart field is `file` (notes); the phantom required "
-    "names `Data` / `body` of the spec are dropped",
-    "conversations.messages.update: the result is the top-level `message` (not `data`); "
-    "datasets.documents.create: the top-level `document_infos`",
-    "workflows.runs.create / resume, conversations.messages.list, datasets.documents.list: result = body "
-    "(top-level fields next to or instead of `data`)",
-    "workflows.chat.stream: always SSE with chat-style events (profile chat), although the spec declares JSON",
-    "workflows.runs.stream / stream_resume: SSE with the workflow profile (spec models the events as JSON)",
-    "audio.speech.create: raw audio bytes (response = binary), not the spec's {data:{content}} object",
-    "conversations.messages.list paging: next page with after_id = last_id (docs: 向后翻页), or "
-    "before_id = first_id when the caller started with before_id (docs: 向前翻页)",
-    "responses whose spec `data` is the clobbered shared properties_data are not sampled from the spec; the "
-    "emulator uses small hand-written samples instead",
-    "path params are always required, even where params.tsv marks them optional (connectors.bots.update, "
-    "commerce.benefit_limitations.update, api_apps.events.list, speaker_identify)",
-]
+    # catalog-vs-spec decisions that are not derived above
+    decisions += [
+        "chat.retrieve: GET with ids in the query (spec and docs); coze-py's POST is not followed",
+        "conversations.messages.retrieve: GET (spec and docs); coze-java's POST is not followed",
+        "conversations.messages.create / delete, chat.create, chat.submit_tool_outputs, conversations.messages.list: "
+        "ids named as query params by the spec go to the query string of the POST (notes agree)",
+        "DELETE rows with content_type json send a JSON body ({} when empty, as the spec declares); DELETE rows "
+        "with content_type none send no body and put their fields in the query",
+        "files.upload / audio.transcriptions.create: the multipart field is `file` (notes); the phantom required "
+        "names `Data` / `body` of the spec are dropped",
+        "conversations.messages.update: the result is the top-level `message` (not `data`); "
+        "datasets.documents.create: the top-level `document_infos`",
+        "workflows.runs.create / resume, conversations.messages.list, datasets.documents.list: result = body "
+        "(top-level fields next to or instead of `data`)",
+        "workflows.chat.stream: always SSE with chat-style events (profile chat), although the spec declares JSON",
+        "workflows.runs.stream / stream_resume: SSE with the workflow profile (spec models the events as JSON)",
+        "audio.speech.create: raw audio bytes (response = binary), not the spec's {data:{content}} object",
+        "conversations.messages.list paging: next page with after_id = last_id (docs: 向后翻页), or "
+        "before_id = first_id when the caller started with before_id (docs: 向前翻页)",
+        "responses whose spec `data` is the clobbered shared properties_data are not sampled from the spec; the "
+        "emulator uses small hand-written samples instead",
+        "path params are always required, even where params.tsv marks them optional (connectors.bots.update, "
+        "commerce.benefit_limitations.update, api_apps.events.list, speaker_identify)",
+    ]
+    return rows, skipped, emu_ops, decisions
 
-# --- write endpoints.lua ------------------------------------------------------------------------------
 
-HEADER = """-- GENERATED by tools/gen_endpoints.py from the API catalog (endpoints.tsv, params.tsv,
--- openapi.reconstructed.json); edit the generator, not this file.
+# --- endpoints.lua -----------------------------------------------------------------------------------
+
+HEADER = """-- GENERATED by tools/gen_endpoints.py from the API catalog in catalog/ (endpoints.tsv, params.tsv,
+-- openapi.reconstructed.json); edit the generator or the catalog, not this file.
 -- Every HTTP operation of the Coze API, one line each; coze.resources builds the client's
 -- resource objects from it. Fields:
 --   [1] operation ("a.b.c" becomes client.a.b:c{...}), [2] HTTP method, [3] path ({name} = path param)
@@ -394,59 +421,63 @@ HEADER = """-- GENERATED by tools/gen_endpoints.py from the API catalog (endpoin
 --   response  "json" (default, Coze envelope) or "binary" (raw bytes, e.g. audio)
 --   result    envelope key returned ("data" by default; "body" = the whole decoded body)
 --   headers   fixed request headers
---   body      "json" (default), "multipart" (multipart/form-data) or "none" (no request body)
+--   body      "json" (default), "multipart" (multipart/form-data: the `file` field is a path, a
+--             { path | data, filename, type } table, or content / file_name / content_type) or
+--             "none" (no request body)
+--   idempotent  true for reads (every GET, lists and retrieves also when the API makes them POSTs):
+--             failed attempts are retried like GETs
 --   paging    "page_num" | "page_index" | "page_token" | "first_last_id" | "page_size_body": the call
 --             returns a coze.pager Page; items / total / has_more / next_token name the result's fields
 --             (key paths, "a.b"), page_param / size_param / token_param the request's (defaults per
 --             scheme in coze/pager.lua)
 """
 
-ORDER = ["query", "required", "types", "headers", "body", "set", "stream", "response", "result",
+ORDER = ["query", "required", "types", "headers", "body", "idempotent", "set", "stream", "response", "result",
          "paging", "items", "total", "has_more", "next_token", "page_param", "size_param", "token_param"]
 
-out = [HEADER, "return {\n"]
-for name, method, path, g in rows:
-    parts = [lua_str(name), lua_str(method), lua_str(path)]
-    for k in ORDER:
-        if k in g and k != "types":
-            parts.append(k + " = " + lua_val(g[k]))
-    line = "  { " + ", ".join(parts)
-    if "types" in g:  # long: on its own continuation line
-        line += ",\n    types = " + lua_val(g["types"])
-    out.append(line + " },\n")
-out.append("}\n")
-out.append("\n-- Rows of endpoints.tsv left out (not resource methods):\n")
-for op, m, p, why in skipped:
-    out.append("--   %s (%s %s): %s\n" % (op, m, p, why))
-out.append("\n-- Decisions where the catalog notes, the spec and the SDKs disagree or say nothing:\n")
-seen = set()
-for d in decisions:
-    if d not in seen:
-        seen.add(d)
-        out.append("--   " + d + "\n")
 
-with open(os.path.join(ROOT, "lua", "coze", "endpoints.lua"), "w", encoding="utf-8") as fh:
-    fh.write("".join(out))
+def endpoints_lua(rows, skipped, decisions):
+    out = [HEADER, "return {\n"]
+    for name, method, path, g in rows:
+        parts = [lua_str(name), lua_str(method), lua_str(path)]
+        for k in ORDER:
+            if k in g and k != "types":
+                parts.append(k + " = " + lua_val(g[k]))
+        line = "  { " + ", ".join(parts)
+        if "types" in g:  # long: on its own continuation line
+            line += ",\n    types = " + lua_val(g["types"])
+        out.append(line + " },\n")
+    out.append("}\n")
+    out.append("\n-- Rows of endpoints.tsv left out (not resource methods):\n")
+    for op, m, p, why in skipped:
+        out.append("--   %s (%s %s): %s\n" % (op, m, p, why))
+    out.append("\n-- Decisions where the catalog notes, the spec and the SDKs disagree or say nothing:\n")
+    seen = set()
+    for d in decisions:
+        if d not in seen:
+            seen.add(d)
+            out.append("--   " + d + "\n")
+    return "".join(out), len(seen)
 
-# --- write catalog_data.lua --------------------------------------------------------------------------
 
-eo = ["-- GENERATED by tools/gen_endpoints.py: one entry per operation of lua/coze/endpoints.lua, with a\n"
-      "-- response sample built from openapi.reconstructed.json (pre-encoded JSON: data_json is spliced into\n"
-      "-- the envelope, body_json holds top-level fields) and the paging layout. Served by emu/catalog.lua.\n",
-      "return {\n"]
-for emu in emu_ops:
-    parts = []
-    for k in ("op", "method", "path", "kind", "profile", "either", "data_json", "body_json", "item_json", "paging"):
-        if k in emu:
-            parts.append(k + " = " + lua_val(emu[k]))
-    eo.append("  { " + ", ".join(parts) + " },\n")
-eo.append("}\n")
-with open(os.path.join(ROOT, "spec", "emulator", "emu", "catalog_data.lua"), "w", encoding="utf-8") as fh:
-    fh.write("".join(eo))
+# --- catalog_data.lua ------------------------------------------------------------------------------
 
-print("%d methods, %d skipped rows, %d decisions" % (len(rows), len(skipped), len(seen)))
+def catalog_data_lua(emu_ops):
+    eo = ["-- GENERATED by tools/gen_endpoints.py: one entry per operation of lua/coze/endpoints.lua, with a\n"
+          "-- response sample built from openapi.reconstructed.json (pre-encoded JSON: data_json is spliced into\n"
+          "-- the envelope, body_json holds top-level fields) and the paging layout. Served by emu/catalog.lua.\n",
+          "return {\n"]
+    for emu in emu_ops:
+        parts = []
+        for k in ("op", "method", "path", "kind", "profile", "either", "data_json", "body_json", "item_json", "paging"):
+            if k in emu:
+                parts.append(k + " = " + lua_val(emu[k]))
+        eo.append("  { " + ", ".join(parts) + " },\n")
+    eo.append("}\n")
+    return "".join(eo)
 
-# --- write docs/resources.md -------------------------------------------------------------------------
+
+# --- docs/resources.md -----------------------------------------------------------------------------
 
 EXAMPLES = {
     "bots": '''local page = assert(client.bots:list { workspace_id = "7390...", page_size = 20 })
@@ -496,16 +527,6 @@ assert(client.api_apps.events:subscribe { api_app_id = app.id, event_types = { "
     "users": '''local me = assert(client.users:me {})''',
 }
 
-groups = []
-by_group = {}
-for name, method, path, g in rows:
-    top = name.split(".")[0]
-    if top not in by_group:
-        by_group[top] = []
-        groups.append(top)
-    by_group[top].append((name, method, path, g))
-
-
 def describe_row(g, method_of_row):
     tags = []
     if "paging" in g:
@@ -530,41 +551,70 @@ def call_name(name):
     return "client." + ".".join(parts[:-1]) + ":" + parts[-1] + "{...}"
 
 
-doc = ["<!-- GENERATED by tools/gen_endpoints.py from the API catalog; edit the generator. -->\n",
-       "# Resources\n\n",
-       "Every operation of the Coze API is a method built from one table, `lua/coze/endpoints.lua`: the operation\n",
-       "`a.b.c` is called as `client.a.b:c{ ... }` with one options table. Fields named in the path (`{bot_id}`)\n",
-       "are filled in and escaped; fields the API takes in the query string go there; everything else goes to\n",
-       "the JSON body (to the query string for GET). Missing required fields and fields of an impossible type\n",
-       "raise `coze: <op>: field '<name>' ...`; failures of the call return `nil, err` (see the README).\n",
-       "Call options (`headers`, `query`, timeouts, `wait_ms`, `on_wait`, ...) can be mixed into the same table.\n\n",
-       "## Pagination\n\n",
-       "List operations marked *paged* return a page after one request:\n\n",
-       "```lua\n",
-       "local page, err = client.bots:list { workspace_id = \"7390...\", page_size = 20 }\n",
-       "if not page then error(err) end\n",
-       "print(#page.items, page.has_more, page.total)   -- page.raw is the decoded result\n",
-       "for bot in page:each() do print(bot.name) end  -- further pages are fetched as needed; errors raise\n",
-       "local next_item = page:iter()                  -- the same walk without raising:\n",
-       "local item, ierr = next_item()                  -- item, nil at the end, or nil, err\n",
-       "local second, perr = page:next_page()           -- nil when there are no more pages\n",
-       "```\n\n",
-       "One helper serves the five schemes of the API (`page_num`, `page_index`, `page_token`, `first_last_id`\n",
-       "for message lists and `page_size_body` for knowledge documents); give the first page's fields as the API\n",
-       "names them (`page_num`/`page_size`, `page_token`, `before_id`/`after_id`/`limit`, `page`/`size`).\n",
-       "A walk ends when `has_more` is false, a page is empty, `total` is reached, or the server repeats a token.\n\n",
-       "## Operations\n\n"]
-for top in groups:
-    doc.append("### %s\n\n" % top)
-    doc.append("| method | HTTP | notes |\n|---|---|---|\n")
-    for name, method, path, g in by_group[top]:
-        doc.append("| `%s` | `%s %s` | %s |\n" % (call_name(name), method, path, describe_row(g, method)))
-    if top in EXAMPLES:
-        doc.append("\n```lua\n" + EXAMPLES[top] + "\n```\n")
-    doc.append("\n")
-doc.append("## Not resource methods\n\n")
-for op, m, p, why in skipped:
-    doc.append("- `%s` (`%s %s`): %s\n" % (op, m, p, why))
-os.makedirs(os.path.join(ROOT, "docs"), exist_ok=True)
-with open(os.path.join(ROOT, "docs", "resources.md"), "w", encoding="utf-8") as fh:
-    fh.write("".join(doc))
+def resources_md(rows, skipped):
+    groups = []
+    by_group = {}
+    for name, method, path, g in rows:
+        top = name.split(".")[0]
+        if top not in by_group:
+            by_group[top] = []
+            groups.append(top)
+        by_group[top].append((name, method, path, g))
+    doc = ["<!-- GENERATED by tools/gen_endpoints.py from the API catalog; edit the generator. -->\n",
+           "# Resources\n\n",
+           "Every operation of the Coze API is a method built from one table, `lua/coze/endpoints.lua`: the operation\n",
+           "`a.b.c` is called as `client.a.b:c{ ... }` with one options table. Fields named in the path (`{bot_id}`)\n",
+           "are filled in and escaped; fields the API takes in the query string go there; everything else goes to\n",
+           "the JSON body (to the query string for GET). Missing required fields and fields of an impossible type\n",
+           "raise `coze: <op>: field '<name>' ...`; failures of the call return `nil, err` (see the README).\n",
+           "Call options (`headers`, `query`, timeouts, `wait_ms`, `on_wait`, ...) can be mixed into the same table.\n\n",
+           "## Pagination\n\n",
+           "List operations marked *paged* return a page after one request:\n\n",
+           "```lua\n",
+           "local page, err = client.bots:list { workspace_id = \"7390...\", page_size = 20 }\n",
+           "if not page then error(err) end\n",
+           "print(#page.items, page.has_more, page.total)   -- page.raw is the decoded result\n",
+           "for bot in page:each() do print(bot.name) end  -- further pages are fetched as needed; errors raise\n",
+           "local next_item = page:iter()                  -- the same walk without raising:\n",
+           "local item, ierr = next_item()                  -- item, nil at the end, or nil, err\n",
+           "local second, perr = page:next_page()           -- nil when there are no more pages\n",
+           "```\n\n",
+           "One helper serves the five schemes of the API (`page_num`, `page_index`, `page_token`, `first_last_id`\n",
+           "for message lists and `page_size_body` for knowledge documents); give the first page's fields as the API\n",
+           "names them (`page_num`/`page_size`, `page_token`, `before_id`/`after_id`/`limit`, `page`/`size`).\n",
+           "A walk ends when `has_more` is false, a page is empty, `total` is reached, or the server repeats a token.\n\n",
+           "## Operations\n\n"]
+    for top in groups:
+        doc.append("### %s\n\n" % top)
+        doc.append("| method | HTTP | notes |\n|---|---|---|\n")
+        for name, method, path, g in by_group[top]:
+            doc.append("| `%s` | `%s %s` | %s |\n" % (call_name(name), method, path, describe_row(g, method)))
+        if top in EXAMPLES:
+            doc.append("\n```lua\n" + EXAMPLES[top] + "\n```\n")
+        doc.append("\n")
+    doc.append("## Not resource methods\n\n")
+    for op, m, p, why in skipped:
+        doc.append("- `%s` (`%s %s`): %s\n" % (op, m, p, why))
+    return "".join(doc)
+
+
+def main(argv):
+    api = argv[1] if len(argv) > 1 else CATALOG
+    rows, skipped, emu_ops, decisions = build(api)
+    text, ndecisions = endpoints_lua(rows, skipped, decisions)
+    outputs = {
+        ENDPOINTS_LUA: text,
+        CATALOG_DATA_LUA: catalog_data_lua(emu_ops),
+        RESOURCES_MD: resources_md(rows, skipped),
+    }
+    for rel, content in outputs.items():
+        path = os.path.join(ROOT, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(content)
+    print("%d methods, %d skipped rows, %d decisions" % (len(rows), len(skipped), ndecisions))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

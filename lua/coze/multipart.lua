@@ -126,7 +126,8 @@ function _M.parts(where, fields, file_fields)
   return plain, total
 end
 
--- Call-level shorthands of multipart operations, applied before the generated method runs:
+-- Call-level shorthands of multipart operations (body = "multipart" in coze.endpoints), applied by
+-- coze.resources before the generated method runs:
 --   { content = bytes, file_name = "a.txt", content_type = "text/plain" } -> file = { data = ..., ... }
 --   { file = io.open(...) } is refused (give a path: the transport streams it from disk).
 local SHORTHAND = { content = true, file_name = true, content_type = true }
@@ -168,32 +169,6 @@ function _M.normalize(where, opts)
     argerror(where, "field 'file' or 'content' is required")
   end
   return copy
-end
-
--- Wraps a generated multipart method so it accepts the shorthands above.
-function _M.wrap(generated, where)
-  return function(self, opts)
-    return generated(self, _M.normalize(where, opts))
-  end
-end
-
--- Wraps every multipart operation of the endpoint table under `prefix` ("files", "audio") that
--- the client has.
-function _M.wrap_all(client, prefix)
-  for _, ep in ipairs(require("coze.endpoints")) do
-    local op = ep[1]
-    if ep.body == "multipart" and op:sub(1, #prefix + 1) == prefix .. "." then
-      local node = client
-      local names = {}
-      for part in op:gmatch("[^%.]+") do names[#names + 1] = part end
-      for i = 1, #names - 1 do
-        node = type(node) == "table" and rawget(node, names[i]) or nil
-      end
-      local last = names[#names]
-      local generated = type(node) == "table" and rawget(node, last) or nil
-      if type(generated) == "function" then rawset(node, last, _M.wrap(generated, op)) end
-    end
-  end
 end
 
 return _M

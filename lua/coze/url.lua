@@ -5,7 +5,8 @@ local function hex(c)
   return string.format("%%%02X", string.byte(c))
 end
 
--- Escapes everything but unreserved characters, so "/", "?", "#" and ".." cannot leave a segment.
+-- Escapes everything but unreserved characters, so "/", "?" and "#" cannot leave a segment (a
+-- whole "." or ".." stays as it is: path segments go through segment()).
 -- Most values (ids, names) need nothing: find() answers that without building a copy.
 function _M.escape(s)
   s = tostring(s)
@@ -24,6 +25,16 @@ local function scalar(v, name)
   error("query value for '" .. name .. "' must be a string, number or boolean, got " .. t, 0)
 end
 _M.scalar = scalar
+
+-- A path segment from a user or config value: escaped, and never "." or ".." (a dot segment moves
+-- the request to another path). Refusals raise naming the field, `level` as in coze.args.
+function _M.segment(v, name, where, level)
+  local s = scalar(v, name)
+  if s == "." or s == ".." then
+    require("coze.args").fail(where or "path", "field '" .. name .. "' must not be '.' or '..'", level)
+  end
+  return _M.escape(s)
+end
 
 -- Encodes a table as a query string with keys sorted (stable URLs, easy to assert).
 function _M.query(params)

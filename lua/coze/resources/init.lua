@@ -1,7 +1,10 @@
 -- Builds the client's resource objects from coze.endpoints: operation "a.b.c" becomes the method
--- client.a.b:c(opts); operations with `paging` return a coze.pager Page.
+-- client.a.b:c(opts). The table row says everything the method does: where each field goes, the
+-- types it checks, paging (a coze.pager Page), streams, multipart bodies, whether it is a read.
 -- Extensions (resources/<name>.lua) add helpers written in Lua on top.
+local args = require "coze.args"
 local client_mod = require "coze.client"
+local multipart = require "coze.multipart"
 local url = require "coze.url"
 local pager = require "coze.pager"
 
@@ -18,8 +21,9 @@ end
 local CALL_OPTIONS = client_mod.CALL_OPTIONS
 local BODYLESS = { GET = true, HEAD = true }
 
-local function fail(op, msg)
-  error("coze: " .. op .. ": " .. msg, 3)
+-- Argument errors of a generated method point at its caller: prepare() runs two frames below it.
+local function fail(op, msg, depth)
+  args.fail(op, msg, 3 + (depth or 0))
 end
 
 local TYPES = { string = true, integer = true, number = true, boolean = true, table = true }
@@ -32,17 +36,23 @@ local function compile(ep)
     result = ep.result, headers = ep.headers, set = ep.set, in_query = {}, in_path = {},
     required = ep.required or {}, types = ep.types or {}, body = body,
     no_body = BODYLESS[method] or body == "none", paging = pager.compile(ep),
+    idempotent = ep.idempotent or nil,
   }
-  -- Reads are safe to replay even when the API makes them POSTs (message and document lists).
-  spec.idempotent = ep.idempotent or spec.paging ~= nil or op:match("%.list$") ~= nil
-    or op:match("retrieve$") ~= nil or nil
   for name, t in pairs(spec.types) do
     if not TYPES[t] then error("coze: " .. op .. ": unknown type '" .. tostring(t) .. "' for '" .. name .. "'", 2) end
   end
   for _, name in ipairs(ep.query or {}) do spec.in_query[name] = true end
-  for name in path:gmatch("{([%w_]+)}") do
+  -- The path as pieces: literal text at odd indexes, path param names at even ones.
+  local pieces, at = {}, 1
+  for s, name, e in path:gmatch("(){([%w_]+)}()") do
+    pieces[#pieces + 1] = path:sub(at, s - 1)
+    pieces[#pieces + 1] = name
     spec.in_path[name] = true
-    spec.has_path_params = true
+    at = e
+  end
+  if #pieces > 0 then
+    pieces[#pieces + 1] = path:sub(at)
+    spec.path_pieces = pieces
   end
   spec.required_set = {}
   for _, name in ipairs(spec.required) do spec.required_set[name] = true end
@@ -78,13 +88,13 @@ local function query_value(op, k, v)
     for i, x in ipairs(v) do
       local xt = type(x)
       if xt ~= "string" and xt ~= "number" and xt ~= "boolean" then
-        fail(op, "field '" .. k .. "' must be a list of strings or numbers")
+        fail(op, "field '" .. k .. "' must be a list of strings or numbers", 1)
       end
       parts[i] = url.scalar(x, k)
     end
     return table.concat(parts, ",")
   end
-  fail(op, "field '" .. k .. "' must be a string, number or boolean")
+  fail(op, "field '" .. k .. "' must be a string, number or boolean", 1)
 end
 
 -- Splits a call's options into path, query, body and call options, checking what it can.
@@ -124,13 +134,20 @@ local function prepare(spec, opts)
       end
     end
   end
-  local path = not spec.has_path_params and spec.path or spec.path:gsub("{([%w_]+)}", function(name)
-    local v = opts[name]
-    if v == nil or v == "" then fail(op, "field '" .. name .. "' is required") end
-    -- "/" and friends are escaped below; a whole segment of "." or ".." would still be a dot segment
-    if v == "." or v == ".." then fail(op, "field '" .. name .. "' must not be '.' or '..'") end
-    return url.escape(url.scalar(v, name))
-  end)
+  local path, pieces = spec.path, spec.path_pieces
+  if pieces then
+    local out = {}
+    for i = 1, #pieces, 2 do
+      out[i] = pieces[i]
+      local name = pieces[i + 1]
+      if name then
+        local v = opts[name]
+        if v == nil or v == "" then fail(op, "field '" .. name .. "' is required") end
+        out[i + 1] = url.segment(v, name, op, 3)
+      end
+    end
+    path = table.concat(out)
+  end
   if spec.set then
     body = body or {}
     for k, v in pairs(spec.set) do body[k] = v end
@@ -148,9 +165,10 @@ local function method_for(spec)
   local cfg = spec.paging
   return function(self, opts)
     if getmetatable(self) ~= Resource then
-      fail(spec.op, "call it as a method: client." .. spec.op:gsub("%.([%w_]+)$", ":%1") .. "{...}")
+      args.fail(spec.op, "call it as a method: client." .. spec.op:gsub("%.([%w_]+)$", ":%1") .. "{...}")
     end
     local client = self._client
+    if spec.body == "multipart" then opts = multipart.normalize(spec.op, opts) end
     if cfg == nil then
       return client:request(prepare(spec, opts))
     end
@@ -173,7 +191,7 @@ local function node(parent, name)
   return child
 end
 
-local EXTENSIONS = { "chat", "files", "audio", "workflows" }
+local EXTENSIONS = { "chat", "workflows" }
 
 function _M.attach(client, endpoints)
   endpoints = endpoints or require("coze.endpoints")

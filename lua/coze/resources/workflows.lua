@@ -14,35 +14,11 @@
 --     poll_timeout_ms = 600000 } -> the run history record once its execute_status is not "Running"
 --   client.workflows.runs:create_and_poll{ workflow_id, parameters, ... } -> the same, after an
 --     asynchronous run; past the deadline nil, err with err.kind "timeout", err.timeout "poll".
+local args = require "coze.args"
 local errors = require "coze.errors"
-local wait = require "coze.wait"
+local poll = require "coze.resources.poll"
 
 local _M = {}
-
-local POLL_OPTIONS = { poll_interval_ms = true, poll_timeout_ms = true }
-local FORWARD = { "headers", "wait_ms", "on_wait", "connect_timeout_ms", "first_byte_timeout_ms",
-  "idle_timeout_ms", "total_timeout_ms", "max_retries", "retry_base_ms", "retry_max_delay_ms", "retry_budget_ms" }
-
-local function check_table(where, opts)
-  if type(opts) ~= "table" then
-    error("coze: " .. where .. ": expected an options table, got " .. type(opts), 3)
-  end
-end
-
-local function check_poll(where, opts)
-  for k in pairs(POLL_OPTIONS) do
-    local v = opts[k]
-    if v ~= nil and (type(v) ~= "number" or v < 0 or v ~= v) then
-      error("coze: " .. where .. ": field '" .. k .. "' must be a non-negative number", 3)
-    end
-  end
-end
-
-local function call_options(opts)
-  local out = {}
-  for _, k in ipairs(FORWARD) do out[k] = opts[k] end
-  return out
-end
 
 -- Streams ---------------------------------------------------------------------
 
@@ -78,9 +54,9 @@ end
 
 -- stream:resume{ resume_data = "...", <call options> } for a stream that was interrupted.
 local function resume(stream, opts)
-  check_table("workflows.runs.stream_resume", opts)
+  args.table("workflows.runs.stream_resume", opts)
   local i = stream.interrupt
-  if not i then error("coze: workflows.runs.stream_resume: the stream has not been interrupted", 2) end
+  if not i then args.fail("workflows.runs.stream_resume", "the stream has not been interrupted") end
   local o = { workflow_id = i.workflow_id, event_id = i.event_id, interrupt_type = i.interrupt_type }
   for k, v in pairs(opts) do o[k] = v end
   return stream.client.workflows.runs:stream_resume(o)
@@ -130,51 +106,44 @@ local function first_record(data)
   return data
 end
 
--- run_histories:wait{ workflow_id, execute_id, poll_interval_ms, poll_timeout_ms, <call options> }
-local function wait_history(self, opts)
-  local where = "workflows.runs.run_histories.wait"
-  check_table(where, opts)
-  check_poll(where, opts)
-  for _, k in ipairs({ "workflow_id", "execute_id" }) do
-    local v = opts[k]
-    if (type(v) ~= "string" and type(v) ~= "number") or v == "" then
-      error("coze: " .. where .. ": field '" .. k .. "' is required", 2)
-    end
-  end
-  local transport = self._client.transport
-  local interval = opts.poll_interval_ms or 1000
-  local limit = opts.poll_timeout_ms or 600000
-  local deadline = opts._deadline or (transport:now_ms() + limit)
-  local q = call_options(opts)
-  q.workflow_id, q.execute_id = opts.workflow_id, opts.execute_id
-  while true do
-    local data, meta = self:retrieve(q)
+local function is_final(rec) return rec.execute_status ~= RUNNING end
+
+-- Polls run_histories:retrieve for execute_id until its record is no longer Running.
+local function poll_history(histories, where, opts, workflow_id, execute_id, deadline)
+  local q = poll.call_options(opts, { workflow_id = workflow_id, execute_id = execute_id })
+  return poll.run(histories._client.transport, opts, deadline, function()
+    local data, meta = histories:retrieve(q)
     if data == nil then return nil, meta end
     local rec = first_record(data)
     if type(rec) ~= "table" then
       return nil, errors.new("decode", { op = where, msg = "run history without a record", logid = meta and meta.logid })
     end
-    if rec.execute_status ~= RUNNING then return rec, meta end
-    local left = deadline - transport:now_ms()
-    if left <= 0 then
-      return nil, errors.new("timeout", { op = where, timeout = "poll", history = rec, execute_id = opts.execute_id,
-        msg = "workflow run " .. tostring(opts.execute_id) .. " still " .. RUNNING .. " after " .. limit .. " ms" })
+    return rec, meta
+  end, is_final, function(last, limit)
+    return errors.new("timeout", { op = where, timeout = "poll", history = last, execute_id = execute_id,
+      msg = "workflow run " .. tostring(execute_id) .. " still " .. RUNNING .. " after " .. limit .. " ms" })
+  end)
+end
+
+-- run_histories:wait{ workflow_id, execute_id, poll_interval_ms, poll_timeout_ms, <call options> }
+local function wait_history(self, opts)
+  local where = "workflows.runs.run_histories.wait"
+  poll.check(where, opts)
+  for _, k in ipairs({ "workflow_id", "execute_id" }) do
+    local v = opts[k]
+    if (type(v) ~= "string" and type(v) ~= "number") or v == "" then
+      args.fail(where, "field '" .. k .. "' is required")
     end
-    wait.sleep(transport, math.min(interval, left), opts.on_wait)
   end
+  return poll_history(self, where, opts, opts.workflow_id, opts.execute_id, poll.deadline(self._client.transport, opts))
 end
 
 -- runs:create_and_poll{ workflow_id, parameters, ..., poll_interval_ms, poll_timeout_ms }
 local function create_and_poll(self, opts)
   local where = "workflows.runs.create_and_poll"
-  check_table(where, opts)
-  check_poll(where, opts)
-  local transport = self._client.transport
-  local deadline = transport:now_ms() + (opts.poll_timeout_ms or 600000)
-  local create = {}
-  for k, v in pairs(opts) do
-    if not POLL_OPTIONS[k] then create[k] = v end
-  end
+  poll.check(where, opts)
+  local deadline = poll.deadline(self._client.transport, opts)
+  local create = poll.without_poll(opts)
   create.is_async = true
   local res, meta = self:create(create)
   if not res then return nil, meta end
@@ -183,10 +152,8 @@ local function create_and_poll(self, opts)
     return nil, errors.new("decode", { op = where, msg = "the asynchronous run answered no execute_id",
       logid = meta and meta.logid })
   end
-  local w = call_options(opts)
-  w.workflow_id, w.execute_id = opts.workflow_id, execute_id
-  w.poll_interval_ms, w.poll_timeout_ms, w._deadline = opts.poll_interval_ms, opts.poll_timeout_ms, deadline
-  return self.run_histories:wait(w)
+  return poll_history(self.run_histories, "workflows.runs.run_histories.wait", opts, opts.workflow_id,
+    execute_id, deadline)
 end
 
 function _M.extend(client)
