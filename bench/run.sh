@@ -133,6 +133,9 @@ for n in "$SMALL" "$BIG"; do
     measure "s1.luajit.relay.$n" "${LUAJIT[@]}" "$BENCH/lua/stream.lua" relay "$URL" "$n"
     measure "s1.luajit.relay-raw.$n" "${LUAJIT[@]}" "$BENCH/lua/stream.lua" relay-raw "$URL" "$n"
     measure "s1.luajit.decoded.$n" "${LUAJIT[@]}" "$BENCH/lua/stream.lua" decoded "$URL" "$n"
+    # the same deltas as Message events of a workflow stream (profile "workflow")
+    measure "s1.lua54.wf-relay.$n" "${LUA54[@]}" "$BENCH/lua/stream.lua" relay "$URL" "$n" workflow
+    measure "s1.luajit.wf-relay.$n" "${LUAJIT[@]}" "$BENCH/lua/stream.lua" relay "$URL" "$n" workflow
     measure "s1.node.$n" "${NODE[@]}" "$BENCH/node/stream.mjs" "$URL" "$n"
     # what Lua 5.4 charges for the objects a relay is handed, alone (no parsing, no network)
     if [ "$n" = "$BIG" ]; then measure "s1.floor" "${FLOOR[@]}" "$BENCH/lua/floor.lua" "$n" "$RAW_LEN"; fi

@@ -328,36 +328,28 @@ describe("coze.stream fast path", function()
     assert.is_nil(s:next())
   end)
 
-  it("calls a watch table set after new() for every event", function()
+  it("keeps its fast paths when fields are set after new() (no __newindex)", function()
     local s = stream_mod.new(fake_handle({ CHAT }, true), { profile = "chat" })
-    local seen = {}
-    s.watch = setmetatable({}, { __index = function(_, name)
-      return function(_, ev) seen[#seen + 1] = name .. "=" .. ev.event end
-    end })
-    local n = 0
-    for _ in s:events() do n = n + 1 end
-    assert.equal(5, n)
-    assert.equal(5, #seen)
-    assert.equal("done=done", seen[5])
+    assert.is_nil(getmetatable(s).__newindex)
+    local called = false
+    s.watch = { ["conversation.message.delta"] = function() called = true end }
+    s.anything = 1
+    assert.truthy(s._hot)
+    assert.equal(5, #names_of(s))
+    assert.is_false(called)
   end)
 
-  it("calls a watch given to new()", function()
+  it("calls the watch of a derived profile, and only watched names leave the fast path", function()
     local created
-    local s = stream_mod.new(fake_handle({ CHAT }, true), { profile = "chat",
+    local profile = stream_mod.profile("chat", {
       watch = { ["conversation.chat.created"] = function(_, ev) created = ev.data.id end } })
+    local s = stream_mod.new(fake_handle({ CHAT }, true), { profile = profile })
+    assert.same({ done = true, error = true, ["conversation.chat.created"] = true }, s._hot)
+    assert.is_nil(stream_mod.PROFILES.chat.watch["conversation.chat.created"])
     local names = names_of(s)
     assert.equal(5, #names)
     assert.equal("c1", created)
-  end)
-
-  it("uses a next() set on the stream in the for-loop form", function()
-    local s = stream_mod.new(fake_handle({ CHAT }, true), { profile = "chat" })
-    local base, calls = getmetatable(s).next, 0
-    s.next = function(self) calls = calls + 1 return base(self) end
-    local n = 0
-    for _ in s:events() do n = n + 1 end
-    assert.equal(5, n)
-    assert.equal(6, calls)
+    assert.equal("done", s.last_event)
   end)
 
   it("ends with an error when the body is cut inside the last event's JSON", function()
@@ -820,18 +812,10 @@ describe("coze.stream raw_events", function()
 
   it("calls the watch functions with event tables", function()
     local seen = {}
-    local s = stream_mod.new(fake_handle({ CHAT }, true), { profile = "chat",
-      watch = { ["conversation.message.delta"] = function(_, ev) seen[#seen + 1] = ev.data.content end } })
+    local s = stream_mod.new(fake_handle({ CHAT }, true), { profile = stream_mod.profile("chat",
+      { watch = { ["conversation.message.delta"] = function(_, ev) seen[#seen + 1] = ev.data.content end } }) })
     assert.equal(5, #raw_list(s))
     assert.same({ "he", "llo" }, seen)
-  end)
-
-  it("goes through a next() set on the stream", function()
-    local s = stream_mod.new(fake_handle({ CHAT }, true), { profile = "chat" })
-    local base, calls = getmetatable(s).next, 0
-    s.next = function(self) calls = calls + 1 return base(self) end
-    assert.equal(5, #raw_list(s))
-    assert.equal(6, calls)
   end)
 
   it("shares one position with next() and events() when mixed", function()

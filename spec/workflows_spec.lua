@@ -256,6 +256,80 @@ describe("workflows.chat:stream", function()
   end)
 end)
 
+describe("a done event cut inside its JSON", function()
+  local client
+  before_each(function() client = emu.client() end)
+  after_each(function() client:close() end)
+
+  local function chatflow(fault)
+    return assert(client.workflows.chat:stream { workflow_id = "wf_chat", parameters = {},
+      additional_messages = { coze.message.user_text("x") }, headers = fault and { ["X-Emu-Fault"] = fault } or nil })
+  end
+
+  for _, form in ipairs({ "next", "events", "raw_events" }) do
+    it("is a truncated stream, not a completed one (" .. form .. ")", function()
+      local n = #collect(chatflow())
+      local stream = chatflow("truncate;after=" .. (n - 1)) -- the server sends half the done record, then ends cleanly
+      local got, err = 0, nil
+      if form == "next" then
+        while true do
+          local ev, e = stream:next()
+          if not ev then err = e break end
+          got = got + 1
+        end
+      else
+        local ok, e = pcall(function()
+          for _ in stream[form](stream) do got = got + 1 end
+        end)
+        assert.is_false(ok)
+        err = e
+      end
+      assert.equal(n - 1, got)
+      assert.is_false(stream.completed)
+      assert.equal("stream", err.kind)
+      assert.matches("truncated inside a 'done' event", err.msg, 1, true)
+    end)
+  end
+end)
+
+describe("the workflow profile", function()
+  local stream_mod = require "coze.stream"
+
+  local function body_stream(body)
+    local h = { sent = false }
+    function h.read(self) if self.sent then return nil end self.sent = true return body end
+    function h.close() end
+    return stream_mod.new(h, { profile = "workflow" })
+  end
+
+  it("leaves Message events on the fast path: only terminal, error and soft-end names are hot", function()
+    assert.same({ Done = true, Error = true, Interrupt = true }, stream_mod.PROFILES.workflow.hot)
+  end)
+
+  it("ends normally when the body ends right after its soft end (Interrupt)", function()
+    local s = body_stream('id: 0\nevent: Message\ndata: {"a":1}\n\nid: 1\nevent: Interrupt\ndata: {}\n\n')
+    local names = {}
+    for ev in s:events() do names[#names + 1] = ev.event end
+    assert.same({ "Message", "Interrupt" }, names)
+    assert.is_true(s.completed)
+    assert.equal("Interrupt", s.last_event)
+  end)
+
+  it("is cut when other events follow the Interrupt and the body ends without Done", function()
+    local s = body_stream('event: Interrupt\ndata: {}\n\nevent: Message\ndata: {"a":1}\n\n')
+    local names, err = {}, nil
+    while true do
+      local ev, e = s:next()
+      if not ev then err = e break end
+      names[#names + 1] = ev.event
+    end
+    assert.same({ "Interrupt", "Message" }, names)
+    assert.equal("Message", s.last_event)
+    assert.equal("stream", err.kind)
+    assert.is_false(s.completed)
+  end)
+end)
+
 describe("workflow runs", function()
   local client
   before_each(function() client = emu.client() end)

@@ -148,6 +148,12 @@ for _, vm in ipairs({ "lua54", "luajit" }) do
     row(s1, client, key, ns_per(key, BIG), table.concat(gl, "; "))
   end
 end
+for _, vm in ipairs({ "lua54", "luajit" }) do -- workflow streams against chat streams, side by side
+  local key = "s1." .. vm .. ".wf-relay." .. BIG
+  local vs_chat = paired(key, "s1." .. vm .. ".relay." .. BIG)
+  row(s1, string.format("lua-coze %s, relay of a workflow stream (Message events)", vm == "lua54" and "Lua 5.4" or "LuaJIT"),
+    key, ns_per(key, BIG), vs_chat and string.format("CPU vs the chat relay %.2fx (not a goal)", vs_chat) or "")
+end
 row(s1, "@coze/api (chunk.event, chunk.data.content)", "s1.node." .. BIG, ns_per("s1.node." .. BIG, BIG))
 
 local s1s = "1. stream " .. SMALL .. " deltas (RSS)"

@@ -3,12 +3,29 @@
 --   stream:events()     -> for-loop form; a failure raises the error object; break closes (5.4)
 --   stream:raw_events() -> for name, raw, id in ...: the same without a table per event (relays)
 -- An event is { event = name, id = ..., raw = data text, data = decoded JSON or raw (lazy) }.
+-- A stream's framing is its profile (PROFILES below, or one derived with _M.profile): the terminal
+-- and error events, the events it watches and its soft end. Streams are extended through profiles,
+-- never by replacing methods or fields of a stream.
+--
+-- State (the invariant every path below keeps):
+--   * Events are parsed ahead into at most one of two queues, in order: _q (event tables, Lua 5.4
+--     next(): parser:next_events) or _rq (flat name, raw, id triples: LuaJIT and raw_events():
+--     parser:next_raw). A queue is refilled only when both are empty, so the order is kept.
+--   * _hot is the set of names that need Lua (profile.hot: terminal, error, watched, soft end), or
+--     false when every event must pass _deliver (a done_data profile, a queued partial event, or
+--     after the soft end event). Events whose name is not in _hot are handed out as they are.
+--   * `direct` (parser:set_direct) lets the C iterators (Lua 5.4 for-loops) parse events
+--     themselves; it is on only while _hot is a set and both queues are empty.
+--   * _partial / _rpartial: the event dispatched at the end of the body from an unterminated last
+--     line, once queued (_rpartial is its index in _rq). _deliver fails it when its data is not JSON.
+--   * last_event: the name of the last event _deliver handled (every event after a soft end).
+--   * finished: the handle and parser are released, both queues are NO_EVENTS, err is final.
 local core = require "coze.core"
 local errors = require "coze.errors"
 local json = require "coze.json"
 local wait = require "coze.wait"
 
-local rawget, rawset, setmetatable = rawget, rawset, setmetatable
+local rawget, setmetatable = rawget, setmetatable
 local await, await_into = wait.await, wait.await_into
 
 local _M = {}
@@ -29,18 +46,37 @@ local C_ITERATORS = not EVENTS_IN_LUA and core.sse_iterators
 -- The one place event data is decoded: raw text -> value, or nil when it is not JSON.
 local decode_data = json.decode
 
--- How each framing ends and reports errors (events.md).
+-- How each framing ends and reports errors (catalog/events.md). A profile:
+--   terminal  { [name] = true }: the events that complete the stream (delivered, then the end)
+--   errors    { [name] = fn(data) -> code, msg }: events that end it with an "api" error
+--   watch     { [name] = fn(stream, ev) }: called before such an event is delivered
+--   soft_end  a name: a body that ends right after this event ends normally (a workflow paused at
+--             an Interrupt), not as a truncated stream
+--   done_data data text that ends the stream and is not delivered (OpenAI-style `data: [DONE]`)
+-- Only terminal, error, watched and soft-end names leave the fast paths.
+local function compile_profile(p)
+  p.watch = p.watch or {}
+  local hot = {}
+  for name in pairs(p.terminal) do hot[name] = true end
+  for name in pairs(p.errors) do hot[name] = true end
+  for name in pairs(p.watch) do hot[name] = true end
+  if p.soft_end then hot[p.soft_end] = true end
+  p.stop = hot -- the names the C iterators leave to Lua
+  p.hot = not p.done_data and hot
+  return p
+end
+
 local PROFILES = {
-  chat = {
+  chat = compile_profile {
     terminal = { done = true },
     errors = { error = function(d) return d.code, d.msg end },
   },
-  workflow = {
+  workflow = compile_profile {
     terminal = { Done = true },
     errors = { Error = function(d) return d.error_code, d.error_message end },
+    soft_end = "Interrupt",
   },
-  -- OpenAI-style `data:` frames ending with `data: [DONE]`, which is not delivered.
-  completions = {
+  completions = compile_profile {
     terminal = {},
     errors = { error = function(d) return d.code, d.message or d.msg end },
     done_data = "[DONE]",
@@ -48,15 +84,19 @@ local PROFILES = {
 }
 _M.PROFILES = PROFILES
 
--- Names that need more than handing the event over: terminal and error events. false: every
--- event takes the slow path (a profile with done_data; a stream with a watch table or its own
--- next, or once its last, possibly truncated, event is queued).
-for _, profile in pairs(PROFILES) do
-  local hot = {}
-  for name in pairs(profile.terminal) do hot[name] = true end
-  for name in pairs(profile.errors) do hot[name] = true end
-  profile.stop = hot -- the names the C iterators leave to Lua
-  profile.hot = not profile.done_data and hot
+-- A profile derived from `base` (a name or a profile): fields replace the base's, except watch,
+-- whose handlers are added to the base's. Make it once (at require time), not per stream.
+function _M.profile(base, fields)
+  local b = type(base) == "table" and base or PROFILES[base]
+  if not b then error("coze: unknown stream profile '" .. tostring(base) .. "'", 2) end
+  local p = {}
+  for k, v in pairs(b) do p[k] = v end
+  for k, v in pairs(fields) do p[k] = v end
+  local watch = {}
+  for k, v in pairs(b.watch) do watch[k] = v end
+  for k, v in pairs(fields.watch or {}) do watch[k] = v end
+  p.watch = watch
+  return compile_profile(p)
 end
 
 local NO_EVENTS = {} -- the queue of a finished stream; never written
@@ -78,12 +118,13 @@ local Stream = {}
 Stream.__index = Stream
 _M.Stream = Stream
 
--- handle: a transport handle whose headers are in; opts: profile, op, logid, http_status, headers,
--- max_event_bytes, wait_ms, on_wait, on_close (called once with the stream when it closes),
--- watch ({ [event name] = fn(stream, ev) }, called before such an event is delivered).
--- stream.completed is true once the terminal event arrived.
+-- handle: a transport handle whose headers are in; opts: profile (a name of PROFILES or a profile
+-- from _M.profile), op, logid, http_status, headers, max_event_bytes, wait_ms, on_wait, on_close
+-- (called once with the stream when it closes). stream.completed is true once the terminal event
+-- (or the soft end) arrived.
 function _M.new(handle, opts)
-  local profile = PROFILES[opts.profile or "chat"]
+  local profile = opts.profile or "chat"
+  if type(profile) ~= "table" then profile = PROFILES[profile] end
   if not profile then error("coze: unknown stream profile '" .. tostring(opts.profile) .. "'", 2) end
   local s = setmetatable({
     handle = handle,
@@ -96,7 +137,7 @@ function _M.new(handle, opts)
     wait_ms = opts.wait_ms,
     on_wait = opts.on_wait,
     on_close = opts.on_close,
-    watch = opts.watch,
+    last_event = nil,
     finished = false,
     completed = false,
     eof = false,
@@ -105,7 +146,7 @@ function _M.new(handle, opts)
     _rq = NO_EVENTS,    -- raw_events' queue: name, raw, id at _rq[_ri], _rq[_ri + 1], _rq[_ri + 2], ...
     _ri = 1,
     _rpartial = false,  -- the _rq index of the event dispatched from an unterminated last line
-    _hot = not opts.watch and profile.hot,
+    _hot = profile.hot,
     _partial = false,   -- the event dispatched from an unterminated last line, once queued
   }, Stream)
   if s._hot then s.parser:set_direct(true) end
@@ -158,15 +199,36 @@ function Stream:_release()
   end
 end
 
--- The slow path of next(): watched, terminal and error events, and the last one of a truncated body.
+-- Every later event takes the slow path (so last_event names the last one).
+function Stream:_slow()
+  self._hot = false
+  local parser = self.parser
+  if parser then parser:set_direct(false) end
+end
+
+-- The non-JSON payloads a terminal event may carry (catalog/events.md: `[DONE]`, an empty data line).
+local DONE_TEXT = { ["[DONE]"] = true, [""] = true }
+
+-- Whether an event dispatched from an unterminated last line is whole: its data is JSON, the
+-- profile's done_data, or a terminal event's documented non-JSON payload. A `done` cut inside its
+-- JSON is a truncated stream, not a completed one.
+local function whole(profile, name, raw)
+  if raw == profile.done_data or (profile.terminal[name] and DONE_TEXT[raw]) then return true end
+  return decode_data(raw) ~= nil
+end
+
+-- The slow path of next(): watched, terminal, error and soft-end events, and the last one of a
+-- truncated body.
 function Stream:_deliver(ev)
   local name, raw = ev.event, ev.raw
-  local watch = self.watch
-  if watch then
-    local fn = watch[name]
-    if fn then fn(self, ev) end
-  end
   local profile = self.profile
+  self.last_event = name
+  if ev == self._partial and not whole(profile, name, raw) then
+    return self:_fail(self:_error("stream", { msg = "stream truncated inside a '" .. name .. "' event" }))
+  end
+  local fn = profile.watch[name]
+  if fn then fn(self, ev) end
+  if name == profile.soft_end then self:_slow() end
   if profile.done_data and raw == profile.done_data then
     self.completed = true
     self:_drain_tail()
@@ -186,9 +248,6 @@ function Stream:_deliver(ev)
     if type(data) == "table" then code, msg = extract(data) end
     self:_finish(self:_error("api", { code = code, msg = msg or raw, event = ev }))
     return ev
-  end
-  if ev == self._partial and decode_data(raw) == nil then
-    return self:_fail(self:_error("stream", { msg = "stream truncated inside a '" .. name .. "' event" }))
   end
   return ev
 end
@@ -254,6 +313,12 @@ function Stream:_fill(flat)
       return true
     end
     if self.eof then
+      local soft = self.profile.soft_end
+      if soft and self.last_event == soft then -- paused, not cut: a normal end
+        self.completed = true
+        self:_finish(nil)
+        return nil
+      end
       return self:_fail(self:_error("stream", { msg = "stream ended without its terminal event" }))
     end
     local ok, err = self:_read()
@@ -287,12 +352,12 @@ function Stream:_read()
   return true
 end
 
--- raw_events()' slow path: terminal, error, watched and partial events, refills, an own next().
+-- raw_events()' slow path: terminal, error, watched and partial events, refills.
 -- name, raw, id | nil (normal end) | nil, err
 function Stream:_next_raw()
   while true do
     local ev, err
-    if rawget(self, "next") or self._q[self._qi] then -- an own next(), or events next() queued
+    if self._q[self._qi] then -- events next() queued
       ev, err = self:next()
     elseif self._rq[self._ri] then
       ev, err = self:_pop_raw()
@@ -309,16 +374,6 @@ function Stream:_next_raw()
     if ev then return ev.event, ev.raw, ev.id end
     if err or self.finished then return nil, err end
   end
-end
-
--- A watch table or an own next() set on a stream after new() turns the fast paths off.
-function Stream.__newindex(s, key, value)
-  if (key == "watch" and value) or key == "next" then
-    rawset(s, "_hot", false)
-    local parser = rawget(s, "parser")
-    if parser then parser:set_direct(false) end
-  end
-  rawset(s, key, value)
 end
 
 local function iterate(s)
@@ -362,7 +417,7 @@ end
 -- SSEParser:iterator hands out plain events itself and calls slow() for the rest (csrc/lsse.c):
 -- slow(s, name, raw, id, partial) for an event it parsed but must not hand out (terminal, error,
 -- cut at the end of the body), slow(s) when the parser needs bytes, slow(s, false) when it has no
--- direct path (events queued by next(), a watch, an own next(), a parser error, a closed stream).
+-- direct path (events queued by next(), a stream past its soft end, a parser error, a closed stream).
 -- The iterator keeps the parser it was made for: a stream never replaces its parser.
 
 -- true: bytes were fed, parse again; else the next event through next(): ev | nil | nil, err.

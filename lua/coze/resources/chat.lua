@@ -2,6 +2,7 @@
 local args = require "coze.args"
 local errors = require "coze.errors"
 local poll = require "coze.resources.poll"
+local stream_mod = require "coze.stream"
 
 local _M = {}
 
@@ -39,8 +40,12 @@ local function create_and_poll(self, opts)
   return result
 end
 
--- chat:stream{ ..., cancel_on_close = true }: closing the stream before its done event (break,
--- close(), garbage) also calls chat:cancel for the chat it started, so the bot stops working.
+-- chat:stream{ ..., cancel_on_close = true }: closing the stream before its done event (close(),
+-- or a `break` out of a Lua 5.4 for-loop over events()/raw_events()) also calls chat:cancel for
+-- the chat it started, so the bot stops working. A stream dropped without close() is not
+-- canceled: nothing runs when the collector frees it (a finalizer would send a request from
+-- inside the garbage collector, at an arbitrary point of the program, with no on_wait to yield
+-- to). The cancel call is a request like any other: it waits through the stream's on_wait.
 local function remember_ids(stream, ev)
   local d = ev.data
   if type(d) == "table" then
@@ -49,14 +54,18 @@ local function remember_ids(stream, ev)
   end
 end
 
-local function cancel_unfinished(client)
+-- The chat profile that also watches the chat's ids.
+local CANCELABLE = stream_mod.profile("chat", { watch = { ["conversation.chat.created"] = remember_ids } })
+
+local function cancel_unfinished(client, on_wait, wait_ms)
   return function(stream)
     if stream.completed or not stream.chat_id or (stream.err and stream.err.kind == "api") then return end
-    client.chat:cancel { conversation_id = stream.conversation_id, chat_id = stream.chat_id, max_retries = 1 }
+    client.chat:cancel { conversation_id = stream.conversation_id, chat_id = stream.chat_id, max_retries = 1,
+      on_wait = on_wait, wait_ms = wait_ms }
   end
 end
 
-local function with_cancel(generated)
+local function with_cancel(generated, cancelable)
   return function(self, opts)
     if type(opts) ~= "table" or opts.cancel_on_close == nil then return generated(self, opts) end
     local cancel = opts.cancel_on_close
@@ -66,20 +75,25 @@ local function with_cancel(generated)
     local copy = {}
     for k, v in pairs(opts) do copy[k] = v end
     copy.cancel_on_close = nil
-    local stream, err = generated(self, copy)
-    if stream and cancel then
-      stream.watch = { ["conversation.chat.created"] = remember_ids }
-      stream.on_close = cancel_unfinished(self._client)
-    end
-    return stream, err
+    if not cancel then return generated(self, copy) end
+    return cancelable(self, copy)
   end
 end
 
-function _M.extend(client)
+local function cancelable(builder, op)
+  return builder.variant(op, function(req, self)
+    local call = req.call
+    req.stream = CANCELABLE
+    req.on_close = cancel_unfinished(self._client, call.on_wait, call.wait_ms)
+  end)
+end
+
+function _M.extend(client, builder)
   local chat = client.chat
   chat.create_and_poll = create_and_poll
-  chat.stream = with_cancel(chat.stream)
-  chat.submit_tool_outputs_stream = with_cancel(chat.submit_tool_outputs_stream)
+  chat.stream = with_cancel(chat.stream, cancelable(builder, "chat.stream"))
+  chat.submit_tool_outputs_stream = with_cancel(chat.submit_tool_outputs_stream,
+    cancelable(builder, "chat.submit_tool_outputs_stream"))
 end
 
 return _M

@@ -161,7 +161,10 @@ local function prepare(spec, opts)
 end
 _M.prepare = prepare
 
-local function method_for(spec)
+-- The method of an operation. adjust(req, self), when given, changes the prepared request of
+-- each call (an extension's stream profile or on_close): extensions get their variants here
+-- instead of patching what the method returns.
+local function method_for(spec, adjust)
   local cfg = spec.paging
   return function(self, opts)
     if getmetatable(self) ~= Resource then
@@ -170,15 +173,26 @@ local function method_for(spec)
     local client = self._client
     if spec.body == "multipart" then opts = multipart.normalize(spec.op, opts) end
     if cfg == nil then
-      return client:request(prepare(spec, opts))
+      local req = prepare(spec, opts)
+      if adjust then adjust(req, self) end
+      return client:request(req)
     end
     opts = pager.first_opts(cfg, opts)
     local req = prepare(spec, opts)
+    if adjust then adjust(req, self) end
     local function run(o) return client:request(prepare(spec, o)) end
     local raw, meta = client:request(req)
     if raw == nil then return nil, meta end
     return pager.new(cfg, run, opts, raw, meta)
   end
+end
+
+-- An extension's variant of the generated method of `op` (see method_for).
+function _M.variant(op, adjust)
+  for _, ep in ipairs(require("coze.endpoints")) do
+    if ep[1] == op then return method_for(compile(ep), adjust) end
+  end
+  error("coze: no operation '" .. op .. "' in coze.endpoints", 2)
 end
 
 local function node(parent, name)
@@ -204,7 +218,7 @@ function _M.attach(client, endpoints)
     rawset(target, names[#names], method_for(spec))
   end
   for _, name in ipairs(EXTENSIONS) do
-    require("coze.resources." .. name).extend(client)
+    require("coze.resources." .. name).extend(client, _M)
   end
   return client
 end

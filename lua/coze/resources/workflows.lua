@@ -17,6 +17,7 @@
 local args = require "coze.args"
 local errors = require "coze.errors"
 local poll = require "coze.resources.poll"
+local stream_mod = require "coze.stream"
 
 local _M = {}
 
@@ -31,26 +32,15 @@ local function on_interrupt(stream, ev)
   local d = ev.data
   local i = type(d) == "table" and d.interrupt_data
   if type(i) ~= "table" then return end
-  local args = { workflow_id = stream.workflow_id, event_id = i.event_id, interrupt_type = i.type }
   stream.interrupt = { workflow_id = stream.workflow_id, event_id = i.event_id, interrupt_type = i.type,
     data = i.data, node_title = d.node_title }
-  ev.resume_args = args
+  ev.resume_args = { workflow_id = stream.workflow_id, event_id = i.event_id, interrupt_type = i.type }
 end
 
-local WORKFLOW_WATCH = { Done = keep_debug_url, Interrupt = on_interrupt }
-
--- Every event passes here (the watch table answers for any name), so the stream knows its last one.
-local function watch_all(handlers)
-  return setmetatable({}, { __index = function(t, name)
-    local h = handlers[name]
-    local fn = function(stream, ev)
-      stream.last_event = name
-      if h then h(stream, ev) end
-    end
-    rawset(t, name, fn)
-    return fn
-  end })
-end
+-- The profiles of workflow runs (soft end at Interrupt, from coze.stream) and of chatflows, with
+-- what these helpers keep from their events.
+local WORKFLOW = stream_mod.profile("workflow", { watch = { Done = keep_debug_url, Interrupt = on_interrupt } })
+local CHATFLOW = stream_mod.profile("chat", { watch = { done = keep_debug_url } })
 
 -- stream:resume{ resume_data = "...", <call options> } for a stream that was interrupted.
 local function resume(stream, opts)
@@ -62,37 +52,17 @@ local function resume(stream, opts)
   return stream.client.workflows.runs:stream_resume(o)
 end
 
--- An Interrupt followed by the end of the body is how an interrupted run ends: not an error.
-local function next_after_interrupt(base_next)
-  return function(s)
-    local ev, err = base_next(s)
-    if ev == nil and err and err.kind == "stream" and s.eof and s.interrupt and s.last_event == "Interrupt" then
-      s.err = nil
-      s.completed = true
-      return nil
-    end
-    return ev, err
-  end
+local function with_profile(builder, op, profile)
+  return builder.variant(op, function(req) req.stream = profile end)
 end
 
-local function workflow_stream(generated)
+local function workflow_stream(variant)
   return function(self, opts)
-    local stream, err = generated(self, opts)
+    local stream, err = variant(self, opts)
     if not stream then return nil, err end
     stream.client = self._client
     stream.workflow_id = opts.workflow_id
-    stream.watch = watch_all(WORKFLOW_WATCH)
     stream.resume = resume
-    stream.next = next_after_interrupt(getmetatable(stream).next)
-    return stream
-  end
-end
-
-local function chatflow_stream(generated)
-  return function(self, opts)
-    local stream, err = generated(self, opts)
-    if not stream then return nil, err end
-    stream.watch = { done = keep_debug_url }
     return stream
   end
 end
@@ -156,19 +126,21 @@ local function create_and_poll(self, opts)
     execute_id, deadline)
 end
 
-function _M.extend(client)
+function _M.extend(client, builder)
   local wf = rawget(client, "workflows")
   if not wf then return end
   local runs = rawget(wf, "runs")
   if runs then
-    if runs.stream then runs.stream = workflow_stream(runs.stream) end
-    if runs.stream_resume then runs.stream_resume = workflow_stream(runs.stream_resume) end
+    if runs.stream then runs.stream = workflow_stream(with_profile(builder, "workflows.runs.stream", WORKFLOW)) end
+    if runs.stream_resume then
+      runs.stream_resume = workflow_stream(with_profile(builder, "workflows.runs.stream_resume", WORKFLOW))
+    end
     if runs.create then runs.create_and_poll = create_and_poll end
     local histories = rawget(runs, "run_histories")
     if histories and histories.retrieve then histories.wait = wait_history end
   end
   local chat = rawget(wf, "chat")
-  if chat and chat.stream then chat.stream = chatflow_stream(chat.stream) end
+  if chat and chat.stream then chat.stream = with_profile(builder, "workflows.chat.stream", CHATFLOW) end
 end
 
 return _M

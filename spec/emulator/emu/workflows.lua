@@ -13,7 +13,8 @@
 --                      `NodeProgress` (JSON) and an unknown event `Trace` with a non-JSON payload.
 --   wf_never_done      async run: stays "Running".
 --   wf_not_published   every run: 4200 JSON error (before any event).
--- Headers: X-Emu-Reply (the output text), X-Emu-Deltas (number of Message pieces), X-Emu-Pings: N
+-- Headers: X-Emu-Reply (the output text), X-Emu-Deltas (number of Message pieces; above the text's
+-- length: the whole text that many times, records without id lines, for the bench), X-Emu-Pings: N
 -- (PING records after the first message, any workflow), X-Emu-Poll-Steps: N (async: run histories
 -- report Running N times, default 2). Every stream goes through faults.sse_writer().
 local util = require "emu.util"
@@ -89,6 +90,12 @@ local function pings(w, n)
 end
 
 local function messages(w, text, node_title)
+  local n = tonumber(header("x-emu-deltas"))
+  if n and n > #util.chars(text) then -- the bench's big streams: the whole text n times, batched
+    w:event_repeat("Message", util.encode({ content = text, content_type = "text", node_is_finish = false,
+      node_seq_id = "0", node_title = node_title or "Message", node_id = "900001" }), n)
+    return
+  end
   local ps = pieces(text)
   local extra_pings = tonumber(header("x-emu-pings")) or 0
   for i, p in ipairs(ps) do
