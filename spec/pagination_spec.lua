@@ -124,10 +124,14 @@ describe("pagination", function()
           assert(pages <= 10, "next_page() does not stop")
           p = nxt
         end
-        if scheme == "page_token" or scheme == "first_last_id" then
-          -- the second answer repeats the token / cursor just sent: the walk ends there
+        if scheme == "page_token" then
+          -- the second answer repeats the token just sent: the walk ends there
           assert.equal(10, n)
           assert.equal(2, pages)
+        elseif scheme == "first_last_id" then
+          -- the second answer is the first page again: no progress, so it is not handed out
+          assert.equal(5, n)
+          assert.equal(1, pages)
         else
           assert.equal(TOTAL, n)
         end
@@ -153,6 +157,82 @@ describe("pagination", function()
       end)
     end)
   end
+
+  describe("hostile servers", function()
+    it("ends a token walk that cycles A, B, A after B, without repeating items", function()
+      local page = assert(client.api_apps.events:list { api_app_id = "a1", page_size = 10,
+        headers = { ["X-Emu-Paging-Broken"] = "alternate", ["X-Emu-Paging-Total"] = "100" } })
+      local ids, pages, seen = {}, 1, 0
+      for item in page:each() do
+        seen = seen + 1
+        assert(seen <= 100, "the walk does not stop")
+        assert.is_nil(ids[item.id], "item repeated")
+        ids[item.id] = true
+      end
+      local p = page
+      while true do
+        local nxt, err = p:next_page()
+        assert.is_nil(err)
+        if not nxt then break end
+        pages = pages + 1
+        assert(pages <= 5, "next_page() does not stop")
+        p = nxt
+      end
+      assert.equal(3, pages)
+      local n = 0
+      for _ in pairs(ids) do n = n + 1 end
+      assert.equal(30, n)
+    end)
+
+    it("ends a cursor walk that cycles A, B, A after B", function()
+      local page = assert(client.conversations.messages:list { conversation_id = "c1", limit = 5,
+        headers = { ["X-Emu-Paging-Broken"] = "alternate", ["X-Emu-Paging-Total"] = "100" } })
+      local n = 0
+      for _ in page:each() do
+        n = n + 1
+        assert(n <= 100, "the walk does not stop")
+      end
+      assert.equal(15, n)
+    end)
+
+    for _, case in ipairs({
+      { "page_token", function(h) return client.api_apps.events:list { api_app_id = "a1", page_size = 10, headers = h } end },
+      { "page_num", function(h) return client.bots:list { workspace_id = "w1", page_size = 10, headers = h } end },
+    }) do
+      it("ends a " .. case[1] .. " walk whose pages bring nothing new although has_more stays true", function()
+        local page = assert(case[2] { ["X-Emu-Paging-Broken"] = "stuck", ["X-Emu-Paging-Total"] = "100" })
+        assert.is_true(page.has_more)
+        local n = 0
+        for _ in page:each() do
+          n = n + 1
+          assert(n <= 100, "the walk does not stop")
+        end
+        assert.equal(10, n)
+      end)
+    end
+
+    it("caps a walk at max_pages with an error (default pager.DEFAULT_MAX_PAGES)", function()
+      assert.equal(10000, pager.DEFAULT_MAX_PAGES)
+      local page = assert(client.bots:list { workspace_id = "w1", page_size = 10, max_pages = 2,
+        headers = { ["X-Emu-Paging-Total"] = "100" } })
+      assert.is_nil(emu.last_request().query.max_pages)
+      local next_item, n = page:iter(), 0
+      while true do
+        local item, err = next_item()
+        if not item then
+          assert.equal("decode", err.kind)
+          assert.matches("max_pages (2)", err.msg, 1, true)
+          break
+        end
+        n = n + 1
+      end
+      assert.equal(20, n)
+      assert.has_error(function() client.bots:list { workspace_id = "w1", max_pages = 0 } end,
+        "coze: bots.list: field 'max_pages' must be a positive integer")
+      assert.has_error(function() client.bots:list { workspace_id = "w1", max_pages = 0 / 0 } end,
+        "coze: bots.list: field 'max_pages' must be a non-negative number (got NaN)")
+    end)
+  end)
 
   describe("details", function()
     it("returns nil, err from the list call itself", function()

@@ -582,7 +582,9 @@ def resources_md(rows, skipped):
            "One helper serves the five schemes of the API (`page_num`, `page_index`, `page_token`, `first_last_id`\n",
            "for message lists and `page_size_body` for knowledge documents); give the first page's fields as the API\n",
            "names them (`page_num`/`page_size`, `page_token`, `before_id`/`after_id`/`limit`, `page`/`size`).\n",
-           "A walk ends when `has_more` is false, a page is empty, `total` is reached, or the server repeats a token.\n\n",
+           "A walk ends when `has_more` is false, a page is empty, `total` is reached, the server sends a token or\n",
+           "cursor the walk already sent (A, B, A ends after B), or a page repeats the one before it. A walk longer than\n",
+           "`max_pages` pages (an option of the list call, default 10000) ends with `nil, err` (kind \"decode\").\n\n",
            "## Operations\n\n"]
     for top in groups:
         doc.append("### %s\n\n" % top)

@@ -177,13 +177,14 @@ local function method_for(spec, adjust)
       if adjust then adjust(req, self) end
       return client:request(req)
     end
-    opts = pager.first_opts(cfg, opts)
+    local max_pages
+    opts, max_pages = pager.first_opts(cfg, opts, spec.op)
     local req = prepare(spec, opts)
     if adjust then adjust(req, self) end
     local function run(o) return client:request(prepare(spec, o)) end
     local raw, meta = client:request(req)
     if raw == nil then return nil, meta end
-    return pager.new(cfg, run, opts, raw, meta)
+    return pager.new(cfg, run, opts, raw, meta, nil, max_pages)
   end
 end
 

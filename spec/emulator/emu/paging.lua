@@ -4,6 +4,8 @@
 --   X-Emu-Paging-Total: N       number of items (default 23)
 --   X-Emu-Paging-Fail: next     every request for a page after the first fails (code 5000)
 --   X-Emu-Paging-Broken: 1      a broken server: tokens / cursors repeat, has_more stays true
+--   X-Emu-Paging-Broken: alternate  tokens / cursors alternate between two pages (A, B, A, ...), has_more true
+--   X-Emu-Paging-Broken: stuck  every answer is the first page with has_more true (and a fresh token)
 --   X-Emu-Paging-Bare: 1        page-number schemes answer the list alone (no has_more, no total)
 local util = require "emu.util"
 local cjson = util.json
@@ -80,7 +82,9 @@ function _M.serve(e)
   local body = util.body_json() or {}
   local n = tonumber(header("x-emu-paging-total")) or _M.DEFAULT_TOTAL
   local fail_next = header("x-emu-paging-fail") == "next"
-  local broken = header("x-emu-paging-broken") == "1"
+  local mode = header("x-emu-paging-broken")
+  local broken = mode == "1"
+  local alternate, stuck = mode == "alternate", mode == "stuck"
   local bare = header("x-emu-paging-bare") == "1"
   local res = {}
 
@@ -88,6 +92,8 @@ function _M.serve(e)
     local names = PAGE_PARAMS[pg.paging]
     local p = tonumber(param(args, body, names[1])) or 1
     local size = tonumber(param(args, body, names[2])) or 10
+    if stuck or alternate then p = 1 end
+    broken = broken or stuck or alternate
     if p < 1 or size < 1 then return util.fail(4000, "请求参数错误: bad page " .. tostring(p) .. "/" .. tostring(size)) end
     if fail_next and p > 1 then return util.fail(5000, "emulated failure on page " .. p) end
     local from, to = (p - 1) * size + 1, math.min(n, p * size)
@@ -112,7 +118,12 @@ function _M.serve(e)
     res[pg.items] = slice(e, offset + 1, to)
     local nxt = to < n and ("tok_" .. to) or ""
     if broken then nxt = tok ~= "" and tok or ("tok_" .. size) end
-    res[pg.next_token or "next_page_token"] = nxt
+    if alternate then nxt = offset == size and ("tok_" .. 2 * size) or ("tok_" .. size) end
+    if stuck then
+      res[pg.items] = slice(e, 1, math.min(n, size))
+      nxt = "tok_" .. ngx.shared.emu:incr("paging:stuck", 1, 0) % 1000
+    end
+    broken = broken or alternate or stuck    res[pg.next_token or "next_page_token"] = nxt
     res.has_more = broken or nxt ~= ""
     return send(e, res)
   end
@@ -124,7 +135,17 @@ function _M.serve(e)
   if after == "0" or after == "" then after = nil end
   if (before or after) and fail_next then return util.fail(5000, "emulated failure at a cursor") end
   local from, to, more
-  if broken or not (before or after) then
+  if alternate and after then -- after_id alternates between the ids ending pages 1 and 2
+    local idx = tonumber(tostring(after):match("^739000000000000(%d%d%d%d)$")) or 0
+    from, to, more = idx + 1, idx + limit, true
+    local list = slice(e, from, to)
+    res[pg.items] = list
+    res.first_id, res.last_id = list[1].id, idx == limit and item_id(2 * limit) or item_id(limit)
+    res.has_more = true
+    return send(e, res)
+  end
+  if broken or stuck or alternate or not (before or after) then
+    broken = broken or stuck or alternate
     from, to = 1, math.min(n, limit)
     more = broken or to < n
   elseif after then
