@@ -283,6 +283,131 @@ describe("chat:stream cancel_on_close", function()
     assert.equal("/v3/chat", emu.last_request().path)
     client:close()
   end)
+
+  it("does not cancel a stream dropped without close(): the collector sends no request", function()
+    local client = emu.client()
+    local before = emu.mark()
+    do
+      local stream = assert(client.chat:stream { bot_id = "bot_1", user_id = "u1", cancel_on_close = true,
+        headers = { ["X-Emu-Deltas"] = "500" } })
+      assert(stream:next())
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.same({}, emu.since(before, "/v3/chat/cancel"))
+    client:close()
+  end)
+
+  it("sends the cancel through the call's on_wait, so closing from a coroutine yields", function()
+    local client = emu.client()
+    local co = coroutine.wrap(function()
+      local stream = assert(client.chat:stream { bot_id = "bot_1", user_id = "u1", cancel_on_close = true,
+        wait_ms = 0, on_wait = coroutine.yield, headers = { ["X-Emu-Deltas"] = "500" } })
+      assert(stream:next())
+      while coroutine.yield("read") do end -- the first yields were the request's: count only the close's
+
+      stream:close()
+      return "closed"
+    end)
+    while co() ~= "read" do end
+    local yields = 0
+    while co(false) ~= "closed" do yields = yields + 1 end
+    assert.truthy(yields > 0)
+    assert.equal("/v3/chat/cancel", emu.last_request().path)
+    client:close()
+  end)
+end)
+
+describe("a stream closed by another coroutine while its reader waits in on_wait", function()
+  for _, form in ipairs({ "next", "events", "raw_events" }) do
+    it("ends the reader's " .. form .. "() quietly, without raising (real sockets)", function()
+      local client = emu.client()
+      local stream
+      local got = 0
+      local reader = coroutine.create(function()
+        stream = assert(client.chat:stream { bot_id = "bot_1", user_id = "u1", wait_ms = 0,
+          on_wait = coroutine.yield, headers = { ["X-Emu-Deltas"] = "50", ["X-Emu-Drip-Ms"] = "20" } })
+        if form == "next" then
+          while true do
+            local ev, err = stream:next()
+            if not ev then return "end", err end
+            got = got + 1
+          end
+        end
+        for _ in stream[form](stream) do got = got + 1 end
+        return "end"
+      end)
+      local closer = coroutine.create(function()
+        while got < 3 do coroutine.yield() end
+        stream:close()
+        return "closed"
+      end)
+      local results = {}
+      for _ = 1, 100000 do
+        for _, co in ipairs({ reader, closer }) do
+          if coroutine.status(co) ~= "dead" then
+            local ok, a, b = coroutine.resume(co)
+            assert(ok, a) -- a raise inside the reader (a string before the fix) fails here
+            if coroutine.status(co) == "dead" then results[co] = { a, b } end
+          end
+        end
+        if coroutine.status(reader) == "dead" and coroutine.status(closer) == "dead" then break end
+      end
+      assert.equal("end", results[reader][1])
+      assert.is_nil(results[reader][2])
+      assert.equal("closed", results[closer][1])
+      assert.is_true(got >= 3)
+      assert.is_false(stream.completed)
+      assert.is_nil(stream:next())
+      client:close()
+    end)
+  end
+end)
+
+describe("server text in a stream's errors", function()
+  local SECRET = "pat_secret_echoed_123"
+  local function scrub(s) return (s:gsub(SECRET, "[redacted]")) end
+
+  it("passes an error event's message, code and event copy through opts.scrub (real sockets)", function()
+    local client = emu.client()
+    local stream = assert(client.chat:stream { bot_id = "bot_1", user_id = "u1",
+      headers = { ["X-Emu-Fault"] = "error_event;after=2;code=4100;msg=bad token Bearer%20" .. SECRET } })
+    stream.scrub = scrub -- what the client passes as opts.scrub (the pipeline sets it at new())
+    local last, err
+    while true do
+      local ev, e = stream:next()
+      if not ev then err = e break end
+      last = ev
+    end
+    assert.equal("error", last.event)
+    assert.truthy(last.raw:find(SECRET, 1, true)) -- the event handed out is what the server sent
+    assert.equal("api", err.kind)
+    assert.equal(4100, err.code)
+    assert.equal("bad token Bearer [redacted]", err.msg)
+    assert.is_nil(err.event.raw:find(SECRET, 1, true))
+    assert.is_nil(tostring(err):find(SECRET, 1, true))
+    client:close()
+  end)
+
+  it("takes scrub from the options of new() and leaves text as it is without one", function()
+    local stream_mod = require "coze.stream"
+    local body = 'event: error\ndata: {"code":"' .. SECRET .. '","msg":"echo ' .. SECRET .. '"}\n\n'
+    local function handle()
+      local h = { sent = false }
+      function h.read(self) if self.sent then return nil end self.sent = true return body end
+      function h.close() end
+      return h
+    end
+    local s = stream_mod.new(handle(), { profile = "chat", scrub = scrub })
+    assert(s:next())
+    local _, err = s:next()
+    assert.equal("echo [redacted]", err.msg)
+    assert.equal("[redacted]", err.code)
+    s = stream_mod.new(handle(), { profile = "chat" })
+    assert(s:next())
+    _, err = s:next()
+    assert.equal("echo " .. SECRET, err.msg)
+  end)
 end)
 
 describe("abandoned streams", function()

@@ -1,5 +1,6 @@
 -- Streams of Server-Sent Events with one contract for every transport and every framing:
---   stream:next()       -> event | nil (normal end) | nil, err      (never raises)
+--   stream:next()       -> event | nil (normal end, or closed) | nil, err      (never raises, also
+--                          when another coroutine closes the stream while this one waits in on_wait)
 --   stream:events()     -> for-loop form; a failure raises the error object; break closes (5.4)
 --   stream:raw_events() -> for name, raw, id in ...: the same without a table per event (relays)
 -- An event is { event = name, id = ..., raw = data text, data = decoded JSON or raw (lazy) }.
@@ -120,8 +121,10 @@ _M.Stream = Stream
 
 -- handle: a transport handle whose headers are in; opts: profile (a name of PROFILES or a profile
 -- from _M.profile), op, logid, http_status, headers, max_event_bytes, wait_ms, on_wait, on_close
--- (called once with the stream when it closes). stream.completed is true once the terminal event
--- (or the soft end) arrived.
+-- (called once with the stream when it closes: close(), the end, or a 5.4 `break`; never by the
+-- garbage collector), scrub (string -> string, applied to every server text that goes into an
+-- error: error events' messages, codes and event copies). stream.completed is true once the
+-- terminal event (or the soft end) arrived.
 function _M.new(handle, opts)
   local profile = opts.profile or "chat"
   if type(profile) ~= "table" then profile = PROFILES[profile] end
@@ -137,6 +140,7 @@ function _M.new(handle, opts)
     wait_ms = opts.wait_ms,
     on_wait = opts.on_wait,
     on_close = opts.on_close,
+    scrub = opts.scrub,
     last_event = nil,
     finished = false,
     completed = false,
@@ -224,7 +228,8 @@ function Stream:_deliver(ev)
   local profile = self.profile
   self.last_event = name
   if ev == self._partial and not whole(profile, name, raw) then
-    return self:_fail(self:_error("stream", { msg = "stream truncated inside a '" .. name .. "' event" }))
+    local shown = self.scrub and self.scrub(name) or name
+    return self:_fail(self:_error("stream", { msg = "stream truncated inside a '" .. shown .. "' event" }))
   end
   local fn = profile.watch[name]
   if fn then fn(self, ev) end
@@ -246,7 +251,14 @@ function Stream:_deliver(ev)
     local data = ev.data
     local code, msg
     if type(data) == "table" then code, msg = extract(data) end
-    self:_finish(self:_error("api", { code = code, msg = msg or raw, event = ev }))
+    if msg == nil then msg = raw end
+    local shown, scrub = ev, self.scrub
+    if scrub then -- the server's text, which may echo a credential; the event handed out stays as sent
+      if type(msg) == "string" then msg = scrub(msg) end
+      if type(code) == "string" then code = scrub(code) end
+      shown = setmetatable({ event = name, raw = scrub(raw), id = ev.id }, Event)
+    end
+    self:_finish(self:_error("api", { code = code, msg = msg, event = shown }))
     return ev
   end
   return ev
@@ -326,11 +338,34 @@ function Stream:_fill(flat)
   end
 end
 
+-- The handle as _read waits on it with on_wait: on_wait lets other coroutines run, and one of
+-- them may close this stream (the many-streams pattern); the handle is closed then and would
+-- raise, so every poll first asks whether the stream is still open (nil: treated as the end).
+function Stream:_guarded()
+  local g = self._guard
+  if not g then
+    local s, h = self, self.handle
+    g = {
+      read_into = h.read_into and function(_, parser, ms)
+        if s.finished then return nil end
+        return h:read_into(parser, ms)
+      end,
+      read = function(_, ms)
+        if s.finished then return nil end
+        return h:read(ms)
+      end,
+    }
+    self._guard = g
+  end
+  return g
+end
+
 -- Waits for more of the body and feeds it to the parser: true, or nil, err once the stream is
 -- finished (failed, or closed while waiting). At the end of the body the parser is finished (it
 -- may still hand out a last record) and true is returned.
 function Stream:_read()
   local h, parser = self.handle, self.parser
+  if self.on_wait then h = self:_guarded() end
   local got, err
   if h.read_into then
     got, err = await_into(h, parser, self.wait_ms, self.on_wait)
