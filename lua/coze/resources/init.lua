@@ -188,12 +188,12 @@ local function method_for(spec, adjust)
   end
 end
 
--- An extension's variant of the generated method of `op` (see method_for).
-function _M.variant(op, adjust)
-  for _, ep in ipairs(require("coze.endpoints")) do
+-- An extension's variant of the generated method of `op` in `endpoints` (see method_for).
+local function variant(endpoints, op, adjust)
+  for _, ep in ipairs(endpoints) do
     if ep[1] == op then return method_for(compile(ep), adjust) end
   end
-  error("coze: no operation '" .. op .. "' in coze.endpoints", 2)
+  error("coze: no operation '" .. op .. "' in the endpoint table", 3)
 end
 
 local function node(parent, name)
@@ -218,8 +218,10 @@ function _M.attach(client, endpoints)
     for i = 1, #names - 1 do target = node(target, names[i]) end
     rawset(target, names[#names], method_for(spec))
   end
+  -- what extensions build on: builder.variant(op, adjust) -> a variant of op's method
+  local builder = { variant = function(op, adjust) return variant(endpoints, op, adjust) end }
   for _, name in ipairs(EXTENSIONS) do
-    require("coze.resources." .. name).extend(client, _M)
+    require("coze.resources." .. name).extend(client, builder)
   end
   return client
 end
