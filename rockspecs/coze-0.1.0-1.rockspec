@@ -71,4 +71,5 @@ build = {
     ["coze.version"] = "lua/coze/version.lua",
     ["coze.wait"] = "lua/coze/wait.lua",
   },
+  install = { bin = { coze = "bin/coze" } },
 }

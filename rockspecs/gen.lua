@@ -64,6 +64,7 @@ for _, f in ipairs(lua_files) do
   w('    ["' .. mod .. '"] = "lua/' .. f .. '",')
 end
 w('  },')
+w('  install = { bin = { coze = "bin/coze" } },')
 w('}')
 local path = "rockspecs/coze-" .. version .. ".rockspec"
 local f = assert(io.open(path, "w"))
