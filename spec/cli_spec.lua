@@ -1,6 +1,8 @@
 -- The coze command, driven in a real pseudo-terminal (spec/helpers/pty_run.py) against the emulator:
 -- what a user sees, the progress bar, exit codes (0 ok, 1 API, 2 usage, 130 Ctrl-C), Ctrl-C cancelling.
 local json = require "coze.json"
+local emu = require "helpers.emu"
+local shell = require "helpers.shell"
 
 local EMU = assert(os.getenv("COZE_EMU_URL"), "COZE_EMU_URL")
 local LUA = jit and "luajit" or "lua5.4"
@@ -8,16 +10,7 @@ local tmp = os.tmpname()
 os.remove(tmp)
 local XDG = tmp .. "-xdg"
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function shell(cmd)
-  local p = assert(io.popen(cmd))
-  local s = p:read("*a")
-  p:close()
-  return s
-end
+local q = shell.quote
 
 -- run{ "chat", "-b", "x", "hi", pty = { "--interrupt-after", "..." }, env = { K = V } }
 -- -> transcript (with the terminal's \r\n), exit code
@@ -35,7 +28,7 @@ local function run(t)
   cmd[#cmd + 1] = table.concat(parts, " ")
   cmd[#cmd + 1] = LUA .. " bin/coze"
   for _, a in ipairs(t) do cmd[#cmd + 1] = q(a) end
-  local out = shell(table.concat(cmd, " "))
+  local out = shell.run(table.concat(cmd, " "))
   local body, code = out:match("^(.*)\nexit (%d+)\n$")
   assert(body, "no exit line in: " .. out)
   return body, tonumber(code)
@@ -48,18 +41,12 @@ local function pipe(t)
   for _, e in ipairs(env) do cmd[#cmd + 1] = q(e) end
   cmd[#cmd + 1] = LUA .. " bin/coze"
   for _, a in ipairs(t) do cmd[#cmd + 1] = q(a) end
-  local out = shell(table.concat(cmd, " ") .. " 2>/dev/null; echo \"exit $?\"")
-  local body, code = out:match("^(.-)exit (%d+)\n$")
-  return body, tonumber(code)
-end
-
-local function requests(n)
-  return json.decode(shell("curl -s " .. q(EMU .. "/__emu/requests?n=" .. n)))
+  return shell.run(table.concat(cmd, " ") .. " 2>/dev/null")
 end
 
 describe("coze command", function()
   setup(function()
-    shell("curl -s -X POST " .. q(EMU .. "/__emu/reset"))
+    emu.raw("POST", "/__emu/reset")
   end)
   teardown(function()
     os.execute("rm -rf " .. q(XDG) .. " " .. q(tmp .. "-up.bin") .. " " .. q(tmp .. ".mp3"))
@@ -78,7 +65,7 @@ describe("coze command", function()
     assert.equal(130, code)
     assert.truthy(out:find("interrupted", 1, true), out)
     assert.falsy(out:find("twelve", 1, true), out)
-    local last = requests(1)[1]
+    local last = emu.last_request()
     assert.equal("/v3/chat/cancel", last.path)
   end)
 
@@ -148,7 +135,7 @@ describe("coze command", function()
     assert.is_true(#items > 3, out) -- more than one page
     out, code = pipe { "call", "bots.retrieve", "bot_id=123", "is_published=true" }
     assert.equal(0, code)
-    assert.equal("true", requests(1)[1].query.is_published)
+    assert.equal("true", emu.last_request().query.is_published)
     _, code = pipe { "call", "bots.retrieve", "bot_id=1", "is_published=maybe" }
     assert.equal(2, code)
   end)
@@ -158,16 +145,16 @@ describe("coze command", function()
       "--key-file", "spec/fixtures/keys/rsa_pkcs8.pem", env = { COZE_API_TOKEN = false } }
     assert.equal(0, code, out)
     local path = XDG .. "/coze/token.json"
-    assert.equal("-rw-------", shell("stat -c %A " .. q(path)):match("%S+"))
+    assert.equal("-rw-------", shell.run("stat -c %A " .. q(path)):match("%S+"))
     out, code = run { "chat", "-b", "b", "with the saved token", env = { COZE_API_TOKEN = false } }
     assert.equal(0, code, out)
-    assert.truthy(requests(1)[1].headers.Authorization:match("^Bearer czs_"))
+    assert.truthy(emu.last_request().headers.Authorization:match("^Bearer czs_"))
     -- expired: the command signs a new JWT, gets a new token and saves it
     local f = assert(io.open(path))
     local saved = json.decode(f:read("*a"))
     f:close()
     local old = saved.access_token
-    shell("sed -i 's/\"expires_at\":[0-9]*/\"expires_at\":1/' " .. q(path))
+    shell.run("sed -i 's/\"expires_at\":[0-9]*/\"expires_at\":1/' " .. q(path))
     out, code = run { "chat", "-b", "b", "renewed", env = { COZE_API_TOKEN = false } }
     assert.equal(0, code, out)
     f = assert(io.open(path))

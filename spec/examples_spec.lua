@@ -1,12 +1,12 @@
 -- Every script in examples/ runs as `lua5.4 examples/NAME.lua` (or under luajit) with no LUA_PATH or
 -- LUA_CPATH set, against the emulator, and says what it did.
+local shell = require "helpers.shell"
+
 local EMU = assert(os.getenv("COZE_EMU_URL"), "COZE_EMU_URL")
 local LUA = jit and "luajit" or "lua5.4"
 local tmp = os.tmpname()
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local q = shell.quote
 
 -- name -> { args, stdin, expected output (a plain substring) }
 local RUNS = {
@@ -29,13 +29,9 @@ local function run(name, r)
     q("COZE_API_BASE=" .. EMU), "COZE_API_TOKEN=pat_examples", "COZE_BOT_ID=bot_demo", "COZE_VOICE_ID=v1",
     "COZE_WORKFLOW_ID=wf_interrupt", LUA, "examples/" .. name .. ".lua" }
   for _, a in ipairs(r.args or {}) do cmd[#cmd + 1] = q(a) end
-  local line = table.concat(cmd, " ") .. " 2>&1; echo \"exit $?\""
-  if r.stdin then line = "printf '%s\\n' " .. q(r.stdin) .. " | { " .. line .. "; }" end
-  local p = assert(io.popen(line))
-  local out = p:read("*a")
-  p:close()
-  local body, code = out:match("^(.-)exit (%d+)\n$")
-  return body, tonumber(code)
+  local line = table.concat(cmd, " ")
+  if r.stdin then line = "printf '%s\\n' " .. q(r.stdin) .. " | " .. line end
+  return shell.run(line)
 end
 
 describe("examples", function()

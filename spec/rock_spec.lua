@@ -2,22 +2,14 @@
 -- a temporary tree (lua-cjson taken from the distribution through rockspecs/luarocks-debian*.lua),
 -- then plain lua5.4 and luajit stream a chat using only that tree (LUA_PATH/LUA_CPATH from
 -- `luarocks path`, the checkout nowhere on them), and the installed `coze` command does the same.
+local shell = require "helpers.shell"
+
 local EMU = assert(os.getenv("COZE_EMU_URL"), "COZE_EMU_URL")
 local ROOT = assert(io.popen("pwd")):read("*l")
 local base = os.tmpname()
 os.remove(base)
 
-local function q(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function sh(cmd) -- output, exit code
-  local p = assert(io.popen("{ " .. cmd .. "; } 2>&1; echo \"exit $?\""))
-  local out = p:read("*a")
-  p:close()
-  local body, code = out:match("^(.-)exit (%d+)\n$")
-  return body, tonumber(code)
-end
+local q, sh = shell.quote, shell.run
 
 local CHAT = [[
 local coze = require "coze"
