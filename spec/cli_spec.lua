@@ -119,6 +119,11 @@ describe("coze command", function()
     assert.truthy(out:find("收到: Hangzhou", 1, true), out)
   end)
 
+  it("stops with 130 on Ctrl-C at the workflow's question", function()
+    local out, code = run { "workflow", "stream", "-w", "wf_interrupt", pty = { "--interrupt-after", "> " } }
+    assert.equal(130, code, out)
+  end)
+
   it("writes synthesised speech to the -o file", function()
     local path = tmp .. ".mp3"
     local out, code = run { "speech", "你好", "-v", "v1", "-o", path }

@@ -6,9 +6,11 @@ function _M.quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
--- Runs cmd with sh, stderr merged into stdout: output, exit code.
+-- Runs cmd with sh, stderr merged into stdout: output, exit code. Without LD_PRELOAD: a sanitizer
+-- runtime preloaded into the suite (make sanitize) is for the process under test, not for the
+-- compilers and interpreters a spec starts.
 function _M.run(cmd)
-  local p = assert(io.popen("{ " .. cmd .. "\n} 2>&1; echo \"exit $?\""))
+  local p = assert(io.popen("{ unset LD_PRELOAD; " .. cmd .. "\n} 2>&1; echo \"exit $?\""))
   local out = p:read("*a")
   p:close()
   local body, code = out:match("^(.-)exit (%d+)\n$")
