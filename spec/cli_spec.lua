@@ -75,6 +75,9 @@ describe("coze command", function()
     assert.truthy(out:find("needs a bot", 1, true), out)
     _, code = run { "frobnicate" }
     assert.equal(2, code)
+    out, code = run { "chat", "--help" }
+    assert.equal(0, code)
+    assert.truthy(out:find("usage: coze", 1, true), out)
     _, code = run { "call", "bots.create", "name=x" } -- space_id is required
     assert.equal(2, code)
     _, code = run { "chat", "-b", "b", "hi", env = { COZE_API_TOKEN = false } } -- no token anywhere
