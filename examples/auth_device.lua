@@ -2,6 +2,7 @@
 -- the SDK polls until they do. poll_once() never blocks (for game loops); wait_for_token() waits.
 --   COZE_DEVICE_CLIENT_ID, COZE_API_BASE (defaults: the local emulator, which this script approves itself)
 --   lua examples/auth_device.lua
+dofile((arg[0]:match("^(.*)/") or ".") .. "/_paths.lua") -- this checkout's SDK (see _paths.lua)
 local coze = require "coze"
 local core = require "coze.core"
 local cjson = require "cjson"

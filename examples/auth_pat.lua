@@ -1,6 +1,7 @@
 -- A personal (or service) access token: the simplest auth. The token never expires on the SDK's side.
 --   COZE_API_TOKEN (default: a test token the local emulator accepts), COZE_API_BASE
 --   lua examples/auth_pat.lua
+dofile((arg[0]:match("^(.*)/") or ".") .. "/_paths.lua") -- this checkout's SDK (see _paths.lua)
 local coze = require "coze"
 
 local base_url = os.getenv("COZE_API_BASE") or "http://127.0.0.1:18321" -- spec/emulator/ctl start

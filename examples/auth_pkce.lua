@@ -3,6 +3,7 @@
 -- 3. exchange the code; the auth object then refreshes the token with the refresh token.
 --   COZE_PKCE_CLIENT_ID, COZE_REDIRECT_URI, COZE_API_BASE (defaults: the local emulator)
 --   lua examples/auth_pkce.lua [code state]
+dofile((arg[0]:match("^(.*)/") or ".") .. "/_paths.lua") -- this checkout's SDK (see _paths.lua)
 local coze = require "coze"
 local core = require "coze.core"
 local cjson = require "cjson"

@@ -1,6 +1,7 @@
 -- A web OAuth app (authorization code with a client secret, kept on your server).
 --   COZE_WEB_CLIENT_ID, COZE_WEB_CLIENT_SECRET, COZE_REDIRECT_URI, COZE_API_BASE (defaults: the local emulator)
 --   lua examples/auth_web.lua [code]
+dofile((arg[0]:match("^(.*)/") or ".") .. "/_paths.lua") -- this checkout's SDK (see _paths.lua)
 local coze = require "coze"
 local core = require "coze.core"
 local cjson = require "cjson"

@@ -1,5 +1,6 @@
 -- Asks a bot without streaming: creates the chat, polls until it finishes, prints the answer.
 --   COZE_API_TOKEN, COZE_BOT_ID [, COZE_API_BASE]
+dofile((arg[0]:match("^(.*)/") or ".") .. "/_paths.lua") -- this checkout's SDK (see _paths.lua)
 local coze = require "coze"
 
 local client = coze.new { token = assert(os.getenv("COZE_API_TOKEN"), "set COZE_API_TOKEN"),

@@ -1,6 +1,7 @@
 -- Streams a chat and prints the answer as it arrives.
 --   COZE_API_TOKEN, COZE_BOT_ID [, COZE_API_BASE] select the service (make demo points them at the
 --   local emulator when no token is set).
+dofile((arg[0]:match("^(.*)/") or ".") .. "/_paths.lua") -- this checkout's SDK (see _paths.lua)
 local coze = require "coze"
 
 local token = assert(os.getenv("COZE_API_TOKEN"), "set COZE_API_TOKEN")

@@ -3,8 +3,6 @@
 # the real service (COZE_API_BASE, default https://api.coze.cn); otherwise to the local emulator.
 set -eu
 cd "$(dirname "$0")/.."
-export LUA_PATH="$(pwd)/lua/?.lua;$(pwd)/lua/?/init.lua;;"
-export LUA_CPATH="$(pwd)/build/?.so;;"
 if [ -n "${COZE_API_TOKEN:-}" ] && [ -n "${COZE_BOT_ID:-}" ]; then
   exec lua5.4 examples/chat_stream.lua "$@"
 fi

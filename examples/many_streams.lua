@@ -1,6 +1,7 @@
 -- Drives several chat streams at once from one Lua state, the way a game or app loop would:
 -- each stream lives in a coroutine, every call has wait_ms = 0 and on_wait = coroutine.yield.
 --   COZE_API_TOKEN, COZE_BOT_ID [, COZE_API_BASE]
+dofile((arg[0]:match("^(.*)/") or ".") .. "/_paths.lua") -- this checkout's SDK (see _paths.lua)
 local coze = require "coze"
 
 local client = coze.new { token = assert(os.getenv("COZE_API_TOKEN"), "set COZE_API_TOKEN"),

@@ -1,5 +1,6 @@
 -- Synthesises speech and writes the audio to a file as it arrives (removed if the transfer fails).
 --   COZE_API_TOKEN, COZE_VOICE_ID [, COZE_API_BASE]; arg[1] = the text, arg[2] = the output path.
+dofile((arg[0]:match("^(.*)/") or ".") .. "/_paths.lua") -- this checkout's SDK (see _paths.lua)
 local coze = require "coze"
 
 local token = assert(os.getenv("COZE_API_TOKEN"), "set COZE_API_TOKEN")

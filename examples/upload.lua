@@ -1,5 +1,6 @@
 -- Uploads a file (streamed from disk, never read into memory) and prints the File object.
 --   COZE_API_TOKEN [, COZE_API_BASE]; arg[1] = the path.
+dofile((arg[0]:match("^(.*)/") or ".") .. "/_paths.lua") -- this checkout's SDK (see _paths.lua)
 local coze = require "coze"
 
 local token = assert(os.getenv("COZE_API_TOKEN"), "set COZE_API_TOKEN")

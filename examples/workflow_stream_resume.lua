@@ -2,6 +2,7 @@
 -- until the workflow is done.
 --   COZE_API_TOKEN, COZE_WORKFLOW_ID [, COZE_API_BASE]; arg[1] = a JSON object of parameters.
 --   Against the local emulator: COZE_API_TOKEN=pat_x COZE_API_BASE=http://127.0.0.1:18321 COZE_WORKFLOW_ID=wf_interrupt
+dofile((arg[0]:match("^(.*)/") or ".") .. "/_paths.lua") -- this checkout's SDK (see _paths.lua)
 local coze = require "coze"
 local json = require "coze.json"
 

@@ -6,12 +6,13 @@ source = {
 }
 description = {
   summary = "The Coze open API for Lua: chat, workflows, files, knowledge, audio, every auth flow",
-  detailed = "A C core (libcurl transport, SSE parser, JSON decoder, OpenSSL signing) under an idiomatic Lua layer; Lua 5.1/LuaJIT to 5.4.",
+  detailed = "A C core (libcurl transport, SSE parser, JSON decoder, OpenSSL signing) under an idiomatic Lua layer, tested on Lua 5.4 and LuaJIT 2.1.",
+  homepage = "https://github.com/lua-coze/lua-coze",
   license = "MIT",
 }
 dependencies = { "lua >= 5.1", "lua-cjson" }
 external_dependencies = {
-  CURL = { header = "curl/curl.h", library = "curl" },
+  CURL = { library = "curl" },
   OPENSSL = { header = "openssl/evp.h", library = "crypto" },
 }
 build = {
@@ -23,6 +24,7 @@ build = {
         "csrc/crypto.c",
         "csrc/http.c",
         "csrc/json.c",
+        "csrc/lcli.c",
         "csrc/lcore.c",
         "csrc/lcrypto.c",
         "csrc/lhttp.c",
@@ -68,4 +70,5 @@ build = {
     ["coze.version"] = "lua/coze/version.lua",
     ["coze.wait"] = "lua/coze/wait.lua",
   },
+  install = { bin = { coze = "bin/coze" } },
 }

@@ -1,0 +1,54 @@
+-- Every script in examples/ runs as `lua5.4 examples/NAME.lua` (or under luajit) with no LUA_PATH or
+-- LUA_CPATH set, against the emulator, and says what it did.
+local shell = require "helpers.shell"
+
+local EMU = assert(os.getenv("COZE_EMU_URL"), "COZE_EMU_URL")
+local LUA = jit and "luajit" or "lua5.4"
+local tmp = os.tmpname()
+
+local q = shell.quote
+
+-- name -> { args, stdin, expected output (a plain substring) }
+local RUNS = {
+  auth_device = { expect = "authorized" },
+  auth_jwt = { expect = "conversation " },
+  auth_pat = { expect = "conversation " },
+  auth_pkce = { expect = "new token pair" },
+  auth_web = { expect = "conversation " },
+  chat_poll = { args = { "polled question" }, expect = "You said: polled question" },
+  chat_stream = { args = { "streamed question" }, expect = "You said: streamed question" },
+  many_streams = { expect = "four -> You said: four" },
+  speech_to_file = { args = { "你好", tmp .. ".mp3" }, expect = "wrote " },
+  upload = { args = { "examples/_paths.lua" }, expect = "uploaded _paths.lua" },
+  workflow_stream_resume = { args = { '{"city":"x"}' }, stdin = "Hangzhou", expect = "收到: Hangzhou" },
+}
+
+local function run(name, r)
+  local cmd = { "env -u LUA_PATH -u LUA_CPATH -u LUA_PATH_5_4 -u LUA_CPATH_5_4",
+    "-u COZE_DEVICE_CLIENT_ID -u COZE_JWT_CLIENT_ID -u COZE_PKCE_CLIENT_ID -u COZE_WEB_CLIENT_ID",
+    q("COZE_API_BASE=" .. EMU), "COZE_API_TOKEN=pat_examples", "COZE_BOT_ID=bot_demo", "COZE_VOICE_ID=v1",
+    "COZE_WORKFLOW_ID=wf_interrupt", LUA, "examples/" .. name .. ".lua" }
+  for _, a in ipairs(r.args or {}) do cmd[#cmd + 1] = q(a) end
+  local line = table.concat(cmd, " ")
+  if r.stdin then line = "printf '%s\\n' " .. q(r.stdin) .. " | " .. line end
+  return shell.run(line)
+end
+
+describe("examples", function()
+  teardown(function() os.remove(tmp .. ".mp3") os.remove(tmp) end)
+
+  local p = assert(io.popen("ls examples/*.lua"))
+  for path in p:lines() do
+    local name = path:match("examples/(.-)%.lua$")
+    if name ~= "_paths" then
+      it(name .. ".lua runs against the emulator", function()
+        local r = RUNS[name]
+        assert.is_table(r, "examples/" .. name .. ".lua has no entry in spec/examples_spec.lua")
+        local out, code = run(name, r)
+        assert.equal(0, code, out)
+        assert.truthy(out:find(r.expect, 1, true), out)
+      end)
+    end
+  end
+  p:close()
+end)
