@@ -9,10 +9,18 @@ local cjson = require "cjson.safe"
 
 local _M = {}
 
--- The API catalog: the one place to repoint (the repo's catalog/ folder once it lives there).
--- COZE_EMU_CATALOG overrides it (nginx.conf.in passes it through with `env`).
+-- The API catalog, the one place to repoint: $COZE_EMU_CATALOG (nginx.conf.in passes it through with
+-- `env`), else the repository's catalog/, else the shared catalog next to the worktrees.
 local EMU_DIR = debug.getinfo(1, "S").source:match("^@(.*)/emu/[^/]+$") or "spec/emulator"
-_M.CATALOG_DIR = os.getenv("COZE_EMU_CATALOG") or (EMU_DIR .. "/../../../shared/api")
+local function catalog_dir()
+  local env = os.getenv("COZE_EMU_CATALOG")
+  if env and env ~= "" then return env end
+  local repo = EMU_DIR .. "/../../catalog"
+  local f = io.open(repo .. "/endpoints.tsv", "rb")
+  if f then f:close(); return repo end
+  return EMU_DIR .. "/../../../shared/api"
+end
+_M.CATALOG_DIR = catalog_dir()
 
 -- Fields the spec marks required that every official SDK (coze-py, coze-js, coze-go) sends the call
 -- without; Coze serves those calls, so the emulator does too (docs/porting.md lists them).
