@@ -52,6 +52,7 @@ build = {
     ["coze.client"] = "lua/coze/client.lua",
     ["coze.endpoints"] = "lua/coze/endpoints.lua",
     ["coze.errors"] = "lua/coze/errors.lua",
+    ["coze.events"] = "lua/coze/events.lua",
     ["coze.header"] = "lua/coze/header.lua",
     ["coze"] = "lua/coze/init.lua",
     ["coze.json"] = "lua/coze/json.lua",

@@ -9,10 +9,13 @@ _M.tls_url = _M.url:gsub("^http:", "https:"):gsub(":(%d+)$", function(p) return 
 
 local session
 
-local function raw(method, path, body)
+-- One request without the SDK: status, body text and response headers. `headers` (a list of
+-- "Name: value" lines) are sent after the JSON content type.
+local function raw(method, path, body, headers)
   session = session or core.session()
-  local r = session:request { method = method, url = _M.url .. path, body = body,
-    headers = body and { "Content-Type: application/json" } or nil }
+  local h = body and { "Content-Type: application/json" } or {}
+  for _, line in ipairs(headers or {}) do h[#h + 1] = line end
+  local r = session:request { method = method, url = _M.url .. path, body = body, headers = h }
   local status, err = r:wait_headers(5000)
   assert(status, err)
   local parts = {}
@@ -21,8 +24,9 @@ local function raw(method, path, body)
     if chunk == nil then assert(rerr == nil, rerr); break end
     if chunk then parts[#parts + 1] = chunk end
   end
+  local response_headers = r:headers()
   r:close()
-  return status, table.concat(parts)
+  return status, table.concat(parts), response_headers
 end
 _M.raw = raw
 

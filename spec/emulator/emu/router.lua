@@ -2,6 +2,7 @@
 -- PATH may hold {name} segments, passed to fn as a table. Every request except /__emu/* is logged
 -- (see emu.control) so specs can assert what the SDK sent.
 local util = require "emu.util"
+local validate = require "emu.validate"
 
 local _M = {}
 
@@ -65,6 +66,7 @@ function _M.handle()
     if control and control.record then control.record(params) end
     local faults = package.loaded["emu.faults"]
     if faults and faults.before then faults.before() end
+    validate.check(method, path)
   end
   if not fn then
     return util.fail(4000, "emulator: no route for " .. method .. " " .. path, 404)
