@@ -29,6 +29,7 @@ struct coze_wsconn {
   coze_buf hs;             /* the handshake answer */
   long head_len;
   long long body_want;     /* Content-Length of a non-101 answer, -1 = until the end */
+  int chunked;             /* that answer's body is chunked */
   int status;
   int eof;
   int close_sent;
@@ -264,12 +265,24 @@ int coze_wsconn_handshake(coze_wsconn *c, long wait_ms, int *status, const char 
             num[vl] = '\0';
             c->body_want = strtoll(num, NULL, 10);
           }
+          v = coze_wshs_header(c->hs.data, (size_t)hl, "transfer-encoding", &vl);
+          c->chunked = v != NULL && vl >= 7 && memcmp(v + vl - 7, "chunked", 7) == 0;
           c->phase = PHASE_BODY;
         }
       }
     }
     if (c->phase == PHASE_BODY) {
       size_t have = c->hs.len - (size_t)c->head_len;
+      if (c->chunked) {
+        size_t dl = 0;
+        int r = coze_wshs_dechunk(c->hs.data + c->head_len, have, &dl);
+        if (r != 0 || c->eof || have >= MAX_ERROR_BODY) {
+          c->chunked = 0;
+          c->body_want = r == 1 ? (long long)dl : 0; /* a malformed or cut body reads as empty */
+          c->eof = 1;
+          continue;
+        }
+      }
       if (c->eof || have >= MAX_ERROR_BODY || (c->body_want >= 0 && (long long)have >= c->body_want)) {
         if (c->body_want >= 0 && (long long)have > c->body_want)
           have = (size_t)c->body_want;

@@ -148,3 +148,52 @@ int coze_wshs_check(const char *head, size_t head_len, const char *key, const ch
   }
   return 0;
 }
+
+/* Walks the chunks; when write is set, moves their data to the front. */
+static int chunks(char *buf, size_t len, size_t *out_len, int write)
+{
+  size_t i = 0, o = 0;
+  for (;;) {
+    size_t size = 0, digits = 0;
+    while (i < len) {
+      int c = (unsigned char)buf[i], v;
+      if (c >= '0' && c <= '9') v = c - '0';
+      else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F') v = c - 'A' + 10;
+      else break;
+      if (size > ((size_t)-1 >> 4) || ++digits > 15)
+        return -1;
+      size = size * 16 + (size_t)v;
+      i++;
+    }
+    if (i == len)
+      return 0;
+    if (digits == 0)
+      return -1;
+    while (i < len && buf[i] != '\n') /* chunk extensions */
+      i++;
+    if (i == len)
+      return 0;
+    i++;
+    if (size == 0) {
+      *out_len = o;
+      return 1;
+    }
+    if (len - i < size + 2)
+      return 0;
+    if (buf[i + size] != '\r' || buf[i + size + 1] != '\n')
+      return -1;
+    if (write)
+      memmove(buf + o, buf + i, size);
+    o += size;
+    i += size + 2;
+  }
+}
+
+int coze_wshs_dechunk(char *buf, size_t len, size_t *out_len)
+{
+  int r = chunks(buf, len, out_len, 0);
+  if (r == 1)
+    chunks(buf, len, out_len, 1);
+  return r;
+}

@@ -25,5 +25,8 @@ const char *coze_wshs_header(const char *head, size_t head_len, const char *name
 /* Checks a 101 answer for `key`: Upgrade is websocket, Connection lists upgrade, the Accept value
  * matches. 0, or -1 with *why set to a static reason. */
 int coze_wshs_check(const char *head, size_t head_len, const char *key, const char **why);
+/* A chunked body (RFC 9112 7.1) at buf[0..len), decoded in place: 1 with *out_len when the last chunk has
+ * arrived (trailers are not read), 0 when more is needed (buf untouched), -1 when malformed. */
+int coze_wshs_dechunk(char *buf, size_t len, size_t *out_len);
 
 #endif

@@ -99,8 +99,15 @@ static void roundtrip(const uint8_t *data, size_t size)
 static void handshake(const uint8_t *data, size_t size)
 {
   long hl = coze_wshs_head_len((const char *)data, size);
-  size_t vl;
+  size_t vl, dl;
   const char *why = NULL;
+  char *copy;
+  if (size > 0 && (copy = malloc(size)) != NULL) {
+    memcpy(copy, data, size);
+    if (coze_wshs_dechunk(copy, size, &dl) == 1 && dl > size)
+      abort();
+    free(copy);
+  }
   if (hl <= 0)
     return;
   (void)coze_wshs_status((const char *)data, (size_t)hl);
