@@ -18,9 +18,10 @@
 #define READ_CHUNK 65536
 #define MAX_ERROR_BODY 65536
 
-enum { PHASE_HEAD, PHASE_BODY, PHASE_OPEN };
+enum { PHASE_CONNECT, PHASE_HEAD, PHASE_BODY, PHASE_OPEN };
 
 struct coze_wsconn {
+  CURLM *multi;            /* connects without blocking; the easy handle stays in it for send/recv */
   CURL *curl;
   curl_socket_t sock;
   int phase;
@@ -71,8 +72,12 @@ void coze_wsconn_free(coze_wsconn *c)
 {
   if (c == NULL)
     return;
+  if (c->multi != NULL && c->curl != NULL)
+    curl_multi_remove_handle(c->multi, c->curl);
   if (c->curl != NULL)
     curl_easy_cleanup(c->curl); /* closes the connect-only socket */
+  if (c->multi != NULL)
+    curl_multi_cleanup(c->multi);
   coze_buf_free(&c->out);
   coze_buf_free(&c->hs);
   coze_ws_decoder_free(&c->dec);
@@ -88,8 +93,6 @@ coze_wsconn *coze_wsconn_open(const coze_wsconn_opts *o, coze_wsconn_error *err)
 {
   coze_wsconn *c = calloc(1, sizeof *c);
   unsigned char nonce[16];
-  curl_socket_t sock = CURL_SOCKET_BAD;
-  CURLcode rc;
   size_t i;
   int bad = 0;
   if (c == NULL) {
@@ -132,16 +135,11 @@ coze_wsconn *coze_wsconn_open(const coze_wsconn_opts *o, coze_wsconn_error *err)
     curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  rc = curl_easy_perform(c->curl);
-  if (rc != CURLE_OK) {
-    curl_err(c, err, rc, "cannot connect");
+  c->multi = curl_multi_init();
+  if (c->multi == NULL || curl_multi_add_handle(c->multi, c->curl) != CURLM_OK) {
+    set_err(err, COZE_WSCONN_TRANSPORT, 0, "curl_multi_init failed");
     goto fail;
   }
-  if (curl_easy_getinfo(c->curl, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK || sock == CURL_SOCKET_BAD) {
-    set_err(err, COZE_WSCONN_TRANSPORT, 0, "no socket after connecting");
-    goto fail;
-  }
-  c->sock = sock;
   bad |= add(&c->out, "GET ") | add(&c->out, o->target) | add(&c->out, " HTTP/1.1\r\nHost: ") |
          add(&c->out, o->host) |
          add(&c->out, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
@@ -154,7 +152,7 @@ coze_wsconn *coze_wsconn_open(const coze_wsconn_opts *o, coze_wsconn_error *err)
     set_err(err, COZE_WSCONN_TRANSPORT, 0, "out of memory");
     goto fail;
   }
-  c->phase = PHASE_HEAD;
+  c->phase = PHASE_CONNECT;
   return c;
 fail:
   coze_wsconn_free(c);
@@ -221,12 +219,45 @@ static long read_some(coze_wsconn *c, char *dst, size_t cap, long long deadline,
   }
 }
 
+/* Drives curl's connect (TCP, proxy tunnel, TLS) until the deadline: 1 connected, 0 not yet, -1 err. */
+static int connect_step(coze_wsconn *c, long long deadline, coze_wsconn_error *err)
+{
+  for (;;) {
+    int running = 0, left = 0;
+    CURLMsg *m;
+    curl_multi_perform(c->multi, &running);
+    while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+      curl_socket_t sock = CURL_SOCKET_BAD;
+      if (m->msg != CURLMSG_DONE)
+        continue;
+      if (m->data.result != CURLE_OK)
+        return curl_err(c, err, m->data.result, "cannot connect");
+      if (curl_easy_getinfo(c->curl, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK || sock == CURL_SOCKET_BAD)
+        return set_err(err, COZE_WSCONN_TRANSPORT, 0, "no socket after connecting");
+      c->sock = sock;
+      c->phase = PHASE_HEAD;
+      return 1;
+    }
+    {
+      long long wait = deadline - now_ms();
+      if (wait <= 0)
+        return 0;
+      curl_multi_poll(c->multi, NULL, 0, (int)(wait > 60000 ? 60000 : wait), NULL);
+    }
+  }
+}
+
 int coze_wsconn_handshake(coze_wsconn *c, long wait_ms, int *status, const char **head, size_t *head_len,
                           const char **body, size_t *body_len, coze_wsconn_error *err)
 {
   long long deadline = now_ms() + (wait_ms > 0 ? wait_ms : 0);
   if (c->phase == PHASE_OPEN)
     return set_err(err, COZE_WSCONN_TRANSPORT, 0, "handshake already done");
+  if (c->phase == PHASE_CONNECT) {
+    int r = connect_step(c, deadline, err);
+    if (r <= 0)
+      return r;
+  }
   if (coze_wsconn_flush(c, wait_ms, err) < 0)
     return -1;
   for (;;) {

@@ -33,12 +33,12 @@ typedef struct coze_wsconn_error {
   char message[256];
 } coze_wsconn_error;
 
-/* Connects (blocking up to connect_timeout_ms: curl_easy_perform in connect-only mode) and queues the
- * handshake request. NULL with err filled on failure. */
+/* Starts connecting (curl's multi interface in connect-only mode, so nothing blocks) and queues the
+ * handshake request. NULL with err filled when the connection cannot even start. */
 coze_wsconn *coze_wsconn_open(const coze_wsconn_opts *o, coze_wsconn_error *err);
 void coze_wsconn_free(coze_wsconn *c);
 
-/* Drives the handshake: 0 not done yet; 1 done: *status is the answer's status (101 checked: Upgrade,
+/* Drives the connect (bounded by connect_timeout_ms inside curl), then the handshake: 0 not done yet; 1 done: *status is the answer's status (101 checked: Upgrade,
  * Connection, Accept; then frames may flow), for another status head/head_len and body/body_len hold
  * the answer (the body read up to Content-Length, the end of the connection or 64 KiB); -1 err. */
 int coze_wsconn_handshake(coze_wsconn *c, long wait_ms, int *status, const char **head, size_t *head_len,

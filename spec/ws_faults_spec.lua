@@ -201,6 +201,14 @@ describe("websocket handshake", function()
     assert.equal(1, #invalidated)
   end)
 
+  it("returns kind transport when nothing listens on the port", function()
+    local client = emu.client { ws_base_url = "ws://127.0.0.1:1" }
+    local ws, err = client.websockets.chat:connect {}
+    assert.is_nil(ws)
+    assert.equal("transport", err.kind)
+    assert.matches("cannot connect", err.msg)
+  end)
+
   it("raises at the caller's line for bad session options", function()
     local client = emu.client()
     assert.has_error(function() client.websockets.chat:connect { wait_ms = "x" } end,

@@ -442,19 +442,18 @@ local function attempt(self, call, query, where)
       seen[key] = true
     end
   end
-  local conn, msg, kind = core.ws_open {
+  local conn, msg = core.ws_open {
     url = (scheme == "wss" and "https://" or "http://") .. host .. "/", target = target, host = host,
     headers = lines, connect_timeout_ms = opt(call, cfg, client, "connect_timeout_ms"),
     proxy = cfg.proxy, no_proxy = cfg.no_proxy, ca_file = cfg.ca_file, ca_path = cfg.ca_path,
     tls_verify = cfg.tls_verify ~= false, max_message_bytes = opt(call, cfg, {}, "max_message_bytes"),
   }
-  if not conn then
-    if kind == "timeout" then return nil, errors.new("timeout", { op = api.op, timeout = "connect", msg = msg }), token end
-    return nil, errors.new("transport", { op = api.op, msg = msg }), token
-  end
+  if not conn then return nil, errors.new("transport", { op = api.op, msg = msg }), token end
   local on_wait, wait_ms = opt(call, cfg, {}, "on_wait"), opt(call, cfg, {}, "wait_ms")
   local slice = wait_ms or (on_wait and 0 or BLOCKING_SLICE_MS)
-  local deadline = monotonic_ms() + (call.handshake_timeout_ms or DEFAULTS.handshake_timeout_ms)
+  -- connecting is bounded by connect_timeout_ms inside curl; the answer by handshake_timeout_ms
+  local deadline = monotonic_ms() + (opt(call, cfg, client, "connect_timeout_ms") or 0) +
+    (call.handshake_timeout_ms or DEFAULTS.handshake_timeout_ms)
   local status, head, body
   while true do
     status, head, body = conn:handshake(math.min(slice, math.max(0, deadline - monotonic_ms())))
@@ -467,7 +466,8 @@ local function attempt(self, call, query, where)
   end
   if status == nil then
     conn:close()
-    return nil, errors.new(body == "timeout" and "timeout" or "transport", { op = api.op, msg = head }), token
+    if body == "timeout" then return nil, errors.new("timeout", { op = api.op, timeout = "connect", msg = head }), token end
+    return nil, errors.new("transport", { op = api.op, msg = head }), token
   end
   if status ~= 101 then
     conn:close()
