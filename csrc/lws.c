@@ -1,10 +1,8 @@
 /* Lua binding of csrc/wsconn.c: coze.core.ws_open{...} -> coze.core.WebSocket. Every method takes
  * wait_ms and returns false when nothing happened in that time, so the waiting loop (and any
  * coroutine yield) is in Lua. */
-#define _POSIX_C_SOURCE 200809L
 #include <limits.h>
 #include <string.h>
-#include <time.h>
 
 #include "compat.h"
 #include "lcore.h"
@@ -15,15 +13,7 @@
 
 typedef struct l_ws {
   coze_wsconn *c;
-  long long last_rx_ms;
 } l_ws;
-
-static long long mono_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *kind_name(int kind)
 {
@@ -134,7 +124,6 @@ static int l_ws_open(lua_State *L)
   }
   u = (l_ws *)lua_newuserdata(L, sizeof *u);
   u->c = NULL;
-  u->last_rx_ms = mono_ms();
   luaL_setmetatable(L, WS_MT);
   u->c = coze_wsconn_open(&o, &err);
   if (u->c == NULL)
@@ -157,7 +146,6 @@ static int l_ws_handshake(lua_State *L)
     lua_pushboolean(L, 0);
     return 1;
   }
-  u->last_rx_ms = mono_ms();
   lua_pushinteger(L, status);
   if (status == 101)
     return 1;
@@ -172,10 +160,7 @@ static int l_ws_recv(lua_State *L)
   l_ws *u = check_ws(L);
   coze_wsconn_error err;
   coze_ws_event ev;
-  int rx = 0;
-  int r = coze_wsconn_recv(u->c, opt_ms(L, 2), &ev, &rx, &err);
-  if (rx)
-    u->last_rx_ms = mono_ms();
+  int r = coze_wsconn_recv(u->c, opt_ms(L, 2), &ev, &err);
   if (r < 0)
     return push_err(L, &err);
   if (r == 0) {
@@ -256,7 +241,7 @@ static int l_ws_pending(lua_State *L)
 static int l_ws_idle_ms(lua_State *L)
 {
   l_ws *u = check_ws(L);
-  lua_pushnumber(L, (lua_Number)(mono_ms() - u->last_rx_ms));
+  lua_pushnumber(L, (lua_Number)coze_wsconn_idle_ms(u->c));
   return 1;
 }
 

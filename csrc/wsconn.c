@@ -34,6 +34,7 @@ struct coze_wsconn {
   int status;
   int eof;
   int close_sent;
+  long long last_rx_ms;
   char key[COZE_WSHS_KEY_LEN + 1];
   unsigned char pool[256]; /* random bytes for masking keys, refilled from OpenSSL */
   size_t pool_pos;
@@ -104,6 +105,7 @@ coze_wsconn *coze_wsconn_open(const coze_wsconn_opts *o, coze_wsconn_error *err)
   coze_ws_decoder_init(&c->dec, o->max_message);
   c->pool_pos = sizeof c->pool;
   c->body_want = -1;
+  c->last_rx_ms = now_ms();
   if (coze_crypto_random(nonce, sizeof nonce) != 0) {
     set_err(err, COZE_WSCONN_TRANSPORT, 0, "the random generator failed");
     goto fail;
@@ -164,6 +166,11 @@ size_t coze_wsconn_pending(const coze_wsconn *c)
   return c->out.len - c->out_pos;
 }
 
+long long coze_wsconn_idle_ms(const coze_wsconn *c)
+{
+  return now_ms() - c->last_rx_ms;
+}
+
 static void wait_io(coze_wsconn *c, int events, long ms)
 {
   struct pollfd p;
@@ -206,8 +213,11 @@ static long read_some(coze_wsconn *c, char *dst, size_t cap, long long deadline,
     size_t n = 0;
     CURLcode rc = curl_easy_recv(c->curl, dst, cap, &n);
     long long left;
-    if (rc == CURLE_OK)
+    if (rc == CURLE_OK) {
+      if (n > 0)
+        c->last_rx_ms = now_ms();
       return n > 0 ? (long)n : -2;
+    }
     if (rc != CURLE_AGAIN)
       return curl_err(c, err, rc, "receive failed");
     if (coze_wsconn_pending(c) > 0 && coze_wsconn_flush(c, 0, err) < 0)
@@ -437,10 +447,9 @@ int coze_wsconn_send_close(coze_wsconn *c, int code, const char *reason, size_t 
   return coze_wsconn_send(c, COZE_WS_OP_CLOSE, payload, n, err);
 }
 
-int coze_wsconn_recv(coze_wsconn *c, long wait_ms, coze_ws_event *ev, int *rx, coze_wsconn_error *err)
+int coze_wsconn_recv(coze_wsconn *c, long wait_ms, coze_ws_event *ev, coze_wsconn_error *err)
 {
   long long deadline = now_ms() + (wait_ms > 0 ? wait_ms : 0);
-  *rx = 0;
   if (c->phase != PHASE_OPEN)
     return set_err(err, COZE_WSCONN_TRANSPORT, 0, "the handshake is not done");
   for (;;) {
@@ -485,6 +494,5 @@ int coze_wsconn_recv(coze_wsconn *c, long wait_ms, coze_ws_event *ev, int *rx, c
       continue;
     }
     coze_ws_fed(&c->dec, (size_t)got);
-    *rx = 1;
   }
 }

@@ -46,9 +46,8 @@ int coze_wsconn_handshake(coze_wsconn *c, long wait_ms, int *status, const char 
 
 /* Next message or close: 0 nothing within wait_ms; 1 *ev holds a MESSAGE or CLOSE (pings are answered
  * and pongs swallowed here; a CLOSE is answered with a close frame); -1 err (a FAIL sends its close
- * code first; a connection ended without a close frame is CLOSED with 1006). *rx is set when any
- * byte arrived, for the caller's idle clock. */
-int coze_wsconn_recv(coze_wsconn *c, long wait_ms, coze_ws_event *ev, int *rx, coze_wsconn_error *err);
+ * code first; a connection ended without a close frame is CLOSED with 1006). */
+int coze_wsconn_recv(coze_wsconn *c, long wait_ms, coze_ws_event *ev, coze_wsconn_error *err);
 
 /* Queues one frame (masked with fresh random key bytes) and flushes what the socket takes now.
  * 1 all written, 0 some left (call coze_wsconn_flush), -1 err. */
@@ -61,5 +60,7 @@ int coze_wsconn_send_close(coze_wsconn *c, int code, const char *reason, size_t 
 /* Writes queued bytes for up to wait_ms: 1 all written, 0 some left, -1 err. */
 int coze_wsconn_flush(coze_wsconn *c, long wait_ms, coze_wsconn_error *err);
 size_t coze_wsconn_pending(const coze_wsconn *c);
+/* Milliseconds since the last byte arrived (or since the connection was opened). */
+long long coze_wsconn_idle_ms(const coze_wsconn *c);
 
 #endif

@@ -1,13 +1,9 @@
 -- WebSocket sessions against a misbehaving server (the emulator's faults): framing, close codes,
 -- protocol violations, the handshake, idle timeouts, many sessions from coroutines, and leaks.
 local emu = require "helpers.emu"
-local json = require "cjson"
 local core = require "coze.core"
 
-local function last_session()
-  local _, body = emu.raw("GET", "/__emu/ws/last")
-  return json.decode(body)
-end
+local last_session = require("helpers.ws").last_session
 
 local function connect(query, extra)
   local client = emu.client(extra and extra.client)

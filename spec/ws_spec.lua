@@ -4,10 +4,7 @@ local emu = require "helpers.emu"
 local json = require "cjson"
 local websocket = require "coze.websocket"
 
-local function last_session()
-  local _, body = emu.raw("GET", "/__emu/ws/last")
-  return json.decode(body)
-end
+local last_session = require("helpers.ws").last_session
 
 -- Events until (and including) the one named `stop`: list of event_type, the events by type.
 local function until_event(ws, stop)
