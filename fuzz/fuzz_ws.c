@@ -3,13 +3,15 @@
  * Input layout: byte 0 picks max_message (1..4096 bytes, or the 16 MiB default when 0), bytes 1..8 are
  * feed sizes (cycled), the rest is what a server sends. It is decoded twice, fed whole and fed in the
  * pieces, and the two event lists must be identical, else abort(). The same bytes are also framed
- * by the encoder (masked, then unmasked again must give them back) and parsed as a handshake answer.
+ * by the encoder (masked, then unmasked again must give them back), parsed as a handshake answer and
+ * scanned as a JSON envelope (csrc/jscan.c).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jscan.h"
 #include "ws.h"
 #include "wshs.h"
 
@@ -96,6 +98,25 @@ static void roundtrip(const uint8_t *data, size_t size)
   free(out);
 }
 
+/* The envelope scan must stay inside the text and report spans that lie in it. */
+static void scan(const uint8_t *data, size_t size)
+{
+  coze_jscan_field f[3] = { { "event_type", 10, 0, 0, 0 }, { "id", 2, 0, 0, 0 }, { "data", 4, 0, 0, 0 } };
+  int k;
+  if (coze_jscan_object((const char *)data, size, f, 3) != 0)
+    return;
+  for (k = 0; k < 3; k++) {
+    if (f[k].type != COZE_JSCAN_ABSENT && (f[k].start > size || f[k].len > size - f[k].start))
+      abort();
+    if (f[k].type == COZE_JSCAN_OTHER && data[f[k].start] == '{') {
+      coze_jscan_field g = { "content", 7, 0, 0, 0 };
+      if (coze_jscan_object((const char *)data + f[k].start, f[k].len, &g, 1) == 0 && g.type != COZE_JSCAN_ABSENT &&
+          (g.start > f[k].len || g.len > f[k].len - g.start))
+        abort();
+    }
+  }
+}
+
 static void handshake(const uint8_t *data, size_t size)
 {
   long hl = coze_wshs_head_len((const char *)data, size);
@@ -134,5 +155,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   free(parts.v);
   roundtrip(data + HDR, size - HDR);
   handshake(data + HDR, size - HDR);
+  scan(data + HDR, size - HDR);
   return 0;
 }

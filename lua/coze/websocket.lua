@@ -49,29 +49,58 @@ local AUDIO_FIELD = {
 local Event = {}
 _M.Event = Event
 
--- ev.audio: the decoded bytes of the event's base64 audio, decoded in C on first use.
-function Event.__index(ev, k)
-  if k ~= "audio" then return nil end
-  local field = AUDIO_FIELD[rawget(ev, "event_type")]
-  local data = rawget(ev, "data")
-  local b64 = field and type(data) == "table" and data[field]
-  if type(b64) ~= "string" then return nil end
-  local bytes = base64_decode(b64) or nil
-  rawset(ev, "audio", bytes)
-  return bytes
+local ws_envelope, ws_audio = core.ws_envelope, core.ws_audio
+
+-- The whole message through the JSON decoder: data and detail (and the envelope when the scan
+-- could not give it). A message that is not JSON leaves data nil and sets ev.decode_error.
+local function decode_all(ev)
+  local obj, derr = json.decode(rawget(ev, "raw"))
+  rawset(ev, "_decoded", true)
+  if type(obj) ~= "table" then
+    rawset(ev, "decode_error", "malformed event JSON: " .. tostring(derr or "not an object"))
+    return
+  end
+  rawset(ev, "data", obj.data)
+  rawset(ev, "detail", obj.detail)
+  if rawget(ev, "event_type") == nil then rawset(ev, "event_type", obj.event_type) end
+  if rawget(ev, "id") == nil then rawset(ev, "id", obj.id) end
+  if rawget(ev, "logid") == nil and type(obj.detail) == "table" then rawset(ev, "logid", obj.detail.logid) end
 end
 
-local function decode_event(text, op)
-  local obj, derr = json.decode(text)
-  if type(obj) ~= "table" then
-    return nil, errors.new("decode", { op = op, msg = "malformed event JSON: " .. tostring(derr or "not an object") })
+-- ev.data and ev.detail are decoded on first access; ev.audio (the decoded bytes of the event's
+-- base64 audio) is taken straight out of the text and decoded in C.
+function Event.__index(ev, k)
+  if k == "audio" then
+    local field = AUDIO_FIELD[rawget(ev, "event_type")]
+    if not field then return nil end
+    local bytes = ws_audio(rawget(ev, "raw"), field)
+    if bytes == false then -- escapes or an odd shape: through the decoder
+      local data = ev.data
+      local b64 = type(data) == "table" and data[field]
+      bytes = type(b64) == "string" and base64_decode(b64) or nil
+    end
+    rawset(ev, "audio", bytes)
+    return bytes
   end
-  local detail = obj.detail
-  return setmetatable({
-    event_type = obj.event_type, id = obj.id, data = obj.data, raw = text, detail = detail,
-    logid = type(detail) == "table" and detail.logid or nil,
-  }, Event)
+  if (k == "data" or k == "detail" or k == "decode_error") and not rawget(ev, "_decoded") then
+    decode_all(ev)
+    return rawget(ev, k)
+  end
+  return nil
 end
+
+local function new_event(text)
+  local ev = { raw = text }
+  local event_type, id, logid = ws_envelope(text)
+  if event_type == false then
+    decode_all(ev)
+    if ev.decode_error then return nil, ev.decode_error end
+  else
+    ev.event_type, ev.id, ev.logid = event_type, id, logid
+  end
+  return setmetatable(ev, Event)
+end
+_M.new_event = new_event
 
 ---------------------------------------------------------------------------------------------------
 -- Sessions
@@ -194,7 +223,9 @@ function Session:next()
   if not self.conn then return nil, self.final end
   local kind, a, b, c = receive(self)
   if kind == "text" then
-    return decode_event(a, self.op)
+    local ev, derr = new_event(a)
+    if not ev then return nil, errors.new("decode", { op = self.op, logid = self.logid, msg = derr }) end
+    return ev
   elseif kind == "binary" then
     return setmetatable({ binary = true, raw = a }, Event)
   elseif kind == "close" then

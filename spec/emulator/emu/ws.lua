@@ -13,15 +13,25 @@
 -- event), close (a close frame with emu_code/emu_reason after created), drop (half a frame, then the
 -- socket closes), masked (a masked server frame), bad_utf8 (a text frame that is not UTF-8), oversize
 -- (a text message of emu_size bytes), bad_accept (a wrong Sec-WebSocket-Accept), silent (nothing after
--- created). emu_echo_deltas=1 on /v1/chat answers every append with one conversation.audio.delta.
+-- created), latency (emu_n events with the send time in data.t, for bench/). emu_echo_deltas=1 on /v1/chat answers every append with one conversation.audio.delta.
 local bit = require "bit"
 local ffi = require "ffi"
 local util = require "emu.util"
 local auth_check = require "emu.auth_check"
 local cjson = util.json
 
+pcall(ffi.cdef, "typedef struct { long tv_sec; long tv_nsec; } emu_ws_timespec;")
+pcall(ffi.cdef, "int clock_gettime(int clk, emu_ws_timespec *ts);")
+local ts = ffi.new("emu_ws_timespec")
+
 local _M = {}
 local dict = ngx.shared.emu
+
+-- CLOCK_REALTIME in seconds with the nanoseconds (ngx.now() is cached and has 1 ms steps).
+local function realtime()
+  ffi.C.clock_gettime(0, ts)
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
+end
 local GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 local band, bor, bxor, rshift = bit.band, bit.bor, bit.bxor, bit.rshift
@@ -366,6 +376,12 @@ function _M.handle()
   end
   if fault == "masked" then s:raw_frame(0x1, '{"id":"m","event_type":"masked"}', true, true) end
   if fault == "bad_utf8" then s:raw_frame(0x1, '{"id":"u","event_type":"\237\160\128"}') end
+  if fault == "latency" then -- bench: emu_n events carrying the time they were written, 2 ms apart
+    for _ = 1, tonumber(args.emu_n) or 100 do
+      ngx.sleep(0.002)
+      s:message(string.format('{"id":"t","event_type":"latency","data":{"t":%.6f}}', realtime()))
+    end
+  end
   if fault == "oversize" then
     local n = tonumber(args.emu_size) or 1024
     s:message('{"id":"o","event_type":"big","data":"' .. string.rep("x", n) .. '"}')
