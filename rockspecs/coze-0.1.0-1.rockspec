@@ -22,6 +22,7 @@ build = {
         "csrc/buf.c",
         "csrc/crypto.c",
         "csrc/http.c",
+        "csrc/jscan.c",
         "csrc/json.c",
         "csrc/lcore.c",
         "csrc/lcrypto.c",

@@ -135,6 +135,14 @@ describe("websocket close", function()
     end
     if _VERSION == "Lua 5.4" and not jit then assert.is_nil(ws.conn) end
     ws:close()
+    ws = assert(connect {})
+    ok, e = pcall(function()
+      for _ in ws:events() do error({ mine = true }) end
+    end)
+    assert.is_false(ok)
+    assert.is_true(e.mine) -- the loop's own error, not one from closing the session
+    if _VERSION == "Lua 5.4" and not jit then assert.is_nil(ws.conn) end
+    ws:close()
   end)
 
   it("delivers an error event and keeps the session", function()

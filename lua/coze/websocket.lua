@@ -283,7 +283,11 @@ function Session:close(code, reason)
   drop(self)
   return true
 end
-Session.__close = Session.close
+-- A to-be-closed session (the closing value of events()) is closed with 1000 whatever error ends
+-- the scope: __close's second argument is that error, not a close code.
+function Session.__close(s)
+  s:close()
+end
 
 --- ws:send_audio_file(path, { chunk_ms = 20, realtime = true, sample_rate, channels, bit_depth })
 -- Streams a WAV file (header checked, its format used) or raw PCM (format from the options,
@@ -344,7 +348,7 @@ end
 local function class_of(fields)
   local c = setmetatable(fields or {}, { __index = Session })
   c.__index = c
-  c.__close = Session.close
+  c.__close = Session.__close
   c.__tostring = Session.__tostring
   return c
 end
