@@ -91,6 +91,9 @@ build/fuzz/fuzz_utf8: fuzz/fuzz_utf8.c csrc/utf8.c csrc/utf8.h
 build/fuzz/fuzz_json: fuzz/fuzz_json.c csrc/json.c csrc/ljson.c csrc/utf8.c $(HDR)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) $(LUA_INC) -o $@ fuzz/fuzz_json.c csrc/json.c csrc/ljson.c csrc/utf8.c -llua5.4 -lm -ldl
+build/fuzz/fuzz_ws: fuzz/fuzz_ws.c csrc/ws.c csrc/wshs.c csrc/jscan.c csrc/crypto.c csrc/buf.c csrc/utf8.c $(HDR)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_ws.c csrc/ws.c csrc/wshs.c csrc/jscan.c csrc/crypto.c csrc/buf.c csrc/utf8.c -lcrypto
 
 fuzz-build: $(FUZZ_TARGETS)
 

@@ -15,5 +15,6 @@ int luaopen_coze_core(lua_State *L)
   coze_l_crypto_open(L);
   coze_l_json_open(L);
   coze_l_cli_open(L);
+  coze_l_ws_open(L);
   return 1;
 }

@@ -114,6 +114,7 @@ function _M.new(opts)
     self[k] = opts[k] or v
   end
   require("coze.resources").attach(self)
+  require("coze.websocket").attach(self, opts)
   return self
 end
 

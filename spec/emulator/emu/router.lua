@@ -9,7 +9,7 @@ local _M = {}
 -- emu.catalog (every operation of the endpoint table, canned answers) comes first so that the
 -- hand-written modules after it replace its routes for the same method and path.
 local MODULES = { "emu.catalog", "emu.control", "emu.lowlevel", "emu.faults", "emu.chat", "emu.conversations", "emu.oauth", "emu.selftest",
-  "emu.files", "emu.audio", "emu.workflows", "emu.completions" }
+  "emu.files", "emu.audio", "emu.workflows", "emu.completions", "emu.ws" }
 
 local exact, patterns = {}, {}
 

@@ -1,0 +1,83 @@
+-- WebSocket bench client (bench/ws.sh).
+--   lua ws.lua URL session N   N appends of 20 ms of 16 kHz mono 16-bit PCM to /v1/chat while the
+--                              emulator answers each with one conversation.audio.delta (ev.audio read)
+--   lua ws.lua URL empty       connect, the created event, close (the baseline subtracted)
+--   lua ws.lua URL latency N   N events stamped by the server; prints the median and p99 of
+--                              (ws:next() returned - written), CLOCK_REALTIME on both sides
+-- The sender and the receiver are coroutines of one loop (wait_ms = 1, on_wait = coroutine.yield).
+local coze = require "coze"
+local core = require "coze.core"
+
+local url, mode, n = arg[1], arg[2], tonumber(arg[3] or 0)
+local client = coze.new { token = "pat_bench", base_url = url, wait_ms = 1, on_wait = coroutine.yield }
+
+local function run(fns)
+  local threads = {}
+  for i, fn in ipairs(fns) do threads[i] = coroutine.create(fn) end
+  local live = #threads
+  while live > 0 do
+    live = 0
+    for _, co in ipairs(threads) do
+      if coroutine.status(co) == "suspended" then
+        local ok, e = coroutine.resume(co)
+        if not ok then error(e, 0) end
+      end
+      if coroutine.status(co) ~= "dead" then live = live + 1 end
+    end
+  end
+end
+
+if mode == "empty" then
+  run { function()
+    local ws = assert(client.websockets.chat:connect { bot_id = "bench" })
+    assert(ws:next().event_type == "chat.created")
+    ws:close()
+  end }
+  print("ok")
+elseif mode == "session" then
+  local chunk = string.rep("\1\2", 320) -- 640 bytes = 20 ms
+  local deltas, bytes = 0, 0
+  local ws
+  run { function()
+    ws = assert(client.websockets.chat:connect { bot_id = "bench", emu_echo_deltas = 1 })
+    assert(ws:next().event_type == "chat.created")
+  end }
+  run {
+    function() -- sender: a batch of appends, then the reader's turn
+      for i = 1, n do
+        assert(ws:append_audio(chunk))
+        if i % 32 == 0 then coroutine.yield() end
+      end
+      assert(ws:complete())
+    end,
+    function() -- reader: next() yields (on_wait) when nothing arrived within wait_ms
+      while true do
+        local ev = assert(ws:next())
+        local t = ev.event_type
+        if t == "conversation.audio.delta" then
+          deltas = deltas + 1
+          bytes = bytes + #ev.audio
+        elseif t == "conversation.chat.completed" then
+          return
+        end
+      end
+    end,
+  }
+  run { function() ws:close() end }
+  print(string.format("deltas=%d bytes=%d", deltas, bytes))
+  if deltas < n then os.exit(1) end
+elseif mode == "latency" then
+  local samples = {}
+  run { function()
+    local ws = assert(client.websockets.chat:connect { bot_id = "bench", emu_fault = "latency", emu_n = n })
+    assert(ws:next().event_type == "chat.created")
+    for i = 1, n do
+      local ev = assert(ws:next())
+      samples[i] = (core.time() - ev.data.t) * 1000
+    end
+    ws:close()
+  end }
+  table.sort(samples)
+  print(string.format("median_ms=%.3f p99_ms=%.3f n=%d", samples[math.ceil(#samples / 2)],
+    samples[math.ceil(#samples * 0.99)], #samples))
+end

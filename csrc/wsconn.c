@@ -1,0 +1,498 @@
+#define _POSIX_C_SOURCE 200809L
+#include "wsconn.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "buf.h"
+#include "crypto.h"
+#include "wshs.h"
+
+#define READ_CHUNK 65536
+#define MAX_ERROR_BODY 65536
+
+enum { PHASE_CONNECT, PHASE_HEAD, PHASE_BODY, PHASE_OPEN };
+
+struct coze_wsconn {
+  CURLM *multi;            /* connects without blocking; the easy handle stays in it for send/recv */
+  CURL *curl;
+  curl_socket_t sock;
+  int phase;
+  coze_buf out;            /* frames (or the request) not yet written; out.data[out_pos..len) */
+  size_t out_pos;
+  coze_buf hs;             /* the handshake answer */
+  long head_len;
+  long long body_want;     /* Content-Length of a non-101 answer, -1 = until the end */
+  int chunked;             /* that answer's body is chunked */
+  int status;
+  int eof;
+  int close_sent;
+  long long last_rx_ms;
+  char key[COZE_WSHS_KEY_LEN + 1];
+  unsigned char pool[256]; /* random bytes for masking keys, refilled from OpenSSL */
+  size_t pool_pos;
+  coze_ws_decoder dec;
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+static long long now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int set_err(coze_wsconn_error *e, int kind, int code, const char *fmt, ...)
+{
+  va_list ap;
+  e->kind = kind;
+  e->close_code = code;
+  e->curl_code = 0;
+  va_start(ap, fmt);
+  vsnprintf(e->message, sizeof e->message, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+static int curl_err(coze_wsconn *c, coze_wsconn_error *e, CURLcode rc, const char *what)
+{
+  set_err(e, rc == CURLE_OPERATION_TIMEDOUT ? COZE_WSCONN_TIMEOUT : COZE_WSCONN_TRANSPORT, 0, "%s: %s", what,
+          c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+  e->curl_code = (int)rc;
+  return -1;
+}
+
+void coze_wsconn_free(coze_wsconn *c)
+{
+  if (c == NULL)
+    return;
+  if (c->multi != NULL && c->curl != NULL)
+    curl_multi_remove_handle(c->multi, c->curl);
+  if (c->curl != NULL)
+    curl_easy_cleanup(c->curl); /* closes the connect-only socket */
+  if (c->multi != NULL)
+    curl_multi_cleanup(c->multi);
+  coze_buf_free(&c->out);
+  coze_buf_free(&c->hs);
+  coze_ws_decoder_free(&c->dec);
+  free(c);
+}
+
+static int add(coze_buf *b, const char *s)
+{
+  return coze_buf_append(b, s, strlen(s));
+}
+
+coze_wsconn *coze_wsconn_open(const coze_wsconn_opts *o, coze_wsconn_error *err)
+{
+  coze_wsconn *c = calloc(1, sizeof *c);
+  unsigned char nonce[16];
+  size_t i;
+  int bad = 0;
+  if (c == NULL) {
+    set_err(err, COZE_WSCONN_TRANSPORT, 0, "out of memory");
+    return NULL;
+  }
+  coze_buf_init(&c->out);
+  coze_buf_init(&c->hs);
+  coze_ws_decoder_init(&c->dec, o->max_message);
+  c->pool_pos = sizeof c->pool;
+  c->body_want = -1;
+  c->last_rx_ms = now_ms();
+  if (coze_crypto_random(nonce, sizeof nonce) != 0) {
+    set_err(err, COZE_WSCONN_TRANSPORT, 0, "the random generator failed");
+    goto fail;
+  }
+  coze_wshs_key(nonce, c->key);
+  /* curl_easy_init runs curl_global_init itself when nothing did yet (it is reference counted) */
+  c->curl = curl_easy_init();
+  if (c->curl == NULL) {
+    set_err(err, COZE_WSCONN_TRANSPORT, 0, "curl_easy_init failed");
+    goto fail;
+  }
+  curl_easy_setopt(c->curl, CURLOPT_URL, o->url);
+  curl_easy_setopt(c->curl, CURLOPT_CONNECT_ONLY, 1L);
+  curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
+  /* through a proxy the connection must be a CONNECT tunnel, also for ws:// */
+  curl_easy_setopt(c->curl, CURLOPT_HTTPPROXYTUNNEL, 1L);
+  if (o->connect_timeout_ms > 0)
+    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+  if (o->proxy != NULL)
+    curl_easy_setopt(c->curl, CURLOPT_PROXY, o->proxy);
+  if (o->no_proxy != NULL)
+    curl_easy_setopt(c->curl, CURLOPT_NOPROXY, o->no_proxy);
+  if (o->ca_file != NULL)
+    curl_easy_setopt(c->curl, CURLOPT_CAINFO, o->ca_file);
+  if (o->ca_path != NULL)
+    curl_easy_setopt(c->curl, CURLOPT_CAPATH, o->ca_path);
+  if (!o->tls_verify) {
+    curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  c->multi = curl_multi_init();
+  if (c->multi == NULL || curl_multi_add_handle(c->multi, c->curl) != CURLM_OK) {
+    set_err(err, COZE_WSCONN_TRANSPORT, 0, "curl_multi_init failed");
+    goto fail;
+  }
+  bad |= add(&c->out, "GET ") | add(&c->out, o->target) | add(&c->out, " HTTP/1.1\r\nHost: ") |
+         add(&c->out, o->host) |
+         add(&c->out, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                      "Sec-WebSocket-Key: ") |
+         add(&c->out, c->key) | add(&c->out, "\r\n");
+  for (i = 0; i < o->nheaders; i++)
+    bad |= add(&c->out, o->headers[i]) | add(&c->out, "\r\n");
+  bad |= add(&c->out, "\r\n");
+  if (bad) {
+    set_err(err, COZE_WSCONN_TRANSPORT, 0, "out of memory");
+    goto fail;
+  }
+  c->phase = PHASE_CONNECT;
+  return c;
+fail:
+  coze_wsconn_free(c);
+  return NULL;
+}
+
+size_t coze_wsconn_pending(const coze_wsconn *c)
+{
+  return c->out.len - c->out_pos;
+}
+
+long long coze_wsconn_idle_ms(const coze_wsconn *c)
+{
+  return now_ms() - c->last_rx_ms;
+}
+
+static void wait_io(coze_wsconn *c, int events, long ms)
+{
+  struct pollfd p;
+  if (ms <= 0)
+    return;
+  p.fd = (int)c->sock;
+  p.events = (short)events;
+  p.revents = 0;
+  while (poll(&p, 1, (int)(ms > 60000 ? 60000 : ms)) < 0 && errno == EINTR) {
+  }
+}
+
+int coze_wsconn_flush(coze_wsconn *c, long wait_ms, coze_wsconn_error *err)
+{
+  long long deadline = now_ms() + (wait_ms > 0 ? wait_ms : 0);
+  while (c->out_pos < c->out.len) {
+    size_t n = 0;
+    CURLcode rc = curl_easy_send(c->curl, c->out.data + c->out_pos, c->out.len - c->out_pos, &n);
+    if (rc == CURLE_OK) {
+      c->out_pos += n;
+    } else if (rc == CURLE_AGAIN) {
+      long long left = deadline - now_ms();
+      if (left <= 0)
+        return 0;
+      wait_io(c, POLLOUT, (long)left);
+    } else {
+      return curl_err(c, err, rc, "send failed");
+    }
+  }
+  coze_buf_reset(&c->out);
+  c->out_pos = 0;
+  return 1;
+}
+
+/* Reads what is there into dst (up to cap) before deadline: bytes read, 0 at the deadline, -2 at the
+ * end of the connection, -1 err. Queued output is written while waiting. */
+static long read_some(coze_wsconn *c, char *dst, size_t cap, long long deadline, coze_wsconn_error *err)
+{
+  for (;;) {
+    size_t n = 0;
+    CURLcode rc = curl_easy_recv(c->curl, dst, cap, &n);
+    long long left;
+    if (rc == CURLE_OK) {
+      if (n > 0)
+        c->last_rx_ms = now_ms();
+      return n > 0 ? (long)n : -2;
+    }
+    if (rc != CURLE_AGAIN)
+      return curl_err(c, err, rc, "receive failed");
+    if (coze_wsconn_pending(c) > 0 && coze_wsconn_flush(c, 0, err) < 0)
+      return -1;
+    left = deadline - now_ms();
+    if (left <= 0)
+      return 0;
+    wait_io(c, coze_wsconn_pending(c) > 0 ? POLLIN | POLLOUT : POLLIN, (long)left);
+  }
+}
+
+/* Drives curl's connect (TCP, proxy tunnel, TLS) until the deadline: 1 connected, 0 not yet, -1 err. */
+static int connect_step(coze_wsconn *c, long long deadline, coze_wsconn_error *err)
+{
+  for (;;) {
+    int running = 0, left = 0;
+    CURLMsg *m;
+    curl_multi_perform(c->multi, &running);
+    while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+      curl_socket_t sock = CURL_SOCKET_BAD;
+      if (m->msg != CURLMSG_DONE)
+        continue;
+      if (m->data.result != CURLE_OK)
+        return curl_err(c, err, m->data.result, "cannot connect");
+      if (curl_easy_getinfo(c->curl, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK || sock == CURL_SOCKET_BAD)
+        return set_err(err, COZE_WSCONN_TRANSPORT, 0, "no socket after connecting");
+      c->sock = sock;
+      c->phase = PHASE_HEAD;
+      return 1;
+    }
+    {
+      long long wait = deadline - now_ms();
+      if (wait <= 0)
+        return 0;
+      curl_multi_poll(c->multi, NULL, 0, (int)(wait > 60000 ? 60000 : wait), NULL);
+    }
+  }
+}
+
+int coze_wsconn_handshake(coze_wsconn *c, long wait_ms, int *status, const char **head, size_t *head_len,
+                          const char **body, size_t *body_len, coze_wsconn_error *err)
+{
+  long long deadline = now_ms() + (wait_ms > 0 ? wait_ms : 0);
+  if (c->phase == PHASE_OPEN)
+    return set_err(err, COZE_WSCONN_TRANSPORT, 0, "handshake already done");
+  if (c->phase == PHASE_CONNECT) {
+    int r = connect_step(c, deadline, err);
+    if (r <= 0)
+      return r;
+  }
+  if (coze_wsconn_flush(c, wait_ms, err) < 0)
+    return -1;
+  for (;;) {
+    long got;
+    if (c->phase == PHASE_HEAD) {
+      long hl = coze_wshs_head_len(c->hs.data ? c->hs.data : "", c->hs.len);
+      if (hl < 0)
+        return set_err(err, COZE_WSCONN_TRANSPORT, 0, "handshake answer head longer than %d bytes",
+                       COZE_WSHS_MAX_HEAD);
+      if (hl > 0) {
+        c->head_len = hl;
+        c->status = coze_wshs_status(c->hs.data, (size_t)hl);
+        if (c->status < 0)
+          return set_err(err, COZE_WSCONN_TRANSPORT, 0, "malformed handshake answer");
+        if (c->status == 101) {
+          const char *why = NULL;
+          if (coze_wshs_check(c->hs.data, (size_t)hl, c->key, &why) != 0)
+            return set_err(err, COZE_WSCONN_TRANSPORT, 0, "%s", why);
+          /* frames sent right behind the answer */
+          if (coze_ws_feed(&c->dec, c->hs.data + hl, c->hs.len - (size_t)hl) != 0)
+            return set_err(err, COZE_WSCONN_TRANSPORT, 0, "out of memory");
+          coze_buf_free(&c->hs);
+          c->phase = PHASE_OPEN;
+          *status = 101;
+          *head = *body = NULL;
+          *head_len = *body_len = 0;
+          return 1;
+        } else {
+          size_t vl = 0;
+          const char *v = coze_wshs_header(c->hs.data, (size_t)hl, "content-length", &vl);
+          if (v != NULL) {
+            char num[24];
+            if (vl >= sizeof num)
+              vl = sizeof num - 1;
+            memcpy(num, v, vl);
+            num[vl] = '\0';
+            c->body_want = strtoll(num, NULL, 10);
+          }
+          v = coze_wshs_header(c->hs.data, (size_t)hl, "transfer-encoding", &vl);
+          c->chunked = v != NULL && vl >= 7 && memcmp(v + vl - 7, "chunked", 7) == 0;
+          c->phase = PHASE_BODY;
+        }
+      }
+    }
+    if (c->phase == PHASE_BODY) {
+      size_t have = c->hs.len - (size_t)c->head_len;
+      if (c->chunked) {
+        size_t dl = 0;
+        int r = coze_wshs_dechunk(c->hs.data + c->head_len, have, &dl);
+        if (r != 0 || c->eof || have >= MAX_ERROR_BODY) {
+          c->chunked = 0;
+          c->body_want = r == 1 ? (long long)dl : 0; /* a malformed or cut body reads as empty */
+          c->eof = 1;
+          continue;
+        }
+      }
+      if (c->eof || have >= MAX_ERROR_BODY || (c->body_want >= 0 && (long long)have >= c->body_want)) {
+        if (c->body_want >= 0 && (long long)have > c->body_want)
+          have = (size_t)c->body_want;
+        *status = c->status;
+        *head = c->hs.data;
+        *head_len = (size_t)c->head_len;
+        *body = c->hs.data + c->head_len;
+        *body_len = have;
+        return 1;
+      }
+    }
+    if (c->eof)
+      return set_err(err, COZE_WSCONN_CLOSED, COZE_WS_ABNORMAL, "connection closed during the handshake");
+    if (coze_buf_reserve(&c->hs, READ_CHUNK) != 0)
+      return set_err(err, COZE_WSCONN_TRANSPORT, 0, "out of memory");
+    got = read_some(c, c->hs.data + c->hs.len, READ_CHUNK, deadline, err);
+    if (got == 0)
+      return 0;
+    if (got == -1)
+      return -1;
+    if (got == -2) {
+      c->eof = 1;
+      continue;
+    }
+    c->hs.len += (size_t)got;
+    c->hs.data[c->hs.len] = '\0';
+  }
+}
+
+static int next_key(coze_wsconn *c, unsigned char key[4], coze_wsconn_error *err)
+{
+  if (c->pool_pos + 4 > sizeof c->pool) {
+    if (coze_crypto_random(c->pool, sizeof c->pool) != 0)
+      return set_err(err, COZE_WSCONN_TRANSPORT, 0, "the random generator failed");
+    c->pool_pos = 0;
+  }
+  memcpy(key, c->pool + c->pool_pos, 4);
+  c->pool_pos += 4;
+  return 0;
+}
+
+/* Room for one frame of n payload bytes at the end of the output: the payload's address. */
+static unsigned char *frame_start(coze_wsconn *c, int opcode, size_t n, unsigned char key[4],
+                                  coze_wsconn_error *err)
+{
+  size_t h;
+  unsigned char *p;
+  if (c->phase != PHASE_OPEN) {
+    set_err(err, COZE_WSCONN_TRANSPORT, 0, "the handshake is not done");
+    return NULL;
+  }
+  if (next_key(c, key, err) != 0)
+    return NULL;
+  if (c->out_pos > 0 && c->out_pos >= c->out.len / 2) { /* drop what was written before growing */
+    coze_buf_consume(&c->out, c->out_pos);
+    c->out_pos = 0;
+  }
+  h = coze_ws_header_len(n);
+  if (n > (size_t)-1 - h - 2 || coze_buf_reserve(&c->out, h + n + 1) != 0) {
+    set_err(err, COZE_WSCONN_TRANSPORT, 0, "out of memory");
+    return NULL;
+  }
+  p = (unsigned char *)c->out.data + c->out.len;
+  coze_ws_write_header(p, opcode, 1, n, key);
+  return p + h;
+}
+
+static int frame_end(coze_wsconn *c, unsigned char *payload, size_t n, const unsigned char key[4],
+                     coze_wsconn_error *err)
+{
+  coze_ws_mask(payload, n, key);
+  c->out.len = (size_t)((char *)payload - c->out.data) + n;
+  return coze_wsconn_flush(c, 0, err);
+}
+
+int coze_wsconn_send(coze_wsconn *c, int opcode, const void *payload, size_t n, coze_wsconn_error *err)
+{
+  unsigned char key[4];
+  unsigned char *p = frame_start(c, opcode, n, key, err);
+  if (p == NULL)
+    return -1;
+  if (n > 0)
+    memcpy(p, payload, n);
+  return frame_end(c, p, n, key, err);
+}
+
+int coze_wsconn_send_b64(coze_wsconn *c, const char *pre, size_t pre_len, const void *bytes, size_t n,
+                         const char *post, size_t post_len, coze_wsconn_error *err)
+{
+  unsigned char key[4];
+  size_t b = coze_crypto_b64_enclen(n), total;
+  unsigned char *p;
+  if (b == (size_t)-1 || b > (size_t)-1 / 2 - pre_len - post_len)
+    return set_err(err, COZE_WSCONN_TRANSPORT, 0, "message too large");
+  total = pre_len + b + post_len;
+  p = frame_start(c, COZE_WS_OP_TEXT, total, key, err);
+  if (p == NULL)
+    return -1;
+  memcpy(p, pre, pre_len);
+  coze_crypto_b64_encode(bytes, n, (char *)p + pre_len); /* its NUL lands where post starts */
+  memcpy(p + pre_len + b, post, post_len);
+  return frame_end(c, p, total, key, err);
+}
+
+int coze_wsconn_send_close(coze_wsconn *c, int code, const char *reason, size_t len, coze_wsconn_error *err)
+{
+  unsigned char payload[125];
+  size_t n = 0;
+  if (c->close_sent)
+    return coze_wsconn_flush(c, 0, err);
+  if (code > 0) {
+    payload[0] = (unsigned char)(code >> 8);
+    payload[1] = (unsigned char)code;
+    if (len > 123)
+      len = 123;
+    if (len > 0)
+      memcpy(payload + 2, reason, len);
+    n = 2 + len;
+  }
+  c->close_sent = 1;
+  return coze_wsconn_send(c, COZE_WS_OP_CLOSE, payload, n, err);
+}
+
+int coze_wsconn_recv(coze_wsconn *c, long wait_ms, coze_ws_event *ev, coze_wsconn_error *err)
+{
+  long long deadline = now_ms() + (wait_ms > 0 ? wait_ms : 0);
+  if (c->phase != PHASE_OPEN)
+    return set_err(err, COZE_WSCONN_TRANSPORT, 0, "the handshake is not done");
+  for (;;) {
+    coze_ws_result r = coze_ws_next(&c->dec, ev);
+    long got;
+    char *dst;
+    switch (r) {
+    case COZE_WS_MESSAGE:
+      return 1;
+    case COZE_WS_PING:
+      if (!c->close_sent && coze_wsconn_send(c, COZE_WS_OP_PONG, ev->data, ev->len, err) < 0)
+        return -1;
+      continue;
+    case COZE_WS_PONG:
+      continue;
+    case COZE_WS_CLOSE:
+      /* echo the code (none when the server gave none) unless our own close went first */
+      if (!c->close_sent)
+        coze_wsconn_send_close(c, ev->close_code == COZE_WS_NO_STATUS ? 0 : ev->close_code, NULL, 0, err);
+      return 1;
+    case COZE_WS_FAIL:
+      coze_wsconn_send_close(c, ev->close_code, ev->msg, strlen(ev->msg), err);
+      return set_err(err, COZE_WSCONN_PROTOCOL, ev->close_code, "%s", ev->msg);
+    case COZE_WS_NEED_MORE:
+      break;
+    }
+    if (c->eof)
+      return set_err(err, COZE_WSCONN_CLOSED, COZE_WS_ABNORMAL, "connection closed without a close frame");
+    dst = coze_ws_space(&c->dec, READ_CHUNK);
+    if (dst == NULL)
+      return set_err(err, COZE_WSCONN_PROTOCOL, COZE_WS_TOO_BIG, "receive buffer full");
+    got = read_some(c, dst, READ_CHUNK, deadline, err);
+    if (got == 0)
+      return 0;
+    if (got == -1) {
+      err->kind = COZE_WSCONN_CLOSED; /* a reset connection: the close frame never came */
+      err->close_code = COZE_WS_ABNORMAL;
+      return -1;
+    }
+    if (got == -2) {
+      c->eof = 1;
+      continue;
+    }
+    coze_ws_fed(&c->dec, (size_t)got);
+  }
+}

@@ -1,0 +1,160 @@
+/* libFuzzer target for csrc/ws.c (frame decoder and encoder) and csrc/wshs.c (handshake answer).
+ *
+ * Input layout: byte 0 picks max_message (1..4096 bytes, or the 16 MiB default when 0), bytes 1..8 are
+ * feed sizes (cycled), the rest is what a server sends. It is decoded twice, fed whole and fed in the
+ * pieces, and the two event lists must be identical, else abort(). The same bytes are also framed
+ * by the encoder (masked, then unmasked again must give them back), parsed as a handshake answer and
+ * scanned as a JSON envelope (csrc/jscan.c).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jscan.h"
+#include "ws.h"
+#include "wshs.h"
+
+#define HDR 9
+
+typedef struct log {
+  unsigned char *v;
+  size_t n, cap;
+} log_t;
+
+static void put(log_t *l, const void *p, size_t n)
+{
+  if (l->n + n > l->cap) {
+    size_t cap = l->cap ? l->cap : 1024;
+    while (cap < l->n + n)
+      cap *= 2;
+    l->v = realloc(l->v, cap);
+    if (l->v == NULL)
+      abort();
+    l->cap = cap;
+  }
+  memcpy(l->v + l->n, p, n);
+  l->n += n;
+}
+
+/* Drains the decoder into the log; returns 1 once it failed (nothing more may come). */
+static int drain(coze_ws_decoder *d, log_t *l)
+{
+  for (;;) {
+    coze_ws_event ev;
+    coze_ws_result r = coze_ws_next(d, &ev);
+    int rec[3];
+    if (r == COZE_WS_NEED_MORE)
+      return 0;
+    rec[0] = (int)r;
+    rec[1] = ev.opcode;
+    rec[2] = ev.close_code;
+    put(l, rec, sizeof rec);
+    put(l, &ev.len, sizeof ev.len);
+    if (ev.len)
+      put(l, ev.data, ev.len);
+    if (r == COZE_WS_FAIL)
+      return 1;
+  }
+}
+
+static void decode(const uint8_t *data, size_t size, size_t max, const uint8_t *sizes, log_t *l)
+{
+  coze_ws_decoder d;
+  size_t off = 0, k = 0;
+  coze_ws_decoder_init(&d, max);
+  while (off < size) {
+    size_t n = sizes ? (size_t)sizes[k++ % 8] + 1 : size;
+    if (n > size - off)
+      n = size - off;
+    if (coze_ws_feed(&d, data + off, n) != 0) {
+      put(l, "FULL", 4);
+      break;
+    }
+    off += n;
+    if (drain(&d, l))
+      break;
+  }
+  coze_ws_decoder_free(&d);
+}
+
+static void roundtrip(const uint8_t *data, size_t size)
+{
+  unsigned char key[4] = { 0x12, 0x34, 0x56, 0x78 };
+  unsigned char *out;
+  size_t h, n;
+  if (size >= 4)
+    memcpy(key, data, 4);
+  out = malloc(coze_ws_header_len(size) + size + 1);
+  if (out == NULL)
+    abort();
+  n = coze_ws_encode(out, COZE_WS_OP_BINARY, 1, data, size, key);
+  h = coze_ws_header_len(size);
+  if (n != h + size || (out[1] & 0x80) == 0)
+    abort();
+  coze_ws_mask(out + h, size, key);
+  if (size && memcmp(out + h, data, size) != 0)
+    abort();
+  free(out);
+}
+
+/* The envelope scan must stay inside the text and report spans that lie in it. */
+static void scan(const uint8_t *data, size_t size)
+{
+  coze_jscan_field f[3] = { { "event_type", 10, 0, 0, 0 }, { "id", 2, 0, 0, 0 }, { "data", 4, 0, 0, 0 } };
+  int k;
+  if (coze_jscan_object((const char *)data, size, f, 3) != 0)
+    return;
+  for (k = 0; k < 3; k++) {
+    if (f[k].type != COZE_JSCAN_ABSENT && (f[k].start > size || f[k].len > size - f[k].start))
+      abort();
+    if (f[k].type == COZE_JSCAN_OTHER && data[f[k].start] == '{') {
+      coze_jscan_field g = { "content", 7, 0, 0, 0 };
+      if (coze_jscan_object((const char *)data + f[k].start, f[k].len, &g, 1) == 0 && g.type != COZE_JSCAN_ABSENT &&
+          (g.start > f[k].len || g.len > f[k].len - g.start))
+        abort();
+    }
+  }
+}
+
+static void handshake(const uint8_t *data, size_t size)
+{
+  long hl = coze_wshs_head_len((const char *)data, size);
+  size_t vl, dl;
+  const char *why = NULL;
+  char *copy;
+  if (size > 0 && (copy = malloc(size)) != NULL) {
+    memcpy(copy, data, size);
+    if (coze_wshs_dechunk(copy, size, &dl) == 1 && dl > size)
+      abort();
+    free(copy);
+  }
+  if (hl <= 0)
+    return;
+  (void)coze_wshs_status((const char *)data, (size_t)hl);
+  (void)coze_wshs_header((const char *)data, (size_t)hl, "content-length", &vl);
+  (void)coze_wshs_check((const char *)data, (size_t)hl, "dGhlIHNhbXBsZSBub25jZQ==", &why);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  log_t whole = { NULL, 0, 0 }, parts = { NULL, 0, 0 };
+  size_t max;
+  if (size < HDR || size > COZE_WS_FEED_SLACK)
+    return 0;
+  max = data[0] ? (size_t)data[0] * 16 : 0;
+  decode(data + HDR, size - HDR, max, NULL, &whole);
+  decode(data + HDR, size - HDR, max, data + 1, &parts);
+  if (whole.n != parts.n || (whole.n && memcmp(whole.v, parts.v, whole.n) != 0)) {
+    fprintf(stderr, "whole and split decodes differ\n");
+    abort();
+  }
+  free(whole.v);
+  free(parts.v);
+  roundtrip(data + HDR, size - HDR);
+  handshake(data + HDR, size - HDR);
+  scan(data + HDR, size - HDR);
+  return 0;
+}
