@@ -42,4 +42,21 @@ function _M.check(name, value)
   return key, value
 end
 
+-- Header lines ("Name: value") from lists of name -> value tables, later lists overriding earlier
+-- ones by case-insensitive name (the first spelling's position is kept): lines | nil, what is wrong.
+function _M.lines(lists)
+  local order, values = {}, {}
+  for _, list in ipairs(lists) do
+    for name, v in pairs(list) do
+      local key, value = _M.check(name, v)
+      if not key then return nil, value end
+      if values[key] == nil then order[#order + 1] = key end
+      values[key] = name .. ": " .. value
+    end
+  end
+  local lines = {}
+  for i, key in ipairs(order) do lines[i] = values[key] end
+  return lines
+end
+
 return _M

@@ -3,6 +3,7 @@
 --   file fields:  "/path" (for the operation's file fields), { path = "/path", filename =, type = }
 --                 or { data = bytes, filename =, type = }
 --   plain fields: strings, numbers, booleans; tables are sent as JSON text
+local args = require "coze.args"
 local errors = require "coze.errors"
 local json = require "coze.json"
 
@@ -12,9 +13,8 @@ local _M = {}
 -- audio.transcriptions, voices.clone, voiceprint features, speaker_identify).
 _M.FILE_FIELD = "file"
 
-local function argerror(where, msg)
-  error("coze: " .. where .. ": " .. msg, 4)
-end
+-- Misuse raises with args.fail at level 2: two frames above the function that finds it.
+local fail = args.fail
 
 local function basename(path)
   return path:match("([^/\\]+)$") or path
@@ -40,7 +40,7 @@ _M.probe = probe
 local function opt_string(where, name, t, key)
   local v = t[key]
   if v ~= nil and type(v) ~= "string" then
-    argerror(where, "field '" .. name .. "." .. key .. "' must be a string")
+    fail(where, "field '" .. name .. "." .. key .. "' must be a string", 2)
   end
   return v
 end
@@ -51,21 +51,21 @@ local function file_part(where, name, v)
   local path = opt_string(where, name, v, "path")
   local data = v.data
   if data ~= nil and type(data) ~= "string" then
-    argerror(where, "field '" .. name .. ".data' must be a string")
+    fail(where, "field '" .. name .. ".data' must be a string", 2)
   end
   if (path == nil) == (data == nil) then
-    argerror(where, "field '" .. name .. "' needs exactly one of 'path' or 'data'")
+    fail(where, "field '" .. name .. "' needs exactly one of 'path' or 'data'", 2)
   end
   local filename = opt_string(where, name, v, "filename") or opt_string(where, name, v, "file_name")
   local ctype = opt_string(where, name, v, "type") or opt_string(where, name, v, "content_type")
   if filename and filename:find("[%z\r\n\"]") then
-    argerror(where, "field '" .. name .. ".filename' contains NUL, CR, LF or a double quote")
+    fail(where, "field '" .. name .. ".filename' contains NUL, CR, LF or a double quote", 2)
   end
   if ctype and ctype:find("[%z\r\n]") then
-    argerror(where, "field '" .. name .. ".type' contains NUL, CR or LF")
+    fail(where, "field '" .. name .. ".type' contains NUL, CR or LF", 2)
   end
   if path then
-    if path == "" or path:find("%z") then argerror(where, "field '" .. name .. ".path' is not a valid path") end
+    if path == "" or path:find("%z") then fail(where, "field '" .. name .. ".path' is not a valid path", 2) end
     local size, err = probe(where, path)
     if not size then return nil, err end
     return { name = name, path = path, filename = filename or basename(path), type = ctype }, size
@@ -83,11 +83,11 @@ local function field_text(where, name, v)
   if t == "boolean" then return tostring(v) end
   if t == "table" then
     local s, err = json.encode(v)
-    if not s then argerror(where, "field '" .. name .. "' cannot be encoded as JSON: " .. tostring(err)) end
+    if not s then fail(where, "field '" .. name .. "' cannot be encoded as JSON: " .. tostring(err), 2) end
     return s
   end
   if t == "userdata" and v == json.null then return "" end
-  argerror(where, "field '" .. name .. "' must be a string, number, boolean or table (got " .. t .. ")")
+  fail(where, "field '" .. name .. "' must be a string, number, boolean or table (got " .. t .. ")", 2)
 end
 
 -- A table given for a field is a file spec when it has `path` or `data`.
@@ -102,7 +102,7 @@ function _M.parts(where, fields, file_fields)
   file_fields = file_fields or { [_M.FILE_FIELD] = true }
   local names = {}
   for k in pairs(fields or {}) do
-    if type(k) ~= "string" then argerror(where, "multipart field names must be strings") end
+    if type(k) ~= "string" then fail(where, "multipart field names must be strings", 2) end
     names[#names + 1] = k
   end
   table.sort(names)
@@ -115,7 +115,7 @@ function _M.parts(where, fields, file_fields)
       files[#files + 1] = part
       total = total + size
     elseif file_fields[name] and type(v) ~= "table" then
-      argerror(where, "field '" .. name .. "' must be a path or a file table { path = ... } / { data = ... } (got " .. type(v) .. ")")
+      fail(where, "field '" .. name .. "' must be a path or a file table { path = ... } / { data = ... } (got " .. type(v) .. ")", 2)
     else
       local text = field_text(where, name, v)
       plain[#plain + 1] = { name = name, data = text }
@@ -135,18 +135,18 @@ function _M.normalize(where, opts)
   if type(opts) ~= "table" then return opts end
   if opts.content == nil and opts.file_name == nil and opts.content_type == nil then
     if io.type(opts.file) then
-      argerror(where, "field 'file' must be a path or a file table, not an open file handle")
+      fail(where, "field 'file' must be a path or a file table, not an open file handle", 2)
     end
     return opts
   end
   if opts.content ~= nil and type(opts.content) ~= "string" then
-    argerror(where, "field 'content' must be a string")
+    fail(where, "field 'content' must be a string", 2)
   end
   if opts.file_name ~= nil and type(opts.file_name) ~= "string" then
-    argerror(where, "field 'file_name' must be a string")
+    fail(where, "field 'file_name' must be a string", 2)
   end
   if opts.content_type ~= nil and type(opts.content_type) ~= "string" then
-    argerror(where, "field 'content_type' must be a string")
+    fail(where, "field 'content_type' must be a string", 2)
   end
   local copy = {}
   for k, v in pairs(opts) do
@@ -154,7 +154,7 @@ function _M.normalize(where, opts)
   end
   local file = opts.file
   if opts.content ~= nil then
-    if file ~= nil then argerror(where, "give either 'file' or 'content', not both") end
+    if file ~= nil then fail(where, "give either 'file' or 'content', not both", 2) end
     copy.file = { data = opts.content, filename = opts.file_name, type = opts.content_type }
   elseif type(file) == "string" then
     copy.file = { path = file, filename = opts.file_name, type = opts.content_type }
@@ -165,7 +165,7 @@ function _M.normalize(where, opts)
     f.type = f.type or opts.content_type
     copy.file = f
   else
-    argerror(where, "field 'file' or 'content' is required")
+    fail(where, "field 'file' or 'content' is required", 2)
   end
   return copy
 end

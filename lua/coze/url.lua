@@ -5,7 +5,9 @@ local function hex(c)
   return string.format("%%%02X", string.byte(c))
 end
 
--- Escapes everything but unreserved characters, so "/", "?", "#" and ".." cannot leave a segment.
+-- Escapes everything but unreserved characters, so "/", "?" and "#" cannot leave a segment. The
+-- dots are unreserved: a whole value of "." or ".." stays a dot segment that a server resolves
+-- against the path (RFC 3986 5.2.4). Path segments go through segment() below, which refuses them.
 -- Most values (ids, names) need nothing: find() answers that without building a copy.
 function _M.escape(s)
   s = tostring(s)
@@ -13,7 +15,24 @@ function _M.escape(s)
   return (s:gsub("[^%w%-%._~]", hex))
 end
 
-local function scalar(v, name)
+local scalar
+
+-- One path segment from a user or config value (a string, or an integer): the escaped text, or nil
+-- and a message naming the field when the value is empty or a dot segment ("." or ".."), which
+-- would move the request to another path. Callers raise, each at its own stack level.
+function _M.segment(v, name)
+  local t = type(v)
+  if t == "number" and v == math.floor(v) then
+    v = scalar(v, name)
+  elseif t ~= "string" then
+    return nil, "field '" .. tostring(name) .. "' must be a string or an integer (got " .. t .. ")"
+  end
+  if v == "" then return nil, "field '" .. tostring(name) .. "' must not be empty" end
+  if v == "." or v == ".." then return nil, "field '" .. tostring(name) .. "' must not be '.' or '..'" end
+  return _M.escape(v)
+end
+
+function scalar(v, name)
   local t = type(v)
   if t == "string" then return v end
   if t == "number" then

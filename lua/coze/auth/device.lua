@@ -3,6 +3,7 @@
 -- keeps waiting on `authorization_pending`, stops on `access_denied` and `expired_token` (in either
 -- spelling: error_code/error_message or error/error_description) and at the code's own expires_in.
 -- poll_once never waits (for game and app loops); wait_for_token waits, with a deadline.
+local args = require "coze.args"
 local core = require "coze.core"
 local errors = require "coze.errors"
 local url = require "coze.url"
@@ -24,7 +25,7 @@ local DEFAULT_EXPIRES_S = 300
 
 --- coze.auth.device{ client_id, workspace_id, base_url, refresh_token (a saved one), ... }
 function _M.new(opts)
-  if type(opts) ~= "table" then base.raise("auth.device", "expected an options table") end
+  if type(opts) ~= "table" then args.fail("auth.device", "expected an options table") end
   local self = setmetatable({}, Device)
   app.init(self, "auth.device", opts)
   self.workspace_id = base.check_id("auth.device", opts, "workspace_id")
@@ -36,12 +37,12 @@ end
 function Device:get_device_code(opts)
   opts = opts or {}
   local where = "auth.device.get_device_code"
-  if type(opts) ~= "table" then base.raise(where, "expected an options table") end
+  if type(opts) ~= "table" then args.fail(where, "expected an options table") end
   local call = base.call_opts(where, opts)
   local ws = base.check_id(where, opts, "workspace_id") or self.workspace_id
   local path, op = "/api/permission/oauth2/device/code", "auth.device.code"
   if ws then
-    path, op = "/api/permission/oauth2/workspace_id/" .. url.escape(ws) .. "/device/code", "auth.device.workspace_code"
+    path, op = "/api/permission/oauth2/workspace_id/" .. base.segment(where, ws, "workspace_id") .. "/device/code", "auth.device.workspace_code"
   end
   local res, err = self:_post(path, { client_id = self.client_id }, { op = op, call = call, safe = true })
   if not res then return nil, err end
@@ -81,11 +82,11 @@ end
 function Device:poll_once(opts)
   opts = opts or {}
   local where = "auth.device.poll_once"
-  if type(opts) ~= "table" then base.raise(where, "expected an options table") end
+  if type(opts) ~= "table" then args.fail(where, "expected an options table") end
   local call = base.call_opts(where, opts)
   local p = base.private(self)
   local d = p.device
-  if not d then base.raise(where, "no device code: call get_device_code first") end
+  if not d then args.fail(where, "no device code: call get_device_code first") end
   if d.done then
     local tok, err = self:token(nil, call)
     if not tok then return nil, err end
@@ -132,10 +133,10 @@ end
 function Device:wait_for_token(opts)
   opts = opts or {}
   local where = "auth.device.wait_for_token"
-  if type(opts) ~= "table" then base.raise(where, "expected an options table") end
+  if type(opts) ~= "table" then args.fail(where, "expected an options table") end
   local call = base.call_opts(where, opts)
-  local deadline_ms = base.check_number(where, opts, "deadline_ms", 0, nil, false)
-  if not base.private(self).device then base.raise(where, "no device code: call get_device_code first") end
+  local deadline_ms = args.number(where, opts, "deadline_ms", 0, nil, false)
+  if not base.private(self).device then args.fail(where, "no device code: call get_device_code first") end
   local transport = self:_transport(nil)
   local deadline = deadline_ms and core.monotonic_ms() + deadline_ms
   local poll_opts = { on_wait = call.on_wait, wait_ms = call.wait_ms, headers = opts.headers }

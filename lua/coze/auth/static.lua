@@ -1,5 +1,6 @@
 -- A personal or service access token as an auth object: coze.auth.token{ token = "pat_..." } is what
 -- coze.new{ token = "pat_..." } builds. It never expires on our side and has nothing to refresh.
+local args = require "coze.args"
 local base = require "coze.auth.base"
 local header = require "coze.header"
 
@@ -14,9 +15,9 @@ local secret = setmetatable({}, { __mode = "k" })
 
 --- coze.auth.token{ token = "pat_..." }
 function _M.new(opts)
-  if type(opts) ~= "table" then base.raise("auth.token", "expected an options table") end
-  local token = base.check_string("auth.token", opts, "token", true)
-  if header.has_crlf(token) then base.raise("auth.token", "field 'token' contains CR or LF") end
+  if type(opts) ~= "table" then args.fail("auth.token", "expected an options table") end
+  local token = args.string("auth.token", opts, "token", true)
+  if header.has_crlf(token) then args.fail("auth.token", "field 'token' contains CR or LF") end
   local self = setmetatable({}, Static)
   secret[self] = token
   return self

@@ -1,0 +1,38 @@
+-- Constants the client, the OAuth flows and the pipeline share: base URLs, timeout names and their
+-- defaults, body limits. One copy, so an API call and a token call cannot drift apart.
+local _M = {}
+
+_M.CN_BASE_URL = "https://api.coze.cn"
+_M.COM_BASE_URL = "https://api.coze.com"
+
+-- The four deadlines a transport request carries (see transport/README.md).
+_M.TIMEOUT_KEYS = { "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms", "total_timeout_ms" }
+
+-- API calls. total_timeout_ms 0 = none: a stream may run for as long as events keep coming (its
+-- idle timer guards it).
+_M.API = {
+  connect_timeout_ms = 10000,
+  first_byte_timeout_ms = 120000,
+  idle_timeout_ms = 120000,
+  total_timeout_ms = 0,
+  max_body_bytes = 64 * 1024 * 1024,
+}
+
+-- Token calls: small answers, so tighter limits.
+_M.OAUTH = {
+  connect_timeout_ms = 10000,
+  first_byte_timeout_ms = 30000,
+  idle_timeout_ms = 30000,
+  total_timeout_ms = 60000,
+  max_body_bytes = 1024 * 1024,
+}
+
+-- Bytes of a server's non-JSON error body kept in err.msg.
+_M.SNIPPET_BYTES = 200
+
+-- The start of a server's text for an error message, control characters blanked.
+function _M.snippet(body)
+  return (body:sub(1, _M.SNIPPET_BYTES):gsub("%c", " "))
+end
+
+return _M
