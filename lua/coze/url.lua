@@ -1,4 +1,6 @@
 -- Percent-encoding for path segments and query strings (RFC 3986 unreserved characters stay).
+local find, gmatch = string.find, string.gmatch
+
 local _M = {}
 
 local function hex(c)
@@ -18,8 +20,8 @@ end
 local scalar
 
 -- One path segment from a user or config value (a string, or an integer): the escaped text, or nil
--- and a message naming the field when the value is empty or a dot segment ("." or ".."), which
--- would move the request to another path. Callers raise, each at its own stack level.
+-- and a message naming the field when the value is empty or a dot segment ("." or "..", also
+-- between slashes), which would move the request to another path. Callers raise, each at its own stack level.
 function _M.segment(v, name)
   local t = type(v)
   if t == "number" and v == math.floor(v) then
@@ -28,7 +30,15 @@ function _M.segment(v, name)
     return nil, "field '" .. tostring(name) .. "' must be a string or an integer (got " .. t .. ")"
   end
   if v == "" then return nil, "field '" .. tostring(name) .. "' must not be empty" end
-  if v == "." or v == ".." then return nil, "field '" .. tostring(name) .. "' must not be '.' or '..'" end
+  if find(v, ".", 1, true) then
+    -- also as a part between slashes: servers such as nginx decode %2F before they resolve dot
+    -- segments, so "../x" escaped as "..%2Fx" still climbs out
+    for part in gmatch(v .. "/", "([^/\\]*)[/\\]") do
+      if part == "." or part == ".." then
+        return nil, "field '" .. tostring(name) .. "' must not be '.' or '..' (nor hold them between slashes)"
+      end
+    end
+  end
   return _M.escape(v)
 end
 
