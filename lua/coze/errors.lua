@@ -1,8 +1,12 @@
 -- Error objects returned as the second value of every failing call: `nil, err`.
 -- err.kind says which family: "api" (Coze answered with a non-zero code), "http" (a non-2xx answer
--- without a Coze body), "transport" (connection, TLS, protocol), "timeout" (err.timeout names which:
--- "connect", "first_byte", "idle", "total", "poll"), "decode" (malformed JSON), "stream" (a stream
--- that broke its contract: ended without its terminal event, truncated, event too large), "auth".
+-- without a Coze body), "transport" (connection, TLS, protocol; err.not_sent when the request never
+-- reached the server), "timeout" (err.timeout names which: "connect", "first_byte", "idle",
+-- "total", "poll"), "decode" (malformed JSON, a body over max_body_bytes), "stream" (a stream that
+-- broke its contract: ended without its terminal event, truncated, event too large), "auth", and
+-- "io" (a local file: an upload that cannot be read, a download's `output` that cannot be
+-- written; err.path names it). Other fields: op, code, msg, http_status, logid, retry_after (s),
+-- attempts, partial (bytes were handed out, so the call is never replayed).
 local _M = {}
 
 local Error = {}
