@@ -66,6 +66,7 @@ build = {
     ["coze.resources"] = "lua/coze/resources/init.lua",
     ["coze.resources.workflows"] = "lua/coze/resources/workflows.lua",
     ["coze.retry"] = "lua/coze/retry.lua",
+    ["coze.scrub"] = "lua/coze/scrub.lua",
     ["coze.stream"] = "lua/coze/stream.lua",
     ["coze.transport.curl"] = "lua/coze/transport/curl.lua",
     ["coze.transport"] = "lua/coze/transport/init.lua",

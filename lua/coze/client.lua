@@ -10,6 +10,7 @@ local header = require "coze.header"
 local pipeline = require "coze.pipeline"
 local request = require "coze.request"
 local retry = require "coze.retry"
+local scrub = require "coze.scrub"
 local stream_mod = require "coze.stream"
 local transport_mod = require "coze.transport"
 
@@ -119,13 +120,14 @@ function Client:request(req)
       return true
     end
   end
-  p.take = function(h, status, headers)
+  p.take = function(h, status, headers, token)
     if status < 200 or status >= 300 then return nil end
     if req.stream and (headers["content-type"] or ""):find("text/event-stream", 1, true) then
       return true, stream_mod.new(h, {
         profile = req.stream, op = req.op, logid = headers["x-tt-logid"], http_status = status,
         headers = headers, max_event_bytes = call.max_event_bytes or self.max_event_bytes,
         wait_ms = call.wait_ms, on_wait = call.on_wait, on_close = req.on_close,
+        scrub = scrub.with { token }, -- server text in the stream's errors (an error event echoing it)
       })
     end
     if req.response == "binary" and not envelope.is_json(headers) then
@@ -133,8 +135,8 @@ function Client:request(req)
         max_body_bytes = max_body, wait_ms = call.wait_ms, on_wait = call.on_wait })
     end
   end
-  p.decode = function(status, headers, body)
-    local res, meta = envelope.decode(req, status, headers, body, transport)
+  p.decode = function(status, headers, body, token)
+    local res, meta = envelope.decode(req, status, headers, body, transport, { token })
     if res == nil then return false, meta end
     if req.stream and status >= 200 and status < 300 then
       -- asked for a stream, got a successful JSON body: not what the operation promises

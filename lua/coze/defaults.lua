@@ -27,12 +27,7 @@ _M.OAUTH = {
   max_body_bytes = 1024 * 1024,
 }
 
--- Bytes of a server's non-JSON error body kept in err.msg.
+-- Bytes of a server's non-JSON error body kept in err.msg (coze.scrub.snippet).
 _M.SNIPPET_BYTES = 200
-
--- The start of a server's text for an error message, control characters blanked.
-function _M.snippet(body)
-  return (body:sub(1, _M.SNIPPET_BYTES):gsub("%c", " "))
-end
 
 return _M

@@ -2,9 +2,9 @@
 -- OpenAI-style {error = {...}} of chat.completions, or a bare HTTP error, turned into result, meta
 -- or an error object.
 local errors = require "coze.errors"
-local defaults = require "coze.defaults"
 local json = require "coze.json"
 local retry = require "coze.retry"
+local scrub_mod = require "coze.scrub"
 local utf8_check = require("coze.core").utf8_check
 
 local _M = {}
@@ -16,10 +16,12 @@ function _M.is_json(headers)
 end
 local is_json = _M.is_json
 
--- decode(req, status, headers, body, clock) -> result, meta | nil, err
+-- decode(req, status, headers, body, clock, secrets) -> result, meta | nil, err
 -- req: op, response ("binary" for downloads read whole), result (envelope key, "data" by
 -- default; "body" = the whole answer). clock: anything with time() (Unix seconds), for Retry-After.
-function _M.decode(req, status, headers, body, clock)
+-- secrets: what the request carried (its token), scrubbed from every message taken from the body.
+function _M.decode(req, status, headers, body, clock, secrets)
+  local scrub = scrub_mod.scrub
   local logid = headers["x-tt-logid"]
   local base = { op = req.op, http_status = status, logid = logid }
   if status == 429 or status >= 500 then
@@ -42,7 +44,7 @@ function _M.decode(req, status, headers, body, clock)
       base.msg = "malformed JSON in response: " .. (derr or "not an object")
       return nil, errors.new("decode", base)
     end
-    base.msg = "HTTP " .. status .. (body ~= "" and (": " .. defaults.snippet(body)) or "")
+    base.msg = "HTTP " .. status .. (body ~= "" and (": " .. scrub_mod.snippet(body, secrets)) or "")
     return nil, errors.new("http", base)
   end
   meta.body = decoded
@@ -54,7 +56,7 @@ function _M.decode(req, status, headers, body, clock)
   if code == nil and decoded.error_code ~= nil then code = decoded.error_code end
   if code ~= nil and code ~= 0 and code ~= "0" then
     base.code = code
-    base.msg = decoded.msg or decoded.error_message or decoded.message or ""
+    base.msg = scrub(decoded.msg or decoded.error_message or decoded.message or "", secrets)
     base.detail = decoded.detail
     return nil, errors.new("api", base)
   end
@@ -62,7 +64,7 @@ function _M.decode(req, status, headers, body, clock)
   if code == nil and type(oe) == "table" then
     -- OpenAI-style error body (chat.completions): {"error":{"message","type","code"}}
     base.code = oe.code ~= nil and oe.code ~= json.null and oe.code or oe.type
-    base.msg = type(oe.message) == "string" and oe.message or ""
+    base.msg = type(oe.message) == "string" and scrub(oe.message, secrets) or ""
     base.detail = oe
     return nil, errors.new("api", base)
   end

@@ -43,7 +43,7 @@ local function attempt(p)
   local headers = h:headers()
   if p.take then
     -- a stream or a download keeps the handle: take answers nil when it does not want this response
-    local ok, res, meta = p.take(h, status, headers)
+    local ok, res, meta = p.take(h, status, headers, token)
     if ok ~= nil then
       if not ok then return false, annotate(res, { op = p.op, http_status = status, logid = headers["x-tt-logid"] }), token end
       return true, res, meta
@@ -64,8 +64,8 @@ end
 -- p: transport; request (the transport req without headers: method, url, body, parts, timeouts);
 -- headers (header lines, already checked); credential (optional; function -> token | nil, err,
 -- called per attempt, sent as "Authorization: Bearer"); op; decode(status, headers, body, token)
--- -> true, result, meta | false, err; take(h, status, headers) (optional) -> nil (not mine) |
--- true, result, meta | false, err, for answers that are not read whole (streams, downloads);
+-- -> true, result, meta | false, err; take(h, status, headers, token) (optional) -> nil (not
+-- mine) | true, result, meta | false, err, for answers that are not read whole (streams, downloads);
 -- max_body_bytes; wait_ms, on_wait, on_progress; safe (replaying is harmless); on_rejected(err,
 -- token) (optional; true = replay once with a new credential); max_retries, retry_base_ms,
 -- retry_max_delay_ms, retry_budget_ms (retry.DEFAULTS when nil).

@@ -1,52 +1,21 @@
 -- OAuth answers: the decoder of the bare OAuth JSON a token endpoint returns ({access_token,
--- expires_in, ...} or {error_code, error_message} / {error, error_description}) and the scrubbing
--- of credentials out of every message built from a server's answer (a server that echoes a token,
--- a JWT or a secret never puts it into an error). Token calls go through coze.pipeline like API
--- calls; they cannot go through Client:request, which asks the auth object for a token.
+-- expires_in, ...} or {error_code, error_message} / {error, error_description}); every message
+-- built from the answer goes through coze.scrub with the secrets of the flow. Token calls go
+-- through coze.pipeline like API calls; they cannot go through Client:request, which asks the auth
+-- object for a token.
 local defaults = require "coze.defaults"
 local errors = require "coze.errors"
 local json = require "coze.json"
 local pipeline = require "coze.pipeline"
 local retry = require "coze.retry"
+local scrub_mod = require "coze.scrub"
 local useragent = require "coze.useragent"
 
 local _M = {}
 
-local REDACTED = "[redacted]"
-
--- Credential shapes scrubbed from any message even when we do not know the value.
-local PATTERNS = {
-  "eyJ[%w_%-]+%.[%w_%-]+%.?[%w_%-]*", -- a JWT (header {"... base64url)
-  "[Bb]earer%s+[^%s\"',;]+",
-  "czs_[%w_%-]+", "czu_[%w_%-]+", "pat_[%w_%-]+", "sat_[%w_%-]+",
-}
-
-local function replace_plain(s, needle, by)
-  local out, i = {}, 1
-  while true do
-    local a, b = s:find(needle, i, true)
-    if not a then break end
-    out[#out + 1] = s:sub(i, a - 1)
-    out[#out + 1] = by
-    i = b + 1
-  end
-  if i == 1 then return s end
-  out[#out + 1] = s:sub(i)
-  return table.concat(out)
-end
-
--- Removes every known secret (exact values, at least 4 bytes) and credential-shaped word from s.
-function _M.scrub(s, secrets)
-  if type(s) ~= "string" then return s end
-  if secrets then
-    for _, v in pairs(secrets) do
-      if type(v) == "string" and #v >= 4 then s = replace_plain(s, v, REDACTED) end
-    end
-  end
-  for _, p in ipairs(PATTERNS) do s = s:gsub(p, REDACTED) end
-  return s
-end
-local scrub = _M.scrub
+-- The scrubber is coze.scrub, shared with the API path; kept here under its old name.
+_M.scrub = scrub_mod.scrub
+local scrub = scrub_mod.scrub
 
 local function present(v) return v ~= nil and v ~= "" and v ~= json.null and v ~= 0 and v ~= "0" end
 
@@ -82,7 +51,7 @@ local function parse(o, status, headers, body, secrets)
     base.msg = "malformed JSON in OAuth response"
     return false, errors.new("decode", base)
   end
-  base.msg = scrub("HTTP " .. status .. (body ~= "" and (": " .. defaults.snippet(body)) or ""), secrets)
+  base.msg = scrub("HTTP " .. status, secrets) .. (body ~= "" and (": " .. scrub_mod.snippet(body, secrets)) or "")
   return false, errors.new("http", base)
 end
 

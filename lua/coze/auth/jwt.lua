@@ -31,7 +31,7 @@ function _M.new(opts)
   local key, kerr = core.rsa_key(pem)
   if not key then
     args.fail(where, "field 'private_key' is not a usable RSA private key: "
-      .. require("coze.auth.http").scrub(tostring(kerr), { pem }))
+      .. require("coze.scrub").scrub(tostring(kerr), { pem }))
   end
   p.key = key
   self.ttl = args.number(where, opts, "ttl", 1, MAX_TTL, true) or 900
