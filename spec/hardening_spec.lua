@@ -67,3 +67,34 @@ describe("issue 12 #7: OAuth error snippets", function()
     assert.falsy(tostring(err):find("vvvvv", 1, true))
   end)
 end)
+
+describe("issue 12 #3: hostile device-code answers", function()
+  local function device_code(interval, expires)
+    local d = coze.auth.device { client_id = "emu-client-device", base_url = emu.url, max_retries = 0 }
+    local headers = { ["X-Emu-Device-Interval"] = interval }
+    if expires then headers["X-Emu-Device-Expires"] = expires end
+    return d:get_device_code { headers = headers }
+  end
+
+  it("refuses a NaN or infinite interval instead of polling without pause or sleeping forever", function()
+    for _, v in ipairs({ "NaN", "1e400", "-1e400" }) do
+      local info, err = device_code(v)
+      assert.is_nil(info, v)
+      assert.equal("decode", err.kind)
+      assert.truthy(err.msg:find("interval", 1, true))
+    end
+  end)
+
+  it("refuses an infinite expires_in (a code that never expires)", function()
+    local info, err = device_code("1", "1e400")
+    assert.is_nil(info)
+    assert.equal("decode", err.kind)
+    assert.truthy(err.msg:find("expires_in", 1, true))
+  end)
+
+  it("clamps a finite interval to a minute and a lifetime to an hour", function()
+    local info = assert(device_code("1e9", "86399999"))
+    assert.equal(60, info.interval)
+    assert.equal(3600, info.expires_in)
+  end)
+end)

@@ -22,6 +22,33 @@ local TOKEN_OP = "auth.device.token"
 local SLOW_DOWN_S = 5
 local DEFAULT_INTERVAL_S = 5
 local DEFAULT_EXPIRES_S = 300
+-- Bounds on what a server may ask (RFC 8628 leaves them open): a poll at least once a minute, a
+-- code that lives at most an hour. A server's NaN or infinity is refused, never used: NaN made
+-- every poll due at once, an infinite interval overflowed the sleep into a busy loop.
+local MAX_INTERVAL_S = 60
+local MAX_EXPIRES_S = 3600
+
+local function finite(v)
+  return type(v) == "number" and v == v and v > -math.huge and v < math.huge
+end
+
+-- interval, expires_in (s) of a device-code answer, clamped | nil, message.
+local function server_times(res)
+  local interval, expires = tonumber(res.interval), tonumber(res.expires_in)
+  if res.interval ~= nil and not finite(interval) then
+    return nil, nil, "the device-code response has an unusable interval (" .. tostring(res.interval) .. ")"
+  end
+  if res.expires_in ~= nil and not finite(expires) then
+    return nil, nil, "the device-code response has an unusable expires_in (" .. tostring(res.expires_in) .. ")"
+  end
+  if interval == nil or interval < 0 then interval = DEFAULT_INTERVAL_S end
+  if interval > MAX_INTERVAL_S then interval = MAX_INTERVAL_S end
+  expires = expires or DEFAULT_EXPIRES_S
+  if expires > 1e9 then expires = expires - core.time() end -- an absolute time after all
+  if expires < 0 then expires = 0 end
+  if expires > MAX_EXPIRES_S then expires = MAX_EXPIRES_S end
+  return interval, expires
+end
 
 --- coze.auth.device{ client_id, workspace_id, base_url, refresh_token (a saved one), ... }
 function _M.new(opts)
@@ -49,10 +76,8 @@ function Device:get_device_code(opts)
   if type(res.device_code) ~= "string" or res.device_code == "" then
     return nil, errors.new("decode", { op = op, msg = "the device-code response has no device_code" })
   end
-  local interval = tonumber(res.interval)
-  if interval == nil or interval < 0 then interval = DEFAULT_INTERVAL_S end
-  local expires = tonumber(res.expires_in) or DEFAULT_EXPIRES_S
-  if expires > 1e9 then expires = expires - core.time() end -- an absolute time after all
+  local interval, expires, why = server_times(res)
+  if not interval then return nil, errors.new("decode", { op = op, msg = why }) end
   local now = core.monotonic_ms()
   local p = base.private(self)
   p.device = {
@@ -113,7 +138,7 @@ function Device:poll_once(opts)
     d.next_poll_ms = now + d.interval * 1000
     return false, d.interval * 1000
   elseif code == "slow_down" then
-    d.interval = d.interval + SLOW_DOWN_S
+    d.interval = math.min(d.interval + SLOW_DOWN_S, MAX_INTERVAL_S)
     d.next_poll_ms = now + d.interval * 1000
     return false, d.interval * 1000
   elseif code == "access_denied" then
