@@ -98,3 +98,34 @@ describe("issue 12 #3: hostile device-code answers", function()
     assert.equal(3600, info.expires_in)
   end)
 end)
+
+describe("issue 12 #9: base_url", function()
+  local function refused(base_url, what)
+    local ok, msg = pcall(coze.new, { token = "pat_x", base_url = base_url })
+    assert.is_false(ok, base_url)
+    assert.truthy(tostring(msg):find("field 'base_url' must not hold " .. what, 1, true), tostring(msg))
+    ok, msg = pcall(coze.auth.jwt, { client_id = "c", public_key_id = "k",
+      private_key = emu.read_file("spec/fixtures/keys/rsa_pkcs8.pem"), base_url = base_url })
+    assert.is_false(ok, base_url)
+    assert.truthy(tostring(msg):find("field 'base_url' must not hold", 1, true), tostring(msg))
+  end
+
+  it("refuses a fragment, which would send every call to the base's own page", function()
+    refused(emu.url .. "/#x", "a query or fragment")
+  end)
+
+  it("refuses a query, which would swallow every API path", function()
+    refused(emu.url .. "/?x=", "a query or fragment")
+  end)
+
+  it("refuses user info, which tostring(client) would print", function()
+    refused(emu.url:gsub("^http://", "http://user:pw@"), "user info")
+  end)
+
+  it("still takes a base with a path prefix, without its trailing slashes", function()
+    local c = coze.new { token = "pat_x", base_url = emu.url .. "//" }
+    assert.equal(emu.url, c.base_url)
+    assert(c.conversations:create {})
+    c:close()
+  end)
+end)

@@ -13,6 +13,7 @@ local retry = require "coze.retry"
 local scrub = require "coze.scrub"
 local stream_mod = require "coze.stream"
 local transport_mod = require "coze.transport"
+local url = require "coze.url"
 
 local fail, non_negative = args.fail, args.non_negative
 local TIMEOUT_KEYS = defaults.TIMEOUT_KEYS
@@ -44,10 +45,8 @@ function _M.new(opts)
   elseif type(auth) ~= "table" or type(auth.token) ~= "function" then
     fail("new", "field 'auth' must be an auth object with a token method")
   end
-  local base_url = opts.base_url or os.getenv("COZE_API_BASE") or defaults.COM_BASE_URL
-  if type(base_url) ~= "string" or not base_url:match("^https?://[^/]") then
-    fail("new", "field 'base_url' must be an http(s) URL")
-  end
+  local base_url, why = url.base(opts.base_url or os.getenv("COZE_API_BASE") or defaults.COM_BASE_URL)
+  if not base_url then fail("new", "field 'base_url' " .. why) end
   for _, k in ipairs(TIMEOUT_KEYS) do non_negative("new", opts, k) end
   non_negative("new", opts, "max_event_bytes")
   non_negative("new", opts, "max_body_bytes")
@@ -55,7 +54,7 @@ function _M.new(opts)
   args.type("new", opts, "tls_verify", "boolean")
   local self = setmetatable({
     auth = auth,
-    base_url = (base_url:gsub("/+$", "")),
+    base_url = base_url,
     transport = transport_mod.select(opts),
     headers = opts.headers or {},
     max_event_bytes = opts.max_event_bytes,

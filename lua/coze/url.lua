@@ -19,6 +19,20 @@ end
 
 local scalar
 
+-- A base URL (client or auth base_url): "http(s)://host[:port][/path]" without trailing slashes,
+-- or nil and what is wrong. A query or fragment would swallow every API path appended to it (a
+-- "#x" sends every call to "/"), and user:password@ would be printed with the client.
+function _M.base(v)
+  if type(v) ~= "string" or not find(v, "^[Hh][Tt][Tt][Pp][Ss]?://[^/]") then
+    return nil, "must be an http(s) URL"
+  end
+  if find(v, "[?#]") then return nil, "must not hold a query or fragment ('?' or '#')" end
+  local authority = v:match("^%a+://([^/]*)")
+  if find(authority, "@", 1, true) then return nil, "must not hold user info ('user:password@')" end
+  if find(v, "[%s%c]") then return nil, "must not hold spaces or control characters" end
+  return (v:gsub("/+$", ""))
+end
+
 -- One path segment from a user or config value (a string, or an integer): the escaped text, or nil
 -- and a message naming the field when the value is empty or a dot segment ("." or "..", also
 -- between slashes), which would move the request to another path. Callers raise, each at its own stack level.

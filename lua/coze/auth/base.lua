@@ -53,10 +53,9 @@ end
 function _M.check_base_url(where, opts, key, level)
   local v = opts[key or "base_url"]
   if v == nil then return nil end
-  if type(v) ~= "string" or not v:match("^https?://[^/]") then
-    args.fail(where, "field '" .. (key or "base_url") .. "' must be an http(s) URL", (level or 2))
-  end
-  return (v:gsub("/+$", ""))
+  local base, why = url.base(v)
+  if not base then args.fail(where, "field '" .. (key or "base_url") .. "' " .. why, (level or 2)) end
+  return base
 end
 
 function _M.check_headers(where, opts, level)
