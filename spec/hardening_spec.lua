@@ -129,3 +129,30 @@ describe("issue 12 #9: base_url", function()
     c:close()
   end)
 end)
+
+describe("issue 12 #10: limits are checked where they are given", function()
+  it("refuses max_event_bytes = 0 before the chat reaches the server", function()
+    local client = emu.client {}
+    local before = emu.mark()
+    local ok, msg = pcall(client.chat.stream, client.chat, { bot_id = "bot_1", user_id = "u1",
+      additional_messages = { coze.message.user_text("hi") }, max_event_bytes = 0 })
+    assert.is_false(ok)
+    assert.truthy(tostring(msg):find("field 'max_event_bytes' must be a number from 1", 1, true), tostring(msg))
+    assert.same({}, emu.since(before))
+    client:close()
+  end)
+
+  it("refuses zero byte limits and negative numbers in the client's options", function()
+    for _, o in ipairs({ { max_event_bytes = 0 }, { max_body_bytes = 0 }, { max_retries = -1 },
+      { retry_base_ms = 0 / 0 }, { idle_timeout_ms = -5 } }) do
+      assert.is_false(pcall(emu.client, o))
+    end
+  end)
+
+  it("refuses max_body_bytes = 0 and a negative wait_ms in a call", function()
+    local client = emu.client {}
+    assert.is_false(pcall(client.conversations.create, client.conversations, { max_body_bytes = 0 }))
+    assert.is_false(pcall(client.conversations.create, client.conversations, { wait_ms = -1 }))
+    client:close()
+  end)
+end)

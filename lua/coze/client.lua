@@ -15,7 +15,7 @@ local stream_mod = require "coze.stream"
 local transport_mod = require "coze.transport"
 local url = require "coze.url"
 
-local fail, non_negative = args.fail, args.non_negative
+local fail = args.fail
 local TIMEOUT_KEYS = defaults.TIMEOUT_KEYS
 
 local _M = {}
@@ -47,9 +47,7 @@ function _M.new(opts)
   end
   local base_url, why = url.base(opts.base_url or os.getenv("COZE_API_BASE") or defaults.COM_BASE_URL)
   if not base_url then fail("new", "field 'base_url' " .. why) end
-  for _, k in ipairs(TIMEOUT_KEYS) do non_negative("new", opts, k) end
-  non_negative("new", opts, "max_event_bytes")
-  non_negative("new", opts, "max_body_bytes")
+  request.check_limits("new", opts)
   args.type("new", opts, "headers", "table")
   args.type("new", opts, "tls_verify", "boolean")
   local self = setmetatable({
@@ -63,10 +61,7 @@ function _M.new(opts)
   for _, k in ipairs(TIMEOUT_KEYS) do
     self[k] = opts[k] or defaults.API[k]
   end
-  for k, v in pairs(retry.DEFAULTS) do
-    non_negative("new", opts, k)
-    self[k] = opts[k] or v
-  end
+  for k, v in pairs(retry.DEFAULTS) do self[k] = opts[k] or v end
   require("coze.resources").attach(self)
   return self
 end

@@ -31,6 +31,20 @@ local HEADER_OPTIONS = {
   { "conversation_id_header", "X-Conversation-Id" },
 }
 
+-- Limits that must allow at least one byte (0 would fail only after the request was sent and
+-- billed), and the numbers that must not be negative or NaN.
+local AT_LEAST_ONE = { "max_event_bytes", "max_body_bytes" }
+local NON_NEGATIVE = { "wait_ms", "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms",
+  "total_timeout_ms", "max_retries", "retry_base_ms", "retry_max_delay_ms", "retry_budget_ms" }
+_M.AT_LEAST_ONE = AT_LEAST_ONE
+
+-- Checks the limits of a call's (or a client's) options where they are given: raises at `level`.
+function _M.check_limits(where, opts, level)
+  level = (level or 1) + 1
+  for _, k in ipairs(AT_LEAST_ONE) do args.number(where, opts, k, 1, nil, false, level) end
+  for _, k in ipairs(NON_NEGATIVE) do args.non_negative(where, opts, k, level) end
+end
+
 local function has_idempotency_key(lists)
   for _, list in ipairs(lists) do
     for name in pairs(list) do
@@ -46,6 +60,7 @@ end
 -- (lines, without Authorization).
 function _M.build(cfg, req, call)
   local where = req.op or "request"
+  _M.check_limits(where, call, 2)
   local target = cfg.base_url .. req.path
   local query = req.query or {}
   if call.query then
