@@ -156,3 +156,33 @@ describe("issue 12 #10: limits are checked where they are given", function()
     client:close()
   end)
 end)
+
+describe("issue 12 decision: a default total_timeout_ms for JSON calls", function()
+  local defaults = require "coze.defaults"
+  local saved
+  before_each(function() saved = defaults.JSON_TOTAL_TIMEOUT_MS end)
+  after_each(function() defaults.JSON_TOTAL_TIMEOUT_MS = saved end)
+
+  it("ends a JSON call whose body trickles in with a total timeout", function()
+    defaults.JSON_TOTAL_TIMEOUT_MS = 500 -- the 5 min default, made short for the spec
+    local client = emu.client { max_retries = 0 }
+    local t0 = client.transport:now_ms()
+    local res, err = client.conversations:create { headers = fault("trickle;ms=100") }
+    assert.is_nil(res)
+    assert.equal("timeout", err.kind)
+    assert.equal("total", err.timeout)
+    assert.truthy(client.transport:now_ms() - t0 < 3000)
+    client:close()
+  end)
+
+  it("keeps no total limit for streams, and the caller's own value wins", function()
+    local request = require "coze.request"
+    local cfg = { base_url = "http://h", headers = {} }
+    local treq = request.build(cfg, { op = "x", method = "POST", path = "/p", stream = "chat" }, {})
+    assert.equal(0, treq.total_timeout_ms)
+    treq = request.build(cfg, { op = "x", method = "GET", path = "/p" }, {})
+    assert.equal(defaults.JSON_TOTAL_TIMEOUT_MS, treq.total_timeout_ms)
+    treq = request.build(cfg, { op = "x", method = "GET", path = "/p" }, { total_timeout_ms = 0 })
+    assert.equal(0, treq.total_timeout_ms)
+  end)
+end)

@@ -8,15 +8,17 @@ _M.COM_BASE_URL = "https://api.coze.com"
 -- The four deadlines a transport request carries (see transport/README.md).
 _M.TIMEOUT_KEYS = { "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms", "total_timeout_ms" }
 
--- API calls. total_timeout_ms 0 = none: a stream may run for as long as events keep coming (its
--- idle timer guards it).
+-- API calls. No total_timeout_ms here: when neither the client nor the call gives one, a JSON call
+-- gets JSON_TOTAL_TIMEOUT_MS (a server sending a byte a minute cannot hold it forever) and streams,
+-- uploads and downloads get none (they may run for as long as bytes keep coming; the idle timer
+-- guards them).
 _M.API = {
   connect_timeout_ms = 10000,
   first_byte_timeout_ms = 120000,
   idle_timeout_ms = 120000,
-  total_timeout_ms = 0,
   max_body_bytes = 64 * 1024 * 1024,
 }
+_M.JSON_TOTAL_TIMEOUT_MS = 300000
 
 -- Token calls: small answers, so tighter limits.
 _M.OAUTH = {

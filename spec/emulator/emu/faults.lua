@@ -180,6 +180,21 @@ request_faults.redirect = function(p)
   return ngx.redirect(p.to or "http://127.0.0.2:9/elsewhere", tonumber(p.code) or 302)
 end
 
+-- A JSON body trickled one byte every ms milliseconds (a server that never quite stops).
+request_faults.trickle = function(p)
+  local body = '{"code":0,"msg":"","data":{"id":"7390029769854844001"},"detail":{"logid":"' .. util.request_logid() .. '"}}'
+  local ms = tonumber(p.ms) or 100
+  ngx.status = 200
+  ngx.header["Content-Type"] = "application/json; charset=utf-8"
+  ngx.header["Content-Length"] = #body
+  for i = 1, #body do
+    ngx.print(body:sub(i, i))
+    ngx.flush(true)
+    ngx.sleep(ms / 1000)
+  end
+  return ngx.exit(200)
+end
+
 -- A gateway that copies the request's Authorization into its error: as the JSON envelope's msg
 -- (body=json, the default), a text/plain body (body=text) or an OAuth error (body=oauth).
 -- field=NAME;at=N echoes that field of the JSON request body instead, starting at byte N (to put
