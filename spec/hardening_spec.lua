@@ -186,3 +186,27 @@ describe("issue 12 decision: a default total_timeout_ms for JSON calls", functio
     assert.equal(0, treq.total_timeout_ms)
   end)
 end)
+
+describe("issue 12 decision: headers the caller may not set", function()
+  it("refuses a second Authorization from the client's or a call's headers", function()
+    local ok, msg = pcall(emu.client, { headers = { authorization = "Bearer other" } })
+    assert.is_false(ok)
+    assert.truthy(tostring(msg):find("header 'Authorization' is set by the auth object", 1, true))
+    local client = emu.client {}
+    local before = emu.mark()
+    ok, msg = pcall(client.conversations.create, client.conversations, { headers = { Authorization = "Bearer x" } })
+    assert.is_false(ok)
+    assert.truthy(tostring(msg):find("header 'Authorization' is set by the auth object", 1, true))
+    assert.same({}, emu.since(before))
+    client:close()
+  end)
+
+  it("refuses an empty Host", function()
+    local client = emu.client {}
+    local ok, msg = pcall(client.conversations.create, client.conversations, { headers = { Host = "" } })
+    assert.is_false(ok)
+    assert.truthy(tostring(msg):find("header 'Host' must not be empty", 1, true))
+    assert.is_false(pcall(emu.client, { headers = { host = "" } }))
+    client:close()
+  end)
+end)

@@ -48,7 +48,10 @@ function _M.new(opts)
   local base_url, why = url.base(opts.base_url or os.getenv("COZE_API_BASE") or defaults.COM_BASE_URL)
   if not base_url then fail("new", "field 'base_url' " .. why) end
   request.check_limits("new", opts)
-  args.type("new", opts, "headers", "table")
+  if args.type("new", opts, "headers", "table") then
+    local ok, why = header.lines { opts.headers }
+    if not ok then fail("new", why) end
+  end
   args.type("new", opts, "tls_verify", "boolean")
   local self = setmetatable({
     auth = auth,

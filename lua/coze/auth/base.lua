@@ -66,9 +66,7 @@ function _M.check_headers(where, opts, level)
   for name, v in pairs(h) do
     local key, value = header.check(name, v)
     if not key then args.fail(where, value, (level or 2)) end
-    if key == "authorization" then
-      args.fail(where, "header 'Authorization' is set by the auth object", (level or 2))
-    end
+    if header.RESERVED[key] then args.fail(where, header.RESERVED[key], (level or 2)) end
     out[name] = value
   end
   return out
