@@ -210,3 +210,17 @@ describe("issue 12 decision: headers the caller may not set", function()
     client:close()
   end)
 end)
+
+describe("issue 12 decision: control characters from a server", function()
+  it("escapes CR, LF and ANSI escapes of a server's msg in tostring(err)", function()
+    local client = emu.client { max_retries = 0 }
+    local res, err = client.conversations:create {
+      headers = fault("json_error;code=4000;msg=bad%0D%0Acoze%20ok:%20forged%1B[31mred") }
+    assert.is_nil(res)
+    assert.equal(4000, err.code)
+    local s = tostring(err)
+    assert.falsy(s:find("[\r\n\27]"), s)
+    assert.truthy(s:find("bad\\r\\ncoze ok: forged\\x1B[31mred", 1, true), s)
+    client:close()
+  end)
+end)
