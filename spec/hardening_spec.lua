@@ -224,3 +224,17 @@ describe("issue 12 decision: control characters from a server", function()
     client:close()
   end)
 end)
+
+describe("issue 12 decision: TLS verification failures", function()
+  it("does not retry a refused certificate, even for a safe call", function()
+    local c = coze.new { token = "pat_x", base_url = emu.tls_url, max_retries = 2, retry_base_ms = 200 }
+    local t0 = c.transport:now_ms()
+    local res, err = c.conversations:retrieve { conversation_id = "1" }
+    assert.is_nil(res)
+    assert.equal("transport", err.kind)
+    assert.is_true(err.tls)
+    assert.equal(1, err.attempts)
+    assert.truthy(c.transport:now_ms() - t0 < 200)
+    c:close()
+  end)
+end)

@@ -16,6 +16,7 @@ local RETRY_CODES = { [5000] = true, [4009] = true }
 
 -- Whether err (from an attempt of a call that is `safe` to replay) deserves another attempt.
 function _M.retryable(err, safe)
+  if err.tls then return false end -- a refused certificate stays refused
   if err.not_sent then return true end
   if not safe then return false end
   if err.kind == "transport" then return not err.closed end

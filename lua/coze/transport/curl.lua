@@ -19,12 +19,24 @@ local NOT_SENT = {
   [35] = true, -- CURLE_SSL_CONNECT_ERROR
 }
 
+-- curl codes of a certificate the TLS check refused (or could not check): deterministic, so the
+-- error says err.tls and is never retried.
+local TLS_VERIFY = {
+  [58] = true, -- CURLE_SSL_CERTPROBLEM
+  [60] = true, -- CURLE_PEER_FAILED_VERIFICATION
+  [77] = true, -- CURLE_SSL_CACERT_BADFILE
+  [82] = true, -- CURLE_SSL_CRL_BADFILE
+  [83] = true, -- CURLE_SSL_ISSUER_ERROR
+  [90] = true, -- CURLE_SSL_PINNEDPUBKEYNOTMATCH
+  [91] = true, -- CURLE_SSL_INVALIDCERTSTATUS
+}
+
 local function transport_error(msg, kind, which)
   if kind == "timeout" then
     return errors.new("timeout", { timeout = which, msg = msg, not_sent = which == "connect" or nil })
   end
   return errors.new("transport", { msg = msg, curl_code = which, closed = kind == "closed" or nil,
-    not_sent = NOT_SENT[which] })
+    not_sent = NOT_SENT[which], tls = TLS_VERIFY[which] })
 end
 
 -- Inside nginx's lua module (OpenResty) a blocking wait stops the whole worker; ngx.sleep yields
