@@ -1,7 +1,7 @@
 -- Error objects returned as the second value of every failing call: `nil, err`.
 -- err.kind says which family: "api" (Coze answered with a non-zero code), "http" (a non-2xx answer
 -- without a Coze body), "transport" (connection, TLS, protocol; err.not_sent when the request never
--- reached the server), "timeout" (err.timeout names which: "connect", "first_byte", "idle",
+-- reached the server, err.tls when a certificate was refused), "timeout" (err.timeout names which: "connect", "first_byte", "idle",
 -- "total", "poll"), "decode" (malformed JSON, a body over max_body_bytes), "stream" (a stream that
 -- broke its contract: ended without its terminal event, truncated, event too large), "auth", and
 -- "io" (a local file: an upload that cannot be read, a download's `output` that cannot be
