@@ -238,3 +238,17 @@ describe("issue 12 decision: TLS verification failures", function()
     c:close()
   end)
 end)
+
+describe("issue 12 decision: a 401 on a static token", function()
+  it("is not replayed with the same token", function()
+    local client = emu.client { max_retries = 2 }
+    local before = emu.mark()
+    local res, err = client.conversations:retrieve { conversation_id = "1",
+      headers = fault("json_error;code=4101;msg=token%20invalid;status=401") }
+    assert.is_nil(res)
+    assert.equal(401, err.http_status)
+    assert.equal(1, #emu.since(before))
+    assert.equal(1, err.attempts)
+    client:close()
+  end)
+end)

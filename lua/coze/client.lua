@@ -90,7 +90,8 @@ end
 -- on_progress, output, on_chunk, request_id, idempotency_key, conversation_id_header). Returns
 -- result, meta | stream | nil, err. A binary result is the bytes, or their count when they went to
 -- output / on_chunk. Failed attempts are retried when retry.retryable says so; a 401 is answered
--- once by asking the auth object for a new token (auth:invalidate) and replaying.
+-- once by asking the auth object for a new token (auth:invalidate) and replaying, unless the auth
+-- object says it is not refreshable (a static token).
 function Client:request(req)
   local call = req.call or {}
   local treq, safe = request.build(self, req, call)
@@ -110,7 +111,7 @@ function Client:request(req)
     if v == nil then v = self[k] end
     p[k] = v
   end
-  if auth.invalidate then
+  if auth.invalidate and auth.refreshable ~= false then -- a static token would come back the same
     p.on_rejected = function(err, token)
       if not auth_rejected(err) then return false end
       auth:invalidate(token)

@@ -9,6 +9,7 @@ local _M = {}
 local Static = {}
 Static.__index = Static
 Static.__tostring = function() return "coze.auth.token (redacted)" end
+Static.refreshable = false
 _M.Static = Static
 
 local secret = setmetatable({}, { __mode = "k" })
@@ -27,7 +28,8 @@ function Static:token()
   return secret[self]
 end
 
--- Nothing to refresh: a refused personal token stays refused (the client reports the 401).
+-- Nothing to refresh: a refused personal token stays refused (the client reports the 401, and
+-- does not replay the call: refreshable is false).
 function Static:invalidate()
   return false
 end
