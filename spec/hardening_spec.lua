@@ -252,3 +252,29 @@ describe("issue 12 decision: a 401 on a static token", function()
     client:close()
   end)
 end)
+
+describe("issue 12 decision: uploads of files that are not regular", function()
+  it("refuses a character device instead of streaming it forever", function()
+    local client = emu.client {}
+    local before = emu.mark()
+    local t0 = client.transport:now_ms()
+    local res, err = client.files:upload { file = "/dev/zero" }
+    assert.is_nil(res)
+    assert.equal("io", err.kind)
+    assert.equal("/dev/zero", err.path)
+    assert.truthy(err.msg:find("not a regular file", 1, true), err.msg)
+    assert.same({}, emu.since(before))
+    assert.truthy(client.transport:now_ms() - t0 < 1000)
+    client:close()
+  end)
+
+  it("refuses a directory and a /proc file that claims 0 bytes", function()
+    local client = emu.client {}
+    local _, err = client.files:upload { file = "/tmp" }
+    assert.equal("io", err.kind)
+    _, err = client.files:upload { file = "/proc/self/status" }
+    assert.equal("io", err.kind)
+    assert.truthy(err.msg:find("not a regular file", 1, true), err.msg)
+    client:close()
+  end)
+end)

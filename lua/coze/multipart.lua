@@ -20,18 +20,25 @@ local function basename(path)
   return path:match("([^/\\]+)$") or path
 end
 
--- Checks a file is there and readable (a directory is not); returns its size or nil, err.
+-- Checks a file is there, readable and regular (a directory, a FIFO or a device is not); returns
+-- its size or nil, err. Plain Lua has no stat: a FIFO or a pipe cannot seek, and a character device
+-- (/dev/zero, /dev/urandom) or a /proc file says it has 0 bytes yet gives some, which a regular
+-- file cannot. Uploading one would stream forever.
 local function probe(where, path)
   local f, msg = io.open(path, "rb")
   if not f then
     return nil, errors.new("io", { op = where, path = path, msg = "cannot open file '" .. path .. "': " .. tostring(msg) })
   end
-  local _, rerr = f:read(1)
+  local first, rerr = f:read(1)
   local size = rerr == nil and f:seek("end") or nil
   f:close()
   if not size then
     return nil, errors.new("io", { op = where, path = path,
-      msg = "cannot read file '" .. path .. "': " .. tostring(rerr or "seek failed") })
+      msg = "cannot read file '" .. path .. "': " .. tostring(rerr or "not a regular file (it cannot seek)") })
+  end
+  if size == 0 and first ~= nil then
+    return nil, errors.new("io", { op = where, path = path,
+      msg = "cannot upload '" .. path .. "': not a regular file (a device or a generated file)" })
   end
   return size
 end
