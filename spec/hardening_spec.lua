@@ -278,3 +278,26 @@ describe("issue 12 decision: uploads of files that are not regular", function()
     client:close()
   end)
 end)
+
+describe("issue 12 decision: invalid UTF-8 in an error body", function()
+  it("keeps the API code and the HTTP status", function()
+    local client = emu.client { max_retries = 0 }
+    local res, err = client.conversations:create { headers = fault("json_error;code=4101;status=401;msg=bad%FF%FEtoken") }
+    assert.is_nil(res)
+    assert.equal("api", err.kind)
+    assert.equal(4101, err.code)
+    assert.equal(401, err.http_status)
+    assert.truthy(err.msg:find("bad??token", 1, true), err.msg)
+    assert.truthy(err.msg:find("invalid UTF-8", 1, true))
+    client:close()
+  end)
+
+  it("still refuses a successful answer with invalid UTF-8 as a decode error", function()
+    local client = emu.client { max_retries = 0 }
+    local res, err = client.conversations:create { headers = fault("invalid_utf8") }
+    assert.is_nil(res)
+    assert.equal("decode", err.kind)
+    assert.equal(200, err.http_status)
+    client:close()
+  end)
+end)

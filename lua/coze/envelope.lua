@@ -16,6 +16,40 @@ function _M.is_json(headers)
 end
 local is_json = _M.is_json
 
+-- The envelope's code (`code`, or `error_code` in some answers); nil when absent.
+local function code_of(decoded)
+  local code = decoded.code
+  if code == nil and decoded.error_code ~= nil then code = decoded.error_code end
+  return code
+end
+
+-- Whether a decoded answer reports a failure (a non-zero code, an OpenAI error, a non-2xx status).
+local function failed(decoded, status)
+  local code = code_of(decoded)
+  if code ~= nil then return code ~= 0 and code ~= "0" end
+  return type(decoded.error) == "table" or status < 200 or status >= 300
+end
+
+-- body with each byte of an invalid UTF-8 sequence replaced by '?', from bad_at on; nil when there
+-- are too many to bother (a body that is not text at all).
+local MAX_REPLACED = 256
+
+local function replace_invalid(body, bad_at)
+  local parts, from = {}, 1
+  for _ = 1, MAX_REPLACED do
+    parts[#parts + 1] = body:sub(from, bad_at - 1)
+    parts[#parts + 1] = "?"
+    from = bad_at + 1
+    local ok, at = utf8_check(body:sub(from))
+    if ok then
+      parts[#parts + 1] = body:sub(from)
+      return table.concat(parts)
+    end
+    bad_at = from + at - 1
+  end
+  return nil
+end
+
 -- decode(req, status, headers, body, clock, secrets) -> result, meta | nil, err
 -- req: op, response ("binary" for downloads read whole), result (envelope key, "data" by
 -- default; "body" = the whole answer). clock: anything with time() (Unix seconds), for Retry-After.
@@ -34,11 +68,22 @@ function _M.decode(req, status, headers, body, clock, secrets)
     return body, meta
   end
   local valid, bad_at = utf8_check(body)
+  local bad_utf8
   if not valid then
-    base.msg = "invalid UTF-8 in the response body at byte " .. bad_at
-    return nil, errors.new("decode", base)
+    bad_utf8 = "invalid UTF-8 in the response body at byte " .. bad_at
+    -- an error answer keeps its code and status: read it with the bad bytes replaced; a
+    -- successful answer's data is not trusted
+    body = replace_invalid(body, bad_at)
+    if not body then
+      base.msg = bad_utf8
+      return nil, errors.new("decode", base)
+    end
   end
   local decoded, derr = json.decode(body)
+  if bad_utf8 and (type(decoded) ~= "table" or not failed(decoded, status)) then
+    base.msg = bad_utf8
+    return nil, errors.new("decode", base)
+  end
   if decoded == nil or type(decoded) ~= "table" then
     if status >= 200 and status < 300 then
       base.msg = "malformed JSON in response: " .. (derr or "not an object")
@@ -52,11 +97,11 @@ function _M.decode(req, status, headers, body, clock, secrets)
     base.logid = decoded.detail.logid
     meta.logid = base.logid
   end
-  local code = decoded.code
-  if code == nil and decoded.error_code ~= nil then code = decoded.error_code end
+  local code = code_of(decoded)
   if code ~= nil and code ~= 0 and code ~= "0" then
     base.code = code
     base.msg = scrub(decoded.msg or decoded.error_message or decoded.message or "", secrets)
+    if bad_utf8 then base.msg = base.msg .. " (" .. bad_utf8 .. ", shown as '?')" end
     base.detail = decoded.detail
     return nil, errors.new("api", base)
   end
@@ -65,11 +110,12 @@ function _M.decode(req, status, headers, body, clock, secrets)
     -- OpenAI-style error body (chat.completions): {"error":{"message","type","code"}}
     base.code = oe.code ~= nil and oe.code ~= json.null and oe.code or oe.type
     base.msg = type(oe.message) == "string" and scrub(oe.message, secrets) or ""
+    if bad_utf8 then base.msg = base.msg .. " (" .. bad_utf8 .. ", shown as '?')" end
     base.detail = oe
     return nil, errors.new("api", base)
   end
   if status < 200 or status >= 300 then
-    base.msg = "HTTP " .. status
+    base.msg = "HTTP " .. status .. (bad_utf8 and (" (" .. bad_utf8 .. ")") or "")
     return nil, errors.new("http", base)
   end
   if binary then
