@@ -6,6 +6,7 @@
 local args = require "coze.args"
 local errors = require "coze.errors"
 local json = require "coze.json"
+local url = require "coze.url"
 
 local _M = {}
 
@@ -82,12 +83,7 @@ end
 
 local function field_text(where, name, v)
   local t = type(v)
-  if t == "string" then return v end
-  if t == "number" then
-    if v == math.floor(v) and v >= -2^53 and v <= 2^53 then return string.format("%d", v) end
-    return tostring(v)
-  end
-  if t == "boolean" then return tostring(v) end
+  if t == "string" or t == "number" or t == "boolean" then return url.scalar(v, name) end
   if t == "table" then
     local s, err = json.encode(v)
     if not s then fail(where, "field '" .. name .. "' cannot be encoded as JSON: " .. tostring(err), 2) end
