@@ -92,58 +92,63 @@ end
 -- output / on_chunk. Failed attempts are retried when retry.retryable says so; a 401 is answered
 -- once by asking the auth object for a new token (auth:invalidate) and replaying, unless the auth
 -- object says it is not refreshable (a static token).
+-- The pipeline's hooks for API calls. Module-level functions of the pipeline table p (which
+-- carries client, req, call), so a call allocates no closures.
+local function credential(p)
+  return p.client.auth:token(p.client, p.call)
+end
+
+local function on_rejected(p, err, token)
+  local auth = p.client.auth
+  -- a static token would come back the same: no replay
+  if not auth_rejected(err) or not auth.invalidate or auth.refreshable == false then return false end
+  auth:invalidate(token)
+  return true
+end
+
+local function take(p, h, status, headers, token)
+  if status < 200 or status >= 300 then return nil end
+  local req, call, client = p.req, p.call, p.client
+  if req.stream and (headers["content-type"] or ""):find("text/event-stream", 1, true) then
+    return true, stream_mod.new(h, {
+      profile = req.stream, op = req.op, logid = headers["x-tt-logid"], http_status = status,
+      headers = headers, max_event_bytes = call.max_event_bytes or client.max_event_bytes,
+      wait_ms = call.wait_ms, on_wait = call.on_wait, on_close = req.on_close,
+      scrub = scrub.with { token }, -- server text in the stream's errors (an error event echoing it)
+    })
+  end
+  if req.response == "binary" and not envelope.is_json(headers) then
+    return download.receive(h, status, headers, { output = call.output, on_chunk = call.on_chunk,
+      max_body_bytes = call.max_body_bytes or client.max_body_bytes, wait_ms = call.wait_ms, on_wait = call.on_wait })
+  end
+end
+
+local function decode(p, status, headers, body, token)
+  local req = p.req
+  local res, meta = envelope.decode(req, status, headers, body, p.transport, token)
+  if res == nil then return false, meta end
+  if req.stream and status >= 200 and status < 300 then
+    -- asked for a stream, got a successful JSON body: not what the operation promises
+    return false, errors.new("decode", { op = req.op, http_status = status, logid = headers["x-tt-logid"],
+      msg = "expected text/event-stream, got '" .. (headers["content-type"] or "") .. "'" })
+  end
+  return true, res, meta
+end
+
+local HOOKS = { credential = credential, decode = decode, on_rejected = on_rejected }
+local HOOKS_TAKE = { credential = credential, decode = decode, on_rejected = on_rejected, take = take }
+
 function Client:request(req)
   local call = req.call or {}
   local treq, safe = request.build(self, req, call)
   if not treq then return nil, safe end
   local lines = treq.headers
   treq.headers = nil
-  local auth, transport = self.auth, self.transport
-  local max_body = call.max_body_bytes or self.max_body_bytes
-  local p = {
-    transport = transport, request = treq, headers = lines, op = req.op, safe = safe,
-    wait_ms = call.wait_ms, on_wait = call.on_wait, on_progress = call.on_progress,
-    max_body_bytes = max_body,
-    credential = function() return auth:token(self, call) end,
+  return pipeline.run {
+    client = self, req = req, call = call, policy = self,
+    transport = self.transport, request = treq, headers = lines, op = req.op, safe = safe,
+    hooks = (req.stream or req.response == "binary") and HOOKS_TAKE or HOOKS,
   }
-  for k in pairs(retry.DEFAULTS) do
-    local v = call[k]
-    if v == nil then v = self[k] end
-    p[k] = v
-  end
-  if auth.invalidate and auth.refreshable ~= false then -- a static token would come back the same
-    p.on_rejected = function(err, token)
-      if not auth_rejected(err) then return false end
-      auth:invalidate(token)
-      return true
-    end
-  end
-  p.take = function(h, status, headers, token)
-    if status < 200 or status >= 300 then return nil end
-    if req.stream and (headers["content-type"] or ""):find("text/event-stream", 1, true) then
-      return true, stream_mod.new(h, {
-        profile = req.stream, op = req.op, logid = headers["x-tt-logid"], http_status = status,
-        headers = headers, max_event_bytes = call.max_event_bytes or self.max_event_bytes,
-        wait_ms = call.wait_ms, on_wait = call.on_wait, on_close = req.on_close,
-        scrub = scrub.with { token }, -- server text in the stream's errors (an error event echoing it)
-      })
-    end
-    if req.response == "binary" and not envelope.is_json(headers) then
-      return download.receive(h, status, headers, { output = call.output, on_chunk = call.on_chunk,
-        max_body_bytes = max_body, wait_ms = call.wait_ms, on_wait = call.on_wait })
-    end
-  end
-  p.decode = function(status, headers, body, token)
-    local res, meta = envelope.decode(req, status, headers, body, transport, { token })
-    if res == nil then return false, meta end
-    if req.stream and status >= 200 and status < 300 then
-      -- asked for a stream, got a successful JSON body: not what the operation promises
-      return false, errors.new("decode", { op = req.op, http_status = status, logid = headers["x-tt-logid"],
-        msg = "expected text/event-stream, got '" .. (headers["content-type"] or "") .. "'" })
-    end
-    return true, res, meta
-  end
-  return pipeline.run(p)
 end
 
 return _M

@@ -5,6 +5,7 @@ local errors = require "coze.errors"
 local json = require "coze.json"
 local retry = require "coze.retry"
 local scrub_mod = require "coze.scrub"
+local scrub = scrub_mod.scrub
 local utf8_check = require("coze.core").utf8_check
 
 local _M = {}
@@ -50,12 +51,11 @@ local function replace_invalid(body, bad_at)
   return nil
 end
 
--- decode(req, status, headers, body, clock, secrets) -> result, meta | nil, err
+-- decode(req, status, headers, body, clock, token) -> result, meta | nil, err
 -- req: op, response ("binary" for downloads read whole), result (envelope key, "data" by
 -- default; "body" = the whole answer). clock: anything with time() (Unix seconds), for Retry-After.
--- secrets: what the request carried (its token), scrubbed from every message taken from the body.
-function _M.decode(req, status, headers, body, clock, secrets)
-  local scrub = scrub_mod.scrub
+-- token: what the request carried, scrubbed from every message taken from the body.
+function _M.decode(req, status, headers, body, clock, token)
   local logid = headers["x-tt-logid"]
   local base = { op = req.op, http_status = status, logid = logid }
   if status == 429 or status >= 500 then
@@ -89,7 +89,7 @@ function _M.decode(req, status, headers, body, clock, secrets)
       base.msg = "malformed JSON in response: " .. (derr or "not an object")
       return nil, errors.new("decode", base)
     end
-    base.msg = "HTTP " .. status .. (body ~= "" and (": " .. scrub_mod.snippet(body, secrets)) or "")
+    base.msg = "HTTP " .. status .. (body ~= "" and (": " .. scrub_mod.snippet(body, { token })) or "")
     return nil, errors.new("http", base)
   end
   meta.body = decoded
@@ -100,7 +100,7 @@ function _M.decode(req, status, headers, body, clock, secrets)
   local code = code_of(decoded)
   if code ~= nil and code ~= 0 and code ~= "0" then
     base.code = code
-    base.msg = scrub(decoded.msg or decoded.error_message or decoded.message or "", secrets)
+    base.msg = scrub(decoded.msg or decoded.error_message or decoded.message or "", { token })
     if bad_utf8 then base.msg = base.msg .. " (" .. bad_utf8 .. ", shown as '?')" end
     base.detail = decoded.detail
     return nil, errors.new("api", base)
@@ -109,7 +109,7 @@ function _M.decode(req, status, headers, body, clock, secrets)
   if code == nil and type(oe) == "table" then
     -- OpenAI-style error body (chat.completions): {"error":{"message","type","code"}}
     base.code = oe.code ~= nil and oe.code ~= json.null and oe.code or oe.type
-    base.msg = type(oe.message) == "string" and scrub(oe.message, secrets) or ""
+    base.msg = type(oe.message) == "string" and scrub(oe.message, { token }) or ""
     if bad_utf8 then base.msg = base.msg .. " (" .. bad_utf8 .. ", shown as '?')" end
     base.detail = oe
     return nil, errors.new("api", base)

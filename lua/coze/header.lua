@@ -51,11 +51,12 @@ _M.RESERVED = { authorization = "header 'Authorization' is set by the auth objec
 -- A RESERVED name in any list is wrong.
 function _M.lines(lists)
   local order, values = {}, {}
+  local check, reserved = _M.check, _M.RESERVED
   for _, list in ipairs(lists) do
     for name, v in pairs(list) do
-      local key, value = _M.check(name, v)
+      local key, value = check(name, v)
       if not key then return nil, value end
-      if _M.RESERVED[key] then return nil, _M.RESERVED[key] end
+      if reserved[key] then return nil, reserved[key] end
       if values[key] == nil then order[#order + 1] = key end
       values[key] = name .. ": " .. value
     end

@@ -33,16 +33,17 @@ local HEADER_OPTIONS = {
 
 -- Limits that must allow at least one byte (0 would fail only after the request was sent and
 -- billed), and the numbers that must not be negative or NaN.
-local AT_LEAST_ONE = { "max_event_bytes", "max_body_bytes" }
-local NON_NEGATIVE = { "wait_ms", "connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms",
-  "total_timeout_ms", "max_retries", "retry_base_ms", "retry_max_delay_ms", "retry_budget_ms" }
-_M.AT_LEAST_ONE = AT_LEAST_ONE
+-- (key -> lowest value; walked over the options given, which are few on a typical call)
+local LIMITS = { max_event_bytes = 1, max_body_bytes = 1, wait_ms = 0, connect_timeout_ms = 0,
+  first_byte_timeout_ms = 0, idle_timeout_ms = 0, total_timeout_ms = 0, max_retries = 0,
+  retry_base_ms = 0, retry_max_delay_ms = 0, retry_budget_ms = 0 }
 
 -- Checks the limits of a call's (or a client's) options where they are given: raises at `level`.
 function _M.check_limits(where, opts, level)
-  level = (level or 1) + 1
-  for _, k in ipairs(AT_LEAST_ONE) do args.number(where, opts, k, 1, nil, false, level) end
-  for _, k in ipairs(NON_NEGATIVE) do args.non_negative(where, opts, k, level) end
+  for k in pairs(opts) do
+    local lo = LIMITS[k]
+    if lo then args.number(where, opts, k, lo, nil, false, (level or 1) + 1) end
+  end
 end
 
 local function has_idempotency_key(lists)
@@ -60,7 +61,7 @@ end
 -- (lines, without Authorization).
 function _M.build(cfg, req, call)
   local where = req.op or "request"
-  _M.check_limits(where, call, 2)
+  if next(call) ~= nil then _M.check_limits(where, call, 2) end
   local target = cfg.base_url .. req.path
   local query = req.query or {}
   if call.query then

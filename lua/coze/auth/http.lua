@@ -75,22 +75,24 @@ function _M.post(o)
   for _, k in ipairs(defaults.TIMEOUT_KEYS) do req[k] = o[k] or defaults.OAUTH[k] end
   local bearer, credential = o.bearer, nil
   if type(bearer) == "function" then
-    credential = bearer
+    credential = function() return bearer() end
   elseif bearer then
     credential = function() return bearer end
   end
   local p = {
     transport = o.transport, request = req, headers = lines, op = o.op, safe = o.safe,
-    credential = credential, wait_ms = o.wait_ms, on_wait = o.on_wait,
-    max_body_bytes = defaults.OAUTH.max_body_bytes,
-    decode = function(status, headers, body, token)
-      local secrets = {}
-      for k, v in pairs(o.secrets or {}) do secrets[k] = v end
-      if token then secrets[#secrets + 1] = token end
-      return parse(o, status, headers, body, secrets)
-    end,
+    call = { wait_ms = o.wait_ms, on_wait = o.on_wait, max_body_bytes = defaults.OAUTH.max_body_bytes },
+    policy = o, -- its retry settings
+    hooks = {
+      credential = credential,
+      decode = function(_, status, headers, body, token)
+        local secrets = {}
+        for k, v in pairs(o.secrets or {}) do secrets[k] = v end
+        if token then secrets[#secrets + 1] = token end
+        return parse(o, status, headers, body, secrets)
+      end,
+    },
   }
-  for k in pairs(retry.DEFAULTS) do p[k] = o[k] end
   return pipeline.run(p)
 end
 
