@@ -1,7 +1,6 @@
 -- A personal or service access token as an auth object: coze.auth.token{ token = "pat_..." } is what
 -- coze.new{ token = "pat_..." } builds. It never expires on our side and has nothing to refresh.
 local args = require "coze.args"
-local base = require "coze.auth.base"
 local header = require "coze.header"
 
 local _M = {}
