@@ -102,7 +102,8 @@ describe("redaction", function()
       transport = t, max_retries = 0 }
     local tok, err = a:token()
     assert.is_nil(tok)
-    local jwt = t.log[1].headers[5]:match("^Authorization: Bearer (.+)$")
+    local jwt
+    for _, line in ipairs(t.log[1].headers) do jwt = jwt or line:match("^Authorization: Bearer (.+)$") end
     assert.truthy(jwt)
     assert_clean(err, { jwt, jwt:match("^[^.]+%.([^.]+)") })
     assert.truthy(err.msg:find("[redacted]", 1, true))

@@ -32,6 +32,18 @@ function _M.non_negative(where, opts, key, level)
   return v
 end
 
+-- opts[key]: nil, or a number from lo to hi (hi nil: no upper bound), an integer when `integer`.
+function _M.number(where, opts, key, lo, hi, integer, level)
+  local v = opts[key]
+  if v == nil then return nil end
+  if type(v) ~= "number" or v ~= v or v < lo or (hi and v > hi) or (integer and v % 1 ~= 0) then
+    fail(where, "field '" .. key .. "' must be " .. (integer and "an integer" or "a number") .. " from " .. lo
+      .. (hi and (" to " .. hi) or " up") .. " (got " .. (type(v) == "number" and tostring(v) or describe(v)) .. ")",
+      (level or 1) + 1)
+  end
+  return v
+end
+
 -- opts[key]: a non-empty string (or nil when not required).
 function _M.string(where, opts, key, required, level)
   local v = opts[key]

@@ -1,8 +1,12 @@
 -- Error objects returned as the second value of every failing call: `nil, err`.
 -- err.kind says which family: "api" (Coze answered with a non-zero code), "http" (a non-2xx answer
--- without a Coze body), "transport" (connection, TLS, protocol), "timeout" (err.timeout names which:
--- "connect", "first_byte", "idle", "total", "poll"), "decode" (malformed JSON), "stream" (a stream
--- that broke its contract: ended without its terminal event, truncated, event too large), "auth".
+-- without a Coze body), "transport" (connection, TLS, protocol; err.not_sent when the request never
+-- reached the server, err.tls when a certificate was refused), "timeout" (err.timeout names which: "connect", "first_byte", "idle",
+-- "total", "poll"), "decode" (malformed JSON, a body over max_body_bytes), "stream" (a stream that
+-- broke its contract: ended without its terminal event, truncated, event too large), "auth", and
+-- "io" (a local file: an upload that cannot be read, a download's `output` that cannot be
+-- written; err.path names it). Other fields: op, code, msg, http_status, logid, retry_after (s),
+-- attempts, partial (bytes were handed out, so the call is never replayed).
 local _M = {}
 
 local Error = {}
@@ -11,24 +15,32 @@ _M.Error = Error
 
 local FIELDS = { "kind", "code", "msg", "http_status", "logid", "timeout", "retry_after", "op" }
 
+-- Server text (msg, logid, code) reaches logs and terminals through tostring: control characters
+-- (CR, LF, ANSI escapes) are written as escapes, so a server cannot forge log lines or colours.
+local ESCAPES = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t" }
+
+local function printable(v)
+  local s = tostring(v)
+  if not s:find("%c") then return s end
+  return (s:gsub("%c", function(c) return ESCAPES[c] or string.format("\\x%02X", c:byte()) end))
+end
+
 function Error.__tostring(e)
   local parts = { "coze" }
   if e.op then parts[#parts + 1] = " " .. e.op end
   parts[#parts + 1] = ": "
   if e.kind == "api" and e.code ~= nil then
-    parts[#parts + 1] = "error " .. tostring(e.code)
-    if e.msg and e.msg ~= "" then parts[#parts + 1] = ": " .. e.msg end
+    parts[#parts + 1] = "error " .. printable(e.code)
   elseif e.kind == "timeout" then
     parts[#parts + 1] = (e.timeout or "request") .. " timeout"
-    if e.msg and e.msg ~= "" then parts[#parts + 1] = ": " .. e.msg end
   else
-    parts[#parts + 1] = e.kind .. " error"
-    if e.msg and e.msg ~= "" then parts[#parts + 1] = ": " .. e.msg end
+    parts[#parts + 1] = tostring(e.kind) .. " error"
   end
+  if e.msg and e.msg ~= "" then parts[#parts + 1] = ": " .. printable(e.msg) end
   local extra = {}
   if e.http_status then extra[#extra + 1] = "http " .. tostring(e.http_status) end
   if e.retry_after then extra[#extra + 1] = "retry after " .. tostring(e.retry_after) .. "s" end
-  if e.logid and e.logid ~= "" then extra[#extra + 1] = "logid " .. e.logid end
+  if e.logid and e.logid ~= "" then extra[#extra + 1] = "logid " .. printable(e.logid) end
   if #extra > 0 then parts[#parts + 1] = " (" .. table.concat(extra, ", ") .. ")" end
   return table.concat(parts)
 end

@@ -39,7 +39,31 @@ function _M.check(name, value)
     return nil, "header '" .. name .. "' must be a string (got " .. t .. ")"
   end
   if _M.has_crlf(value) then return nil, "header '" .. name .. "' contains CR or LF" end
+  if key == "host" and value == "" then return nil, "header 'Host' must not be empty" end
   return key, value
+end
+
+-- Headers a caller may not set: the auth object sends the one Authorization.
+_M.RESERVED = { authorization = "header 'Authorization' is set by the auth object (give 'token' or 'auth')" }
+
+-- Header lines ("Name: value") from lists of name -> value tables, later lists overriding earlier
+-- ones by case-insensitive name (the first spelling's position is kept): lines | nil, what is wrong.
+-- A RESERVED name in any list is wrong.
+function _M.lines(lists)
+  local order, values = {}, {}
+  local check, reserved = _M.check, _M.RESERVED
+  for _, list in ipairs(lists) do
+    for name, v in pairs(list) do
+      local key, value = check(name, v)
+      if not key then return nil, value end
+      if reserved[key] then return nil, reserved[key] end
+      if values[key] == nil then order[#order + 1] = key end
+      values[key] = name .. ": " .. value
+    end
+  end
+  local lines = {}
+  for i, key in ipairs(order) do lines[i] = values[key] end
+  return lines
 end
 
 return _M

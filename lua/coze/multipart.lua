@@ -3,8 +3,10 @@
 --   file fields:  "/path" (for the operation's file fields), { path = "/path", filename =, type = }
 --                 or { data = bytes, filename =, type = }
 --   plain fields: strings, numbers, booleans; tables are sent as JSON text
+local args = require "coze.args"
 local errors = require "coze.errors"
 local json = require "coze.json"
+local url = require "coze.url"
 
 local _M = {}
 
@@ -12,26 +14,32 @@ local _M = {}
 -- audio.transcriptions, voices.clone, voiceprint features, speaker_identify).
 _M.FILE_FIELD = "file"
 
-local function argerror(where, msg)
-  error("coze: " .. where .. ": " .. msg, 4)
-end
+-- Misuse raises with args.fail at level 2: two frames above the function that finds it.
+local fail = args.fail
 
 local function basename(path)
   return path:match("([^/\\]+)$") or path
 end
 
--- Checks a file is there and readable (a directory is not); returns its size or nil, err.
+-- Checks a file is there, readable and regular (a directory, a FIFO or a device is not); returns
+-- its size or nil, err. Plain Lua has no stat: a FIFO or a pipe cannot seek, and a character device
+-- (/dev/zero, /dev/urandom) or a /proc file says it has 0 bytes yet gives some, which a regular
+-- file cannot. Uploading one would stream forever.
 local function probe(where, path)
   local f, msg = io.open(path, "rb")
   if not f then
     return nil, errors.new("io", { op = where, path = path, msg = "cannot open file '" .. path .. "': " .. tostring(msg) })
   end
-  local _, rerr = f:read(1)
+  local first, rerr = f:read(1)
   local size = rerr == nil and f:seek("end") or nil
   f:close()
   if not size then
     return nil, errors.new("io", { op = where, path = path,
-      msg = "cannot read file '" .. path .. "': " .. tostring(rerr or "seek failed") })
+      msg = "cannot read file '" .. path .. "': " .. tostring(rerr or "not a regular file (it cannot seek)") })
+  end
+  if size == 0 and first ~= nil then
+    return nil, errors.new("io", { op = where, path = path,
+      msg = "cannot upload '" .. path .. "': not a regular file (a device or a generated file)" })
   end
   return size
 end
@@ -40,7 +48,7 @@ _M.probe = probe
 local function opt_string(where, name, t, key)
   local v = t[key]
   if v ~= nil and type(v) ~= "string" then
-    argerror(where, "field '" .. name .. "." .. key .. "' must be a string")
+    fail(where, "field '" .. name .. "." .. key .. "' must be a string", 2)
   end
   return v
 end
@@ -51,21 +59,21 @@ local function file_part(where, name, v)
   local path = opt_string(where, name, v, "path")
   local data = v.data
   if data ~= nil and type(data) ~= "string" then
-    argerror(where, "field '" .. name .. ".data' must be a string")
+    fail(where, "field '" .. name .. ".data' must be a string", 2)
   end
   if (path == nil) == (data == nil) then
-    argerror(where, "field '" .. name .. "' needs exactly one of 'path' or 'data'")
+    fail(where, "field '" .. name .. "' needs exactly one of 'path' or 'data'", 2)
   end
   local filename = opt_string(where, name, v, "filename") or opt_string(where, name, v, "file_name")
   local ctype = opt_string(where, name, v, "type") or opt_string(where, name, v, "content_type")
   if filename and filename:find("[%z\r\n\"]") then
-    argerror(where, "field '" .. name .. ".filename' contains NUL, CR, LF or a double quote")
+    fail(where, "field '" .. name .. ".filename' contains NUL, CR, LF or a double quote", 2)
   end
   if ctype and ctype:find("[%z\r\n]") then
-    argerror(where, "field '" .. name .. ".type' contains NUL, CR or LF")
+    fail(where, "field '" .. name .. ".type' contains NUL, CR or LF", 2)
   end
   if path then
-    if path == "" or path:find("%z") then argerror(where, "field '" .. name .. ".path' is not a valid path") end
+    if path == "" or path:find("%z") then fail(where, "field '" .. name .. ".path' is not a valid path", 2) end
     local size, err = probe(where, path)
     if not size then return nil, err end
     return { name = name, path = path, filename = filename or basename(path), type = ctype }, size
@@ -75,19 +83,14 @@ end
 
 local function field_text(where, name, v)
   local t = type(v)
-  if t == "string" then return v end
-  if t == "number" then
-    if v == math.floor(v) and v >= -2^53 and v <= 2^53 then return string.format("%d", v) end
-    return tostring(v)
-  end
-  if t == "boolean" then return tostring(v) end
+  if t == "string" or t == "number" or t == "boolean" then return url.scalar(v, name) end
   if t == "table" then
     local s, err = json.encode(v)
-    if not s then argerror(where, "field '" .. name .. "' cannot be encoded as JSON: " .. tostring(err)) end
+    if not s then fail(where, "field '" .. name .. "' cannot be encoded as JSON: " .. tostring(err), 2) end
     return s
   end
   if t == "userdata" and v == json.null then return "" end
-  argerror(where, "field '" .. name .. "' must be a string, number, boolean or table (got " .. t .. ")")
+  fail(where, "field '" .. name .. "' must be a string, number, boolean or table (got " .. t .. ")", 2)
 end
 
 -- A table given for a field is a file spec when it has `path` or `data`.
@@ -102,7 +105,7 @@ function _M.parts(where, fields, file_fields)
   file_fields = file_fields or { [_M.FILE_FIELD] = true }
   local names = {}
   for k in pairs(fields or {}) do
-    if type(k) ~= "string" then argerror(where, "multipart field names must be strings") end
+    if type(k) ~= "string" then fail(where, "multipart field names must be strings", 2) end
     names[#names + 1] = k
   end
   table.sort(names)
@@ -115,7 +118,7 @@ function _M.parts(where, fields, file_fields)
       files[#files + 1] = part
       total = total + size
     elseif file_fields[name] and type(v) ~= "table" then
-      argerror(where, "field '" .. name .. "' must be a path or a file table { path = ... } / { data = ... } (got " .. type(v) .. ")")
+      fail(where, "field '" .. name .. "' must be a path or a file table { path = ... } / { data = ... } (got " .. type(v) .. ")", 2)
     else
       local text = field_text(where, name, v)
       plain[#plain + 1] = { name = name, data = text }
@@ -136,18 +139,18 @@ function _M.normalize(where, opts)
   if type(opts) ~= "table" then return opts end
   if opts.content == nil and opts.file_name == nil and opts.content_type == nil then
     if io.type(opts.file) then
-      argerror(where, "field 'file' must be a path or a file table, not an open file handle")
+      fail(where, "field 'file' must be a path or a file table, not an open file handle", 2)
     end
     return opts
   end
   if opts.content ~= nil and type(opts.content) ~= "string" then
-    argerror(where, "field 'content' must be a string")
+    fail(where, "field 'content' must be a string", 2)
   end
   if opts.file_name ~= nil and type(opts.file_name) ~= "string" then
-    argerror(where, "field 'file_name' must be a string")
+    fail(where, "field 'file_name' must be a string", 2)
   end
   if opts.content_type ~= nil and type(opts.content_type) ~= "string" then
-    argerror(where, "field 'content_type' must be a string")
+    fail(where, "field 'content_type' must be a string", 2)
   end
   local copy = {}
   for k, v in pairs(opts) do
@@ -155,7 +158,7 @@ function _M.normalize(where, opts)
   end
   local file = opts.file
   if opts.content ~= nil then
-    if file ~= nil then argerror(where, "give either 'file' or 'content', not both") end
+    if file ~= nil then fail(where, "give either 'file' or 'content', not both", 2) end
     copy.file = { data = opts.content, filename = opts.file_name, type = opts.content_type }
   elseif type(file) == "string" then
     copy.file = { path = file, filename = opts.file_name, type = opts.content_type }
@@ -166,7 +169,7 @@ function _M.normalize(where, opts)
     f.type = f.type or opts.content_type
     copy.file = f
   else
-    argerror(where, "field 'file' or 'content' is required")
+    fail(where, "field 'file' or 'content' is required", 2)
   end
   return copy
 end

@@ -1,7 +1,7 @@
 -- When a failed call may be sent again, and how long to wait first.
 -- Safe to replay: GET/HEAD, calls marked idempotent (lists, token calls) and calls carrying an
--- X-Idempotency-Key. Any call may be replayed when the request never left (connection refused,
--- DNS, TLS handshake, connect timeout). Nothing is replayed once a stream's first byte arrived.
+-- X-Idempotency-Key. Any call may be replayed when the request never left: the transport says so
+-- with err.not_sent (see transport/README.md). Nothing is replayed once a stream's first byte arrived.
 local _M = {}
 
 _M.DEFAULTS = {
@@ -11,26 +11,13 @@ _M.DEFAULTS = {
   retry_budget_ms = 30000,  -- cap of the whole call's time spent on retries
 }
 
--- curl codes that mean the request was not sent: nothing reached the server.
-local NOT_SENT = {
-  [5] = true,  -- CURLE_COULDNT_RESOLVE_PROXY
-  [6] = true,  -- CURLE_COULDNT_RESOLVE_HOST
-  [7] = true,  -- CURLE_COULDNT_CONNECT
-  [35] = true, -- CURLE_SSL_CONNECT_ERROR
-}
-
 local RETRY_STATUS = { [429] = true, [502] = true, [503] = true, [504] = true }
 local RETRY_CODES = { [5000] = true, [4009] = true }
 
-local function not_sent(err)
-  if err.kind == "timeout" then return err.timeout == "connect" end
-  return err.kind == "transport" and NOT_SENT[err.curl_code] == true
-end
-_M.not_sent = not_sent
-
 -- Whether err (from an attempt of a call that is `safe` to replay) deserves another attempt.
 function _M.retryable(err, safe)
-  if not_sent(err) then return true end
+  if err.tls then return false end -- a refused certificate stays refused
+  if err.not_sent then return true end
   if not safe then return false end
   if err.kind == "transport" then return not err.closed end
   if err.kind == "timeout" then return err.timeout == "first_byte" end
@@ -51,6 +38,33 @@ function _M.delay_ms(policy, n, err, random)
     if ra > ms then ms = ra end
   end
   return math.floor(ms)
+end
+
+-- Seconds a Retry-After header value asks for (delta-seconds or an HTTP-date, RFC 9110 10.2.3),
+-- counted from now (Unix seconds); nil when absent or unreadable.
+local MONTHS = { Jan = 1, Feb = 2, Mar = 3, Apr = 4, May = 5, Jun = 6, Jul = 7, Aug = 8, Sep = 9,
+  Oct = 10, Nov = 11, Dec = 12 }
+
+function _M.after_seconds(value, now)
+  if not value then return nil end
+  local n = tonumber(value)
+  if n then return n end
+  -- HTTP-date form, e.g. "Wed, 21 Oct 2015 07:28:00 GMT"
+  local d, mon, y, h, mi, s = value:match("%a+, (%d+) (%a+) (%d+) (%d+):(%d+):(%d+) GMT")
+  if not d then return nil end
+  local m = MONTHS[mon]
+  if not m then return nil end
+  -- days from civil (UTC), independent of the local time zone
+  local yy = tonumber(y) - (m <= 2 and 1 or 0)
+  local era = math.floor(yy / 400)
+  local yoe = yy - era * 400
+  local mp = (m + 9) % 12
+  local doy = math.floor((153 * mp + 2) / 5) + tonumber(d) - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468
+  local t = days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(s)
+  local left = t - now
+  return left > 0 and left or 0
 end
 
 return _M

@@ -1,12 +1,15 @@
 -- Percent-encoding for path segments and query strings (RFC 3986 unreserved characters stay).
+local find, gmatch = string.find, string.gmatch
+
 local _M = {}
 
 local function hex(c)
   return string.format("%%%02X", string.byte(c))
 end
 
--- Escapes everything but unreserved characters, so "/", "?" and "#" cannot leave a segment (a
--- whole "." or ".." stays as it is: path segments go through segment()).
+-- Escapes everything but unreserved characters, so "/", "?" and "#" cannot leave a segment. The
+-- dots are unreserved: a whole value of "." or ".." stays a dot segment that a server resolves
+-- against the path (RFC 3986 5.2.4). Path segments go through segment() below, which refuses them.
 -- Most values (ids, names) need nothing: find() answers that without building a copy.
 function _M.escape(s)
   s = tostring(s)
@@ -14,7 +17,46 @@ function _M.escape(s)
   return (s:gsub("[^%w%-%._~]", hex))
 end
 
-local function scalar(v, name)
+local scalar
+
+-- A base URL (client or auth base_url): "http(s)://host[:port][/path]" without trailing slashes,
+-- or nil and what is wrong. A query or fragment would swallow every API path appended to it (a
+-- "#x" sends every call to "/"), and user:password@ would be printed with the client.
+function _M.base(v)
+  if type(v) ~= "string" or not find(v, "^[Hh][Tt][Tt][Pp][Ss]?://[^/]") then
+    return nil, "must be an http(s) URL"
+  end
+  if find(v, "[?#]") then return nil, "must not hold a query or fragment ('?' or '#')" end
+  local authority = v:match("^%a+://([^/]*)")
+  if find(authority, "@", 1, true) then return nil, "must not hold user info ('user:password@')" end
+  if find(v, "[%s%c]") then return nil, "must not hold spaces or control characters" end
+  return (v:gsub("/+$", ""))
+end
+
+-- One path segment from a user or config value (a string, or an integer): the escaped text, or nil
+-- and a message naming the field when the value is empty or a dot segment ("." or "..", also
+-- between slashes), which would move the request to another path. Callers raise, each at its own stack level.
+function _M.segment(v, name)
+  local t = type(v)
+  if t == "number" and v == math.floor(v) then
+    v = scalar(v, name)
+  elseif t ~= "string" then
+    return nil, "field '" .. tostring(name) .. "' must be a string or an integer (got " .. t .. ")"
+  end
+  if v == "" then return nil, "field '" .. tostring(name) .. "' must not be empty" end
+  if find(v, ".", 1, true) then
+    -- also as a part between slashes: servers such as nginx decode %2F before they resolve dot
+    -- segments, so "../x" escaped as "..%2Fx" still climbs out
+    for part in gmatch(v .. "/", "([^/\\]*)[/\\]") do
+      if part == "." or part == ".." then
+        return nil, "field '" .. tostring(name) .. "' must not be '.' or '..' (nor hold them between slashes)"
+      end
+    end
+  end
+  return _M.escape(v)
+end
+
+function scalar(v, name)
   local t = type(v)
   if t == "string" then return v end
   if t == "number" then
@@ -25,16 +67,6 @@ local function scalar(v, name)
   error("query value for '" .. name .. "' must be a string, number or boolean, got " .. t, 0)
 end
 _M.scalar = scalar
-
--- A path segment from a user or config value: escaped, and never "." or ".." (a dot segment moves
--- the request to another path). Refusals raise naming the field, `level` as in coze.args.
-function _M.segment(v, name, where, level)
-  local s = scalar(v, name)
-  if s == "." or s == ".." then
-    require("coze.args").fail(where or "path", "field '" .. name .. "' must not be '.' or '..'", level)
-  end
-  return _M.escape(s)
-end
 
 -- Encodes a table as a query string with keys sorted (stable URLs, easy to assert).
 function _M.query(params)

@@ -46,6 +46,48 @@ function _M.read_all(h, max_bytes, wait_ms, on_wait)
   end
 end
 
+-- Calls fn(...) for a handle h; if fn (a caller's callback) raises, closes h first and re-raises.
+function _M.guarded(h, fn, ...)
+  local ok, e = pcall(fn, ...)
+  if not ok then
+    h:close()
+    error(e, 0)
+  end
+  return e
+end
+local guarded = _M.guarded
+
+-- Upload progress: the transport's handle reports the request body bytes sent so far and their
+-- total in h:info() (`upload_bytes`, `upload_total`, read between polls). Waits for the headers in
+-- short slices and calls on_progress(sent, total) whenever `sent` moved. A transport whose info()
+-- lacks these fields gives no progress calls.
+local PROGRESS_SLICE_MS = 100
+
+function _M.headers_progress(h, on_progress, wait_ms, on_wait)
+  local slice = wait_ms or (on_wait and 0 or PROGRESS_SLICE_MS)
+  local last = -1
+  local function report()
+    if not h.info then return end
+    local info = h:info()
+    local sent = info and info.upload_bytes
+    if sent and sent ~= last then
+      last = sent
+      local total = info.upload_total
+      if total == nil or total < 0 then total = nil end
+      guarded(h, on_progress, sent, total)
+    end
+  end
+  while true do
+    local status, err = h:wait_headers(slice)
+    if status ~= false then
+      if status then report() end
+      return status, err
+    end
+    report()
+    if on_wait then on_wait(slice) end
+  end
+end
+
 -- Sleeps ms, through on_wait when given so a scheduler keeps running.
 function _M.sleep(transport, ms, on_wait)
   if ms <= 0 then return end

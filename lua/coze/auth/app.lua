@@ -1,6 +1,7 @@
 -- What the user-authorized OAuth apps (PKCE, web, device) share: tokens that come with a refresh
 -- token, refreshing (the old refresh token dies on use, so the new one is stored at once), and
 -- restoring a saved refresh token.
+local args = require "coze.args"
 local errors = require "coze.errors"
 local base = require "coze.auth.base"
 
@@ -13,11 +14,11 @@ local REFRESH_OP = "auth.oauth.token.refresh"
 function _M.init(self, where, opts, level)
   level = (level or 2) + 1
   local p = base.init(self, where, opts, level)
-  self.client_id = base.check_string(where, opts, "client_id", true, level)
-  local rt = base.check_string(where, opts, "refresh_token", false, level)
-  local at = base.check_string(where, opts, "access_token", false, level)
-  local exp = base.check_number(where, opts, "expires_in", 0, nil, false, level)
-  if at and not exp then base.raise(where, "field 'expires_in' is required with 'access_token'", level) end
+  self.client_id = args.string(where, opts, "client_id", true, level - 1)
+  local rt = args.string(where, opts, "refresh_token", false, level - 1)
+  local at = args.string(where, opts, "access_token", false, level - 1)
+  local exp = args.number(where, opts, "expires_in", 0, nil, false, level - 1)
+  if at and not exp then args.fail(where, "field 'expires_in' is required with 'access_token'", level - 1) end
   base.init_cache(p, table.concat({ "coze." .. where, self.client_id }, ":"))
   if rt or at then
     local now = p.cache.clock()
@@ -76,9 +77,9 @@ end
 function M:refresh(opts)
   opts = opts or {}
   local where = self._name .. ".refresh"
-  if type(opts) ~= "table" then base.raise(where, "expected an options table") end
+  if type(opts) ~= "table" then args.fail(where, "expected an options table") end
   local call = base.call_opts(where, opts)
-  local rt = base.check_string(where, opts, "refresh_token", false)
+  local rt = args.string(where, opts, "refresh_token", false)
   local p = base.private(self)
   local tok, err = p.cache:get(function(e)
     if not rt then return self:_fetch(e, nil, call) end

@@ -1,17 +1,18 @@
 -- What every OAuth auth object shares: option checks, the private side (secrets and the token
 -- cache live in a weak table, never in the object, so neither tostring nor a table dump shows
 -- them), the transport to use, OAuth requests and the Client interface (token, invalidate).
+local args = require "coze.args"
+local defaults = require "coze.defaults"
 local header = require "coze.header"
 local http = require "coze.auth.http"
 local cache_mod = require "coze.auth.cache"
 local json = require "coze.json"
 local retry = require "coze.retry"
+local transport_mod = require "coze.transport"
 local url = require "coze.url"
 
 local _M = {}
 
-_M.COM_BASE_URL = "https://api.coze.com"
-_M.CN_BASE_URL = "https://api.coze.cn"
 
 _M.GRANT_JWT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _M.GRANT_DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
@@ -25,73 +26,47 @@ end
 
 -- Misuse --------------------------------------------------------------------------------------
 
--- Raises "coze: <where>: <msg>" at the caller of the public function (level counts from there).
-function _M.raise(where, msg, level)
-  error("coze: " .. where .. ": " .. msg, (level or 2) + 1)
-end
-local raise = _M.raise
+-- The checks below take `level` as the frames between their caller and the user, 2 by default
+-- (a public constructor calling a helper of this module); the generic ones are coze.args.
 
-function _M.check_string(where, opts, key, required, level)
-  local v = opts[key]
-  if v == nil and not required then return nil end
-  if type(v) ~= "string" or v == "" then
-    raise(where, "field '" .. key .. "' must be a non-empty string (got "
-      .. (v == "" and "an empty string" or type(v)) .. ")", (level or 2) + 1)
-  end
-  return v
-end
-
-function _M.check_type(where, opts, key, t, level)
-  local v = opts[key]
-  if v ~= nil and type(v) ~= t then
-    raise(where, "field '" .. key .. "' must be a " .. t .. " (got " .. type(v) .. ")", (level or 2) + 1)
-  end
-  return v
-end
-
-function _M.check_number(where, opts, key, lo, hi, integer, level)
-  local v = opts[key]
-  if v == nil then return nil end
-  if type(v) ~= "number" or v ~= v or v < lo or (hi and v > hi) or (integer and v % 1 ~= 0) then
-    raise(where, "field '" .. key .. "' must be " .. (integer and "an integer" or "a number") .. " from " .. lo
-      .. (hi and (" to " .. hi) or " up") .. " (got " .. (type(v) == "number" and tostring(v) or type(v)) .. ")",
-      (level or 2) + 1)
-  end
-  return v
-end
-
--- A string or integer id that goes into a path segment.
+-- A string or integer id that goes into a path segment (url.segment: not empty, not "." or "..").
 function _M.check_id(where, opts, key, level)
   local v = opts[key]
   if v == nil then return nil end
   if type(v) == "number" and v % 1 == 0 then return url.scalar(v, key) end
   if type(v) ~= "string" or v == "" then
-    raise(where, "field '" .. key .. "' must be a non-empty string or an integer (got " .. type(v) .. ")",
-      (level or 2) + 1)
+    args.fail(where, "field '" .. key .. "' must be a non-empty string or an integer (got " .. type(v) .. ")",
+      (level or 2))
   end
+  local ok, msg = url.segment(v, key)
+  if not ok then args.fail(where, msg, (level or 2)) end
   return v
+end
+
+-- The escaped path segment of an id (config or call value): url.segment, raising when it refuses.
+function _M.segment(where, v, key, level)
+  local seg, msg = url.segment(v, key)
+  if not seg then args.fail(where, msg, (level or 2)) end
+  return seg
 end
 
 function _M.check_base_url(where, opts, key, level)
   local v = opts[key or "base_url"]
   if v == nil then return nil end
-  if type(v) ~= "string" or not v:match("^https?://[^/]") then
-    raise(where, "field '" .. (key or "base_url") .. "' must be an http(s) URL", (level or 2) + 1)
-  end
-  return (v:gsub("/+$", ""))
+  local base, why = url.base(v)
+  if not base then args.fail(where, "field '" .. (key or "base_url") .. "' " .. why, (level or 2)) end
+  return base
 end
 
 function _M.check_headers(where, opts, level)
   local h = opts.headers
   if h == nil then return nil end
-  if type(h) ~= "table" then raise(where, "field 'headers' must be a table", (level or 2) + 1) end
+  if type(h) ~= "table" then args.fail(where, "field 'headers' must be a table", (level or 2)) end
   local out = {}
   for name, v in pairs(h) do
     local key, value = header.check(name, v)
-    if not key then raise(where, value, (level or 2) + 1) end
-    if key == "authorization" then
-      raise(where, "header 'Authorization' is set by the auth object", (level or 2) + 1)
-    end
+    if not key then args.fail(where, value, (level or 2)) end
+    if header.RESERVED[key] then args.fail(where, header.RESERVED[key], (level or 2)) end
     out[name] = value
   end
   return out
@@ -127,29 +102,29 @@ function _M.init(self, where, opts, level)
   self.base_url = _M.check_base_url(where, opts, "base_url", level)
   local transport = opts.transport
   if transport ~= nil and (type(transport) ~= "table" or type(transport.request) ~= "function") then
-    raise(where, "field 'transport' must be a transport object", level)
+    args.fail(where, "field 'transport' must be a transport object", level - 1)
   end
   p.transport = transport
   p.transport_opts = {
-    proxy = _M.check_string(where, opts, "proxy", false, level),
-    no_proxy = _M.check_string(where, opts, "no_proxy", false, level),
-    ca_file = _M.check_string(where, opts, "ca_file", false, level),
-    ca_path = _M.check_string(where, opts, "ca_path", false, level),
-    tls_verify = _M.check_type(where, opts, "tls_verify", "boolean", level),
+    proxy = args.string(where, opts, "proxy", false, level - 1),
+    no_proxy = args.string(where, opts, "no_proxy", false, level - 1),
+    ca_file = args.string(where, opts, "ca_file", false, level - 1),
+    ca_path = args.string(where, opts, "ca_path", false, level - 1),
+    tls_verify = args.type(where, opts, "tls_verify", "boolean", level - 1),
   }
   p.headers = _M.check_headers(where, opts, level)
   p.numbers = {}
-  for _, k in ipairs(CALL_NUMBERS) do p.numbers[k] = _M.check_number(where, opts, k, 0, nil, false, level) end
-  local skew = _M.check_number(where, opts, "refresh_skew", 0, nil, false, level)
+  for _, k in ipairs(CALL_NUMBERS) do p.numbers[k] = args.number(where, opts, k, 0, nil, false, level - 1) end
+  local skew = args.number(where, opts, "refresh_skew", 0, nil, false, level - 1)
   local lock, store = opts.lock, opts.store
   if lock ~= nil and (type(lock) ~= "table" or type(lock.lock) ~= "function" or type(lock.unlock) ~= "function") then
-    raise(where, "field 'lock' must have lock and unlock methods", level)
+    args.fail(where, "field 'lock' must have lock and unlock methods", level - 1)
   end
   if store ~= nil and (type(store) ~= "table" or type(store.get) ~= "function" or type(store.set) ~= "function") then
-    raise(where, "field 'store' must have get and set methods", level)
+    args.fail(where, "field 'store' must have get and set methods", level - 1)
   end
-  local on_token = _M.check_type(where, opts, "on_token", "function", level)
-  local cache_key = _M.check_string(where, opts, "cache_key", false, level)
+  local on_token = args.type(where, opts, "on_token", "function", level - 1)
+  local cache_key = args.string(where, opts, "cache_key", false, level - 1)
   p.cache_opts = { refresh_skew = skew, lock = lock, store = store, on_token = on_token,
     lock_timeout_ms = p.numbers.lock_timeout_ms, key = cache_key }
   return p
@@ -182,7 +157,7 @@ function _M.class(name)
 end
 
 function Auth:_base_url(client)
-  return self.base_url or (client and client.base_url) or os.getenv("COZE_API_BASE") or _M.COM_BASE_URL
+  return self.base_url or (client and client.base_url) or os.getenv("COZE_API_BASE") or defaults.COM_BASE_URL
 end
 
 function Auth:_transport(client)
@@ -190,7 +165,7 @@ function Auth:_transport(client)
   if p.transport then return p.transport end
   if client and client.transport then return client.transport end
   if not p.own_transport then
-    p.own_transport = require("coze.transport.curl").new(p.transport_opts)
+    p.own_transport = transport_mod.select(p.transport_opts)
   end
   return p.own_transport
 end
@@ -242,8 +217,15 @@ function Auth:token(client, call)
   local p = private[self]
   -- only the waiting options of the API call apply to the token request (not its headers)
   local c = { wait_ms = call.wait_ms, on_wait = call.on_wait }
+  -- a caller without on_wait waits for another coroutine's token request the transport's way
+  -- (ngx.sleep inside OpenResty) instead of getting "busy"
+  local on_wait = call.on_wait
+  if on_wait == nil then
+    local t = self:_transport(client)
+    on_wait = t.default_on_wait and t:default_on_wait() or nil
+  end
   return p.cache:get(function(entry) return self:_fetch(entry, client, c) end,
-    { on_wait = call.on_wait, default_ttl = self.ttl, op = self._op })
+    { on_wait = on_wait, default_ttl = self.ttl, op = self._op })
 end
 
 --- auth:invalidate(token): forgets the cached access token when it is `token` (the one the server
@@ -264,8 +246,8 @@ function _M.call_opts(where, opts, level)
   level = (level or 2) + 1
   local call = {
     headers = _M.check_headers(where, opts, level),
-    wait_ms = _M.check_number(where, opts, "wait_ms", 0, nil, false, level),
-    on_wait = _M.check_type(where, opts, "on_wait", "function", level),
+    wait_ms = args.number(where, opts, "wait_ms", 0, nil, false, level - 1),
+    on_wait = args.type(where, opts, "on_wait", "function", level - 1),
   }
   return call
 end

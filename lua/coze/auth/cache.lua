@@ -185,33 +185,11 @@ end
 
 -- Returns a valid access token, fetching one when needed: token | nil, err.
 -- fetch(entry) -> answer table ({access_token, expires_in, refresh_token?}) | nil, err [, drop_refresh]
--- Inside nginx's lua module (OpenResty) requests of one worker share this Lua state: a caller
--- without on_wait waits with ngx.sleep (which yields to nginx) wherever that is allowed, so
--- concurrent requests of a worker share one token request instead of failing with "busy".
-local NGX_YIELDABLE = { rewrite = true, access = true, content = true, timer = true, ssl_cert = true,
-  ssl_session_fetch = true, preread = true }
-
-local function ngx_on_wait()
-  local ngx = rawget(_G, "ngx")
-  if type(ngx) ~= "table" or type(ngx.get_phase) ~= "function" then return nil end
-  if not NGX_YIELDABLE[ngx.get_phase()] then return nil end
-  local sleep = ngx.sleep
-  return function(ms) sleep((ms or 1) / 1000) end
-end
-_M.ngx_on_wait = ngx_on_wait
-
--- opts: on_wait (how a waiter waits), default_ttl, force (refresh even if the cached one is fresh)
+-- opts: on_wait (how a waiter waits: without it a second caller gets "busy"; auth objects pass
+-- their transport's default_on_wait, which inside OpenResty is ngx.sleep, so requests of one worker
+-- share one token request), default_ttl, force (refresh even if the cached one is fresh)
 function Cache:get(fetch, opts)
   opts = opts or {}
-  if opts.on_wait == nil then
-    local w = ngx_on_wait()
-    if w then
-      local o = {}
-      for k, v in pairs(opts) do o[k] = v end
-      o.on_wait = w
-      opts = o
-    end
-  end
   local key = self.key
   local now = self.clock()
   local e = self.store:get(key)

@@ -2,6 +2,7 @@
 -- (confidential: the client secret goes in `Authorization: Bearer` of code and refresh calls).
 -- authorize_url builds the browser URL on the www host; exchange_code trades the callback's code
 -- for a token pair that the auth object then keeps fresh with the refresh token.
+local args = require "coze.args"
 local core = require "coze.core"
 local url = require "coze.url"
 local base = require "coze.auth.base"
@@ -21,9 +22,9 @@ Web._no_token_hint = PKCE._no_token_hint
 PKCE._op, Web._op = CODE_OP, CODE_OP
 
 local function common(self, where, opts)
-  if type(opts) ~= "table" then base.raise(where, "expected an options table", 3) end
+  if type(opts) ~= "table" then args.fail(where, "expected an options table", 2) end
   local p = app.init(self, where, opts, 3)
-  self.redirect_uri = base.check_string(where, opts, "redirect_uri", false, 3)
+  self.redirect_uri = args.string(where, opts, "redirect_uri", false, 2)
   self.www_base_url = base.check_base_url(where, opts, "www_base_url", 3)
   p.pending, p.pending_order = {}, {}
   return p
@@ -32,7 +33,7 @@ end
 local function check_method(where, opts, key, level)
   local m = opts[key]
   if m ~= nil and m ~= "S256" and m ~= "plain" then
-    base.raise(where, "field '" .. key .. "' must be \"S256\" or \"plain\"", (level or 2) + 1)
+    args.fail(where, "field '" .. key .. "' must be \"S256\" or \"plain\"", (level or 2))
   end
   return m
 end
@@ -43,7 +44,7 @@ function _M.pkce(opts)
   local self = setmetatable({}, PKCE)
   common(self, "auth.pkce", opts)
   self.code_challenge_method = check_method("auth.pkce", opts, "code_challenge_method") or "S256"
-  self.code_verifier_length = base.check_number("auth.pkce", opts, "code_verifier_length", 43, 128, true) or 64
+  self.code_verifier_length = args.number("auth.pkce", opts, "code_verifier_length", 43, 128, true) or 64
   return self
 end
 
@@ -51,7 +52,7 @@ end
 function _M.web(opts)
   local self = setmetatable({}, Web)
   local p = common(self, "auth.web", opts)
-  p.client_secret = base.check_string("auth.web", opts, "client_secret", true)
+  p.client_secret = args.string("auth.web", opts, "client_secret", true)
   p.secrets[#p.secrets + 1] = p.client_secret
   return self
 end
@@ -85,16 +86,16 @@ local function forget(p, state)
 end
 
 local function build_url(self, where, opts, extra)
-  if type(opts) ~= "table" then base.raise(where, "expected an options table", 3) end
-  local redirect_uri = base.check_string(where, opts, "redirect_uri", false, 3) or self.redirect_uri
-  if not redirect_uri then base.raise(where, "field 'redirect_uri' is required (here or in the constructor)", 3) end
-  local state = base.check_string(where, opts, "state", false, 3) or core.random_token(16)
+  if type(opts) ~= "table" then args.fail(where, "expected an options table", 2) end
+  local redirect_uri = args.string(where, opts, "redirect_uri", false, 2) or self.redirect_uri
+  if not redirect_uri then args.fail(where, "field 'redirect_uri' is required (here or in the constructor)", 2) end
+  local state = args.string(where, opts, "state", false, 2) or core.random_token(16)
   local workspace_id = base.check_id(where, opts, "workspace_id", 3)
   local q = { response_type = "code", client_id = self.client_id, redirect_uri = redirect_uri, state = state }
   for k, v in pairs(extra or {}) do q[k] = v end
   local path = AUTHORIZE
   if workspace_id then
-    path = "/api/permission/oauth2/workspace_id/" .. url.escape(workspace_id) .. "/authorize"
+    path = "/api/permission/oauth2/workspace_id/" .. base.segment(where, workspace_id, "workspace_id", 3) .. "/authorize"
   end
   return www_base(self) .. path .. "?" .. url.query(q), { state = state, redirect_uri = redirect_uri,
     workspace_id = workspace_id }
@@ -110,7 +111,7 @@ function PKCE:authorize_url(opts)
   local verifier = opts.code_verifier
   if verifier ~= nil and (type(verifier) ~= "string" or #verifier < 43 or #verifier > 128
       or verifier:find("[^%w%-%._~]")) then
-    base.raise(where, "field 'code_verifier' must be 43 to 128 characters of [A-Za-z0-9-._~]")
+    args.fail(where, "field 'code_verifier' must be 43 to 128 characters of [A-Za-z0-9-._~]")
   end
   verifier = verifier or _M.code_verifier(self.code_verifier_length)
   local challenge = assert(core.pkce_challenge(verifier, method))
@@ -141,18 +142,18 @@ end
 --- pkce:exchange_code{ code, code_verifier | state, redirect_uri, on_wait } -> token info | nil, err
 function PKCE:exchange_code(opts)
   local where = "auth.pkce.exchange_code"
-  if type(opts) ~= "table" then base.raise(where, "expected an options table") end
-  local code = base.check_string(where, opts, "code", true)
-  local state = base.check_string(where, opts, "state", false)
+  if type(opts) ~= "table" then args.fail(where, "expected an options table") end
+  local code = args.string(where, opts, "code", true)
+  local state = args.string(where, opts, "state", false)
   local p = base.private(self)
   local session = state and p.pending[state]
-  local verifier = base.check_string(where, opts, "code_verifier", false) or (session and session.code_verifier)
+  local verifier = args.string(where, opts, "code_verifier", false) or (session and session.code_verifier)
   if not verifier then
-    base.raise(where, "field 'code_verifier' is required (or the 'state' of an authorize_url of this object)")
+    args.fail(where, "field 'code_verifier' is required (or the 'state' of an authorize_url of this object)")
   end
-  local redirect_uri = base.check_string(where, opts, "redirect_uri", false)
+  local redirect_uri = args.string(where, opts, "redirect_uri", false)
     or (session and session.redirect_uri) or self.redirect_uri
-  if not redirect_uri then base.raise(where, "field 'redirect_uri' is required (here or in the constructor)") end
+  if not redirect_uri then args.fail(where, "field 'redirect_uri' is required (here or in the constructor)") end
   local info, err = exchange(self, where, opts, { grant_type = "authorization_code", client_id = self.client_id,
     code = code, redirect_uri = redirect_uri, code_verifier = verifier }, nil, { code, verifier })
   if info then forget(p, state) end
@@ -162,14 +163,14 @@ end
 --- web:exchange_code{ code, redirect_uri, state, on_wait } -> token info | nil, err
 function Web:exchange_code(opts)
   local where = "auth.web.exchange_code"
-  if type(opts) ~= "table" then base.raise(where, "expected an options table") end
-  local code = base.check_string(where, opts, "code", true)
-  local state = base.check_string(where, opts, "state", false)
+  if type(opts) ~= "table" then args.fail(where, "expected an options table") end
+  local code = args.string(where, opts, "code", true)
+  local state = args.string(where, opts, "state", false)
   local p = base.private(self)
   local session = state and p.pending[state]
-  local redirect_uri = base.check_string(where, opts, "redirect_uri", false)
+  local redirect_uri = args.string(where, opts, "redirect_uri", false)
     or (session and session.redirect_uri) or self.redirect_uri
-  if not redirect_uri then base.raise(where, "field 'redirect_uri' is required (here or in the constructor)") end
+  if not redirect_uri then args.fail(where, "field 'redirect_uri' is required (here or in the constructor)") end
   local info, err = exchange(self, where, opts, { grant_type = "authorization_code", client_id = self.client_id,
     code = code, redirect_uri = redirect_uri }, p.client_secret, { code })
   if info then forget(p, state) end

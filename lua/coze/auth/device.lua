@@ -3,6 +3,7 @@
 -- keeps waiting on `authorization_pending`, stops on `access_denied` and `expired_token` (in either
 -- spelling: error_code/error_message or error/error_description) and at the code's own expires_in.
 -- poll_once never waits (for game and app loops); wait_for_token waits, with a deadline.
+local args = require "coze.args"
 local core = require "coze.core"
 local errors = require "coze.errors"
 local url = require "coze.url"
@@ -21,10 +22,37 @@ local TOKEN_OP = "auth.device.token"
 local SLOW_DOWN_S = 5
 local DEFAULT_INTERVAL_S = 5
 local DEFAULT_EXPIRES_S = 300
+-- Bounds on what a server may ask (RFC 8628 leaves them open): a poll at least once a minute, a
+-- code that lives at most an hour. A server's NaN or infinity is refused, never used: NaN made
+-- every poll due at once, an infinite interval overflowed the sleep into a busy loop.
+local MAX_INTERVAL_S = 60
+local MAX_EXPIRES_S = 3600
+
+local function finite(v)
+  return type(v) == "number" and v == v and v > -math.huge and v < math.huge
+end
+
+-- interval, expires_in (s) of a device-code answer, clamped | nil, message.
+local function server_times(res)
+  local interval, expires = tonumber(res.interval), tonumber(res.expires_in)
+  if res.interval ~= nil and not finite(interval) then
+    return nil, nil, "the device-code response has an unusable interval (" .. tostring(res.interval) .. ")"
+  end
+  if res.expires_in ~= nil and not finite(expires) then
+    return nil, nil, "the device-code response has an unusable expires_in (" .. tostring(res.expires_in) .. ")"
+  end
+  if interval == nil or interval < 0 then interval = DEFAULT_INTERVAL_S end
+  if interval > MAX_INTERVAL_S then interval = MAX_INTERVAL_S end
+  expires = expires or DEFAULT_EXPIRES_S
+  if expires > 1e9 then expires = expires - core.time() end -- an absolute time after all
+  if expires < 0 then expires = 0 end
+  if expires > MAX_EXPIRES_S then expires = MAX_EXPIRES_S end
+  return interval, expires
+end
 
 --- coze.auth.device{ client_id, workspace_id, base_url, refresh_token (a saved one), ... }
 function _M.new(opts)
-  if type(opts) ~= "table" then base.raise("auth.device", "expected an options table") end
+  if type(opts) ~= "table" then args.fail("auth.device", "expected an options table") end
   local self = setmetatable({}, Device)
   app.init(self, "auth.device", opts)
   self.workspace_id = base.check_id("auth.device", opts, "workspace_id")
@@ -36,22 +64,20 @@ end
 function Device:get_device_code(opts)
   opts = opts or {}
   local where = "auth.device.get_device_code"
-  if type(opts) ~= "table" then base.raise(where, "expected an options table") end
+  if type(opts) ~= "table" then args.fail(where, "expected an options table") end
   local call = base.call_opts(where, opts)
   local ws = base.check_id(where, opts, "workspace_id") or self.workspace_id
   local path, op = "/api/permission/oauth2/device/code", "auth.device.code"
   if ws then
-    path, op = "/api/permission/oauth2/workspace_id/" .. url.escape(ws) .. "/device/code", "auth.device.workspace_code"
+    path, op = "/api/permission/oauth2/workspace_id/" .. base.segment(where, ws, "workspace_id") .. "/device/code", "auth.device.workspace_code"
   end
   local res, err = self:_post(path, { client_id = self.client_id }, { op = op, call = call, safe = true })
   if not res then return nil, err end
   if type(res.device_code) ~= "string" or res.device_code == "" then
     return nil, errors.new("decode", { op = op, msg = "the device-code response has no device_code" })
   end
-  local interval = tonumber(res.interval)
-  if interval == nil or interval < 0 then interval = DEFAULT_INTERVAL_S end
-  local expires = tonumber(res.expires_in) or DEFAULT_EXPIRES_S
-  if expires > 1e9 then expires = expires - core.time() end -- an absolute time after all
+  local interval, expires, why = server_times(res)
+  if not interval then return nil, errors.new("decode", { op = op, msg = why }) end
   local now = core.monotonic_ms()
   local p = base.private(self)
   p.device = {
@@ -81,11 +107,11 @@ end
 function Device:poll_once(opts)
   opts = opts or {}
   local where = "auth.device.poll_once"
-  if type(opts) ~= "table" then base.raise(where, "expected an options table") end
+  if type(opts) ~= "table" then args.fail(where, "expected an options table") end
   local call = base.call_opts(where, opts)
   local p = base.private(self)
   local d = p.device
-  if not d then base.raise(where, "no device code: call get_device_code first") end
+  if not d then args.fail(where, "no device code: call get_device_code first") end
   if d.done then
     local tok, err = self:token(nil, call)
     if not tok then return nil, err end
@@ -112,7 +138,7 @@ function Device:poll_once(opts)
     d.next_poll_ms = now + d.interval * 1000
     return false, d.interval * 1000
   elseif code == "slow_down" then
-    d.interval = d.interval + SLOW_DOWN_S
+    d.interval = math.min(d.interval + SLOW_DOWN_S, MAX_INTERVAL_S)
     d.next_poll_ms = now + d.interval * 1000
     return false, d.interval * 1000
   elseif code == "access_denied" then
@@ -132,10 +158,10 @@ end
 function Device:wait_for_token(opts)
   opts = opts or {}
   local where = "auth.device.wait_for_token"
-  if type(opts) ~= "table" then base.raise(where, "expected an options table") end
+  if type(opts) ~= "table" then args.fail(where, "expected an options table") end
   local call = base.call_opts(where, opts)
-  local deadline_ms = base.check_number(where, opts, "deadline_ms", 0, nil, false)
-  if not base.private(self).device then base.raise(where, "no device code: call get_device_code first") end
+  local deadline_ms = args.number(where, opts, "deadline_ms", 0, nil, false)
+  if not base.private(self).device then args.fail(where, "no device code: call get_device_code first") end
   local transport = self:_transport(nil)
   local deadline = deadline_ms and core.monotonic_ms() + deadline_ms
   local poll_opts = { on_wait = call.on_wait, wait_ms = call.wait_ms, headers = opts.headers }

@@ -1,10 +1,10 @@
 -- JWT OAuth apps (server-to-server): sign an RS256 JWT with the app's private key and exchange it
 -- for an access token. Claims are built here; signing happens in C (core.jwt_rs256). A JWT is used
 -- once: every token request, retries included, signs a new one with a new jti.
+local args = require "coze.args"
 local core = require "coze.core"
 local errors = require "coze.errors"
 local json = require "coze.json"
-local url = require "coze.url"
 local base = require "coze.auth.base"
 
 local _M = {}
@@ -18,41 +18,41 @@ local where = "auth.jwt"
 --- coze.auth.jwt{ client_id, public_key_id, private_key = pem, base_url, ttl = 900, session_name,
 --   session_context, scope, account_id | enterprise_id, aud, refresh_skew = 60, headers, ... }
 function _M.new(opts)
-  if type(opts) ~= "table" then base.raise(where, "expected an options table") end
+  if type(opts) ~= "table" then args.fail(where, "expected an options table") end
   local self = setmetatable({}, JWT)
   local p = base.init(self, where, opts)
-  self.client_id = base.check_string(where, opts, "client_id", true)
-  self.public_key_id = base.check_string(where, opts, "public_key_id", true)
+  self.client_id = args.string(where, opts, "client_id", true)
+  self.public_key_id = args.string(where, opts, "public_key_id", true)
   local pem = opts.private_key
   if type(pem) ~= "string" or pem == "" then
-    base.raise(where, "field 'private_key' must be a PEM string (got "
+    args.fail(where, "field 'private_key' must be a PEM string (got "
       .. (pem == "" and "an empty string" or type(pem)) .. ")")
   end
   local key, kerr = core.rsa_key(pem)
   if not key then
-    base.raise(where, "field 'private_key' is not a usable RSA private key: "
-      .. require("coze.auth.http").scrub(tostring(kerr), { pem }))
+    args.fail(where, "field 'private_key' is not a usable RSA private key: "
+      .. require("coze.scrub").scrub(tostring(kerr), { pem }))
   end
   p.key = key
-  self.ttl = base.check_number(where, opts, "ttl", 1, MAX_TTL, true) or 900
-  self.session_name = base.check_string(where, opts, "session_name", false)
-  p.session_context = base.check_type(where, opts, "session_context", "table")
-  p.scope = base.check_type(where, opts, "scope", "table")
+  self.ttl = args.number(where, opts, "ttl", 1, MAX_TTL, true) or 900
+  self.session_name = args.string(where, opts, "session_name", false)
+  p.session_context = args.type(where, opts, "session_context", "table")
+  p.scope = args.type(where, opts, "scope", "table")
   if p.session_context and not json.encode(p.session_context) then
-    base.raise(where, "field 'session_context' cannot be encoded as JSON")
+    args.fail(where, "field 'session_context' cannot be encoded as JSON")
   end
-  if p.scope and not json.encode(p.scope) then base.raise(where, "field 'scope' cannot be encoded as JSON") end
+  if p.scope and not json.encode(p.scope) then args.fail(where, "field 'scope' cannot be encoded as JSON") end
   self.account_id = base.check_id(where, opts, "account_id")
   self.enterprise_id = base.check_id(where, opts, "enterprise_id")
   if self.account_id and self.enterprise_id then
-    base.raise(where, "fields 'account_id' and 'enterprise_id' exclude each other")
+    args.fail(where, "fields 'account_id' and 'enterprise_id' exclude each other")
   end
-  self.aud = base.check_string(where, opts, "aud", false)
+  self.aud = args.string(where, opts, "aud", false)
   if self.account_id then
-    self.path = "/api/permission/oauth2/account/" .. url.escape(self.account_id) .. "/token"
+    self.path = "/api/permission/oauth2/account/" .. base.segment(where, self.account_id, "account_id") .. "/token"
     self._op = "auth.jwt.account_token"
   elseif self.enterprise_id then
-    self.path = "/api/permission/oauth2/enterprise_id/" .. url.escape(self.enterprise_id) .. "/token"
+    self.path = "/api/permission/oauth2/enterprise_id/" .. base.segment(where, self.enterprise_id, "enterprise_id") .. "/token"
     self._op = "auth.jwt.enterprise_token"
   else
     self.path = base.TOKEN_PATH

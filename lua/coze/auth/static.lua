@@ -1,6 +1,6 @@
 -- A personal or service access token as an auth object: coze.auth.token{ token = "pat_..." } is what
 -- coze.new{ token = "pat_..." } builds. It never expires on our side and has nothing to refresh.
-local base = require "coze.auth.base"
+local args = require "coze.args"
 local header = require "coze.header"
 
 local _M = {}
@@ -8,15 +8,16 @@ local _M = {}
 local Static = {}
 Static.__index = Static
 Static.__tostring = function() return "coze.auth.token (redacted)" end
+Static.refreshable = false
 _M.Static = Static
 
 local secret = setmetatable({}, { __mode = "k" })
 
 --- coze.auth.token{ token = "pat_..." }
 function _M.new(opts)
-  if type(opts) ~= "table" then base.raise("auth.token", "expected an options table") end
-  local token = base.check_string("auth.token", opts, "token", true)
-  if header.has_crlf(token) then base.raise("auth.token", "field 'token' contains CR or LF") end
+  if type(opts) ~= "table" then args.fail("auth.token", "expected an options table") end
+  local token = args.string("auth.token", opts, "token", true)
+  if header.has_crlf(token) then args.fail("auth.token", "field 'token' contains CR or LF") end
   local self = setmetatable({}, Static)
   secret[self] = token
   return self
@@ -26,7 +27,8 @@ function Static:token()
   return secret[self]
 end
 
--- Nothing to refresh: a refused personal token stays refused (the client reports the 401).
+-- Nothing to refresh: a refused personal token stays refused (the client reports the 401, and
+-- does not replay the call: refreshable is false).
 function Static:invalidate()
   return false
 end

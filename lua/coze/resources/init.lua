@@ -143,7 +143,9 @@ local function prepare(spec, opts)
       if name then
         local v = opts[name]
         if v == nil or v == "" then fail(op, "field '" .. name .. "' is required") end
-        out[i + 1] = url.segment(v, name, op, 3)
+        local seg, msg = url.segment(v, name)
+        if not seg then fail(op, msg) end
+        out[i + 1] = seg
       end
     end
     path = table.concat(out)

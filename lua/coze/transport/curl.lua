@@ -11,11 +11,45 @@ Transport.__index = Transport
 local Handle = {}
 Handle.__index = Handle
 
+-- curl codes that mean nothing reached the server, so any call may be sent again.
+local NOT_SENT = {
+  [5] = true,  -- CURLE_COULDNT_RESOLVE_PROXY
+  [6] = true,  -- CURLE_COULDNT_RESOLVE_HOST
+  [7] = true,  -- CURLE_COULDNT_CONNECT
+  [35] = true, -- CURLE_SSL_CONNECT_ERROR
+}
+
+-- curl codes of a certificate the TLS check refused (or could not check): deterministic, so the
+-- error says err.tls and is never retried.
+local TLS_VERIFY = {
+  [58] = true, -- CURLE_SSL_CERTPROBLEM
+  [60] = true, -- CURLE_PEER_FAILED_VERIFICATION
+  [77] = true, -- CURLE_SSL_CACERT_BADFILE
+  [82] = true, -- CURLE_SSL_CRL_BADFILE
+  [83] = true, -- CURLE_SSL_ISSUER_ERROR
+  [90] = true, -- CURLE_SSL_PINNEDPUBKEYNOTMATCH
+  [91] = true, -- CURLE_SSL_INVALIDCERTSTATUS
+}
+
 local function transport_error(msg, kind, which)
   if kind == "timeout" then
-    return errors.new("timeout", { timeout = which, msg = msg })
+    return errors.new("timeout", { timeout = which, msg = msg, not_sent = which == "connect" or nil })
   end
-  return errors.new("transport", { msg = msg, curl_code = which, closed = kind == "closed" or nil })
+  return errors.new("transport", { msg = msg, curl_code = which, closed = kind == "closed" or nil,
+    not_sent = NOT_SENT[which], tls = TLS_VERIFY[which] })
+end
+
+-- Inside nginx's lua module (OpenResty) a blocking wait stops the whole worker; ngx.sleep yields
+-- to nginx instead, in the phases that allow it. Elsewhere nil: the caller blocks in C.
+local NGX_YIELDABLE = { rewrite = true, access = true, content = true, timer = true, ssl_cert = true,
+  ssl_session_fetch = true, preread = true }
+
+local function ngx_waiter()
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) ~= "table" or type(ngx.get_phase) ~= "function" then return nil end
+  if not NGX_YIELDABLE[ngx.get_phase()] then return nil end
+  local sleep = ngx.sleep
+  return function(ms) sleep((ms or 1) / 1000) end
 end
 
 -- opts: proxy, no_proxy, ca_file, ca_path, tls_verify (default true), max_buffer
@@ -45,6 +79,13 @@ end
 function Transport:now_ms() return core.monotonic_ms() end
 function Transport:time() return core.time() end
 function Transport:sleep_ms(ms) core.sleep_ms(ms) end
+
+-- How a caller that gave no on_wait waits for something other than this transport's I/O (a
+-- token another coroutine is fetching): ngx.sleep inside OpenResty, nil (block) elsewhere.
+function Transport.default_on_wait()
+  return ngx_waiter()
+end
+_M.default_on_wait = ngx_waiter
 
 function Transport:close()
   self.session:close()

@@ -180,6 +180,39 @@ request_faults.redirect = function(p)
   return ngx.redirect(p.to or "http://127.0.0.2:9/elsewhere", tonumber(p.code) or 302)
 end
 
+-- A JSON body trickled one byte every ms milliseconds (a server that never quite stops).
+request_faults.trickle = function(p)
+  local body = '{"code":0,"msg":"","data":{"id":"7390029769854844001"},"detail":{"logid":"' .. util.request_logid() .. '"}}'
+  local ms = tonumber(p.ms) or 100
+  ngx.status = 200
+  ngx.header["Content-Type"] = "application/json; charset=utf-8"
+  ngx.header["Content-Length"] = #body
+  for i = 1, #body do
+    ngx.print(body:sub(i, i))
+    ngx.flush(true)
+    ngx.sleep(ms / 1000)
+  end
+  return ngx.exit(200)
+end
+
+-- A gateway that copies the request's Authorization into its error: as the JSON envelope's msg
+-- (body=json, the default), a text/plain body (body=text) or an OAuth error (body=oauth).
+-- field=NAME;at=N echoes that field of the JSON request body instead, starting at byte N (to put
+-- a secret across the point where an error snippet is cut).
+request_faults.echo_auth = function(p)
+  local status = tonumber(p.status) or 401
+  local echo = "rejected " .. tostring(header("authorization"))
+  if p.field then
+    local v = tostring((util.body_json() or {})[p.field])
+    echo = string.rep("x", (tonumber(p.at) or 1) - 1) .. v
+  end
+  if p.body == "text" then return send_raw(status, "text/plain", echo .. " end\n") end
+  if p.body == "oauth" then
+    return send_raw(status, "application/json", cjson.encode({ error = "invalid_client", error_description = echo }))
+  end
+  return util.fail(tonumber(p.code) or 4100, echo, status)
+end
+
 -- Applies request-level faults in header order; ends the request unless only slow_headers applies.
 function _M.before()
   local a = _M.active()
@@ -218,7 +251,9 @@ function _M.sse_writer()
   if sf.reset then w.reset_after = tonumber(sf.reset.after) or 1 end
   if sf.error_event then
     w.error_after = tonumber(sf.error_event.after) or 1
-    w.error_data = util.encode({ code = tonumber(sf.error_event.code) or 4013, msg = sf.error_event.msg or "模型错误" })
+    local emsg = sf.error_event.msg or "模型错误"
+    if sf.error_event.echo_auth then emsg = emsg .. " (" .. tostring(header("authorization")) .. ")" end
+    w.error_data = util.encode({ code = tonumber(sf.error_event.code) or 4013, msg = emsg })
   end
   if sf.stall then
     w.stall_after = tonumber(sf.stall.after) or 1

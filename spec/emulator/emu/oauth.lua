@@ -302,8 +302,16 @@ local function device_code(params)
   if not body then return end
   local app = find_app(body.client_id)
   if not app then return invalid_client("unknown client_id") end
-  local expires = tonumber(header("x-emu-device-expires")) or 300
-  local interval = tonumber(header("x-emu-device-interval")) or 5
+  -- the headers' text goes into the answer as it is (NaN, 1e400: a hostile server); the emulator's
+  -- own bookkeeping uses finite values
+  local raw_expires, raw_interval = header("x-emu-device-expires"), header("x-emu-device-interval")
+  local function finite(v, d)
+    v = tonumber(v)
+    if v == nil or v ~= v or v == math.huge or v == -math.huge then return d end
+    return v
+  end
+  local expires = finite(raw_expires, 300)
+  local interval = finite(raw_interval, 5)
   ngx.update_time()
   local dc, uc = random_hex(20), user_code()
   local rec = { client_id = body.client_id, user_code = uc, status = "pending", interval = interval,
@@ -311,10 +319,17 @@ local function device_code(params)
   dict:set("oauth:device:" .. dc, cjson.encode(rec), expires + 600)
   dict:set("oauth:user_code:" .. uc, dc, expires + 600)
   local scheme = ngx.var.scheme
-  return util.send_json(200, {
-    device_code = dc, user_code = uc, expires_in = expires, interval = interval,
+  local text = cjson.encode({
+    device_code = dc, user_code = uc, expires_in = "\1expires", interval = "\1interval",
     verification_uri = scheme .. "://" .. (header("host") or "127.0.0.1") .. "/oauth/device",
   })
+  local function raw(v, d) return (v and v:match("^[%w%.%-+]+$")) and v or tostring(d) end
+  text = text:gsub('"\\u0001expires"', raw(raw_expires, expires)):gsub('"\\u0001interval"', raw(raw_interval, interval))
+  util.request_logid()
+  ngx.status = 200
+  ngx.header["Content-Type"] = "application/json"
+  ngx.print(text)
+  return ngx.exit(200)
 end
 
 local function device_grant(body)

@@ -53,7 +53,7 @@ local function token_cache()
     fetches = fetches + 1
     ngx.sleep(0.2)
     return { access_token = "czs_selftest_" .. fetches, expires_in = ngx.time() + 900 }
-  end)
+  end, { on_wait = require("coze.transport.curl").default_on_wait() })
   return { token = tok, err = err and tostring(err), fetches = fetches }
 end
 
