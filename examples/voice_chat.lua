@@ -3,6 +3,7 @@
 --   COZE_API_TOKEN, COZE_BOT_ID [, COZE_API_BASE]; arg[1] = input WAV (16 kHz mono 16-bit PCM),
 --   arg[2] = output WAV (default reply.wav). Against the local emulator (COZE_API_BASE=http://127.0.0.1:18321)
 --   the reply audio is the text "you said: <what it heard>".
+dofile((arg[0]:match("^(.*)/") or ".") .. "/_paths.lua") -- this checkout's SDK (see _paths.lua)
 local coze = require "coze"
 local wav = require "coze.wav"
 

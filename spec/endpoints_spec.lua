@@ -401,9 +401,9 @@ describe("options checks", function()
 
   it("sends path params through url.segment: escaped, and '.' / '..' refused naming the field", function()
     assert.has_error(function() client.bots:retrieve { bot_id = "." } end,
-      "coze: bots.retrieve: field 'bot_id' must not be '.' or '..'")
+      "coze: bots.retrieve: field 'bot_id' must not be '.' or '..' (nor hold them between slashes)")
     assert.has_error(function() client.bots.collaborators:delete { bot_id = "b", user_id = ".." } end,
-      "coze: bots.collaborators.delete: field 'user_id' must not be '.' or '..'")
+      "coze: bots.collaborators.delete: field 'user_id' must not be '.' or '..' (nor hold them between slashes)")
     assert(client.bots:retrieve { bot_id = "..." })
     assert.equal("/v1/bots/...", emu.last_request().path)
     assert.equal("a%2Fb", url.segment("a/b", "x"))

@@ -20,6 +20,12 @@ local RUNS = {
   many_streams = { expect = "four -> You said: four" },
   speech_to_file = { args = { "你好", tmp .. ".mp3" }, expect = "wrote " },
   upload = { args = { "examples/_paths.lua" }, expect = "uploaded _paths.lua" },
+  voice_chat = { args = { tmp .. ".in.wav", tmp .. ".out.wav" }, expect = "wrote ", before = function()
+    -- 0.2 s of 16 kHz mono 16-bit silence: the emulator answers with its reply audio
+    local f = assert(io.open(tmp .. ".in.wav", "wb"))
+    f:write(require("coze.wav").header(16000, 1, 16, 6400), string.rep("\0", 6400))
+    f:close()
+  end },
   workflow_stream_resume = { args = { '{"city":"x"}' }, stdin = "Hangzhou", expect = "收到: Hangzhou" },
 }
 
@@ -35,7 +41,9 @@ local function run(name, r)
 end
 
 describe("examples", function()
-  teardown(function() os.remove(tmp .. ".mp3") os.remove(tmp) end)
+  teardown(function()
+    for _, suffix in ipairs({ ".mp3", ".in.wav", ".out.wav", "" }) do os.remove(tmp .. suffix) end
+  end)
 
   local p = assert(io.popen("ls examples/*.lua"))
   for path in p:lines() do
@@ -44,6 +52,7 @@ describe("examples", function()
       it(name .. ".lua runs against the emulator", function()
         local r = RUNS[name]
         assert.is_table(r, "examples/" .. name .. ".lua has no entry in spec/examples_spec.lua")
+        if r.before then r.before() end
         local out, code = run(name, r)
         assert.equal(0, code, out)
         assert.truthy(out:find(r.expect, 1, true), out)
