@@ -61,6 +61,7 @@ build = {
     ["coze.resources"] = "lua/coze/resources/init.lua",
     ["coze.resources.workflows"] = "lua/coze/resources/workflows.lua",
     ["coze.retry"] = "lua/coze/retry.lua",
+    ["coze.scheduler"] = "lua/coze/scheduler.lua",
     ["coze.stream"] = "lua/coze/stream.lua",
     ["coze.transport.curl"] = "lua/coze/transport/curl.lua",
     ["coze.url"] = "lua/coze/url.lua",

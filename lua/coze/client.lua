@@ -321,7 +321,7 @@ end
 local PROGRESS_SLICE_MS = 100
 
 local function wait_headers_progress(h, call)
-  local on_progress, on_wait = call.on_progress, call.on_wait
+  local on_progress, on_wait = call.on_progress, call.on_wait or wait.task_on_wait()
   local slice = call.wait_ms or (on_wait and 0 or PROGRESS_SLICE_MS)
   local last = -1
   local function report()

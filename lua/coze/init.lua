@@ -9,6 +9,7 @@ local _M = {
   errors = require "coze.errors",
   message = require "coze.message",
   auth = require "coze.auth",
+  scheduler = require("coze.scheduler").new,
 }
 
 return _M

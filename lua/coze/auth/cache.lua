@@ -20,6 +20,7 @@
 -- ngx.shared.DICT here; the ones below serve one Lua state (coroutines).
 local core = require "coze.core"
 local errors = require "coze.errors"
+local wait = require "coze.wait"
 
 local _M = {}
 
@@ -204,7 +205,7 @@ _M.ngx_on_wait = ngx_on_wait
 function Cache:get(fetch, opts)
   opts = opts or {}
   if opts.on_wait == nil then
-    local w = ngx_on_wait()
+    local w = ngx_on_wait() or wait.task_on_wait() -- a coze.scheduler task yields while it waits
     if w then
       local o = {}
       for k, v in pairs(opts) do o[k] = v end
