@@ -87,6 +87,13 @@ function Task:_wait(h, what, ms, join)
   co_yield(WAIT)
 end
 
+-- Would a poll of h for `what` find something now? (h:ready for this step's look at the sockets;
+-- true for a handle that cannot tell.)
+function Task:_ready(h, what)
+  local ready = h.ready
+  return not ready or ready(h, round, what)
+end
+
 -- At an I/O boundary of the running task: gives the rest of the step to the others once the
 -- step's budget is spent, so a stream that always has data cannot hold the frame.
 function Task:_checkpoint()

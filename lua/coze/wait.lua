@@ -37,14 +37,18 @@ function _M.await_into(h, parser, wait_ms, on_wait)
 end
 
 -- The waiting loop inside a task: h[method](h, 0) (h:read_into(parser, 0) with a parser) until it
--- returns something other than false, yielding to the scheduler in between.
+-- returns something other than false, yielding to the scheduler in between. A poll is made only
+-- when the handle says it would find something (the step already looked at the sockets), so a
+-- task that has drained its stream yields without driving the transport again.
 function _M.in_task(task, h, method, parser)
   while true do
-    local r, err
-    if parser then r, err = h:read_into(parser, 0) else r, err = h[method](h, 0) end
-    if r ~= false then
-      task:_checkpoint()
-      return r, err
+    if task:_ready(h, method) then
+      local r, err
+      if parser then r, err = h:read_into(parser, 0) else r, err = h[method](h, 0) end
+      if r ~= false then
+        task:_checkpoint()
+        return r, err
+      end
     end
     task:_wait(h, method)
   end
