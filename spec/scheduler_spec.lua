@@ -246,6 +246,17 @@ describe("coze.scheduler", function()
     assert.is_false(reached)
   end)
 
+  it("closes from inside a task: every task cancelled, the step finishes", function()
+    local sched = coze.scheduler()
+    local others = {}
+    for i = 1, 3 do others[i] = sched:spawn(function() coroutine.yield(10000) end) end
+    local closer = sched:spawn(function() sched:close() end)
+    for i = 4, 5 do others[i] = sched:spawn(function() coroutine.yield(10000) end) end
+    assert.equal(0, sched:step())
+    assert.equal("cancelled", closer:status())
+    for i = 1, 5 do assert.equal("cancelled", others[i]:status()) end
+  end)
+
   it("runs scripts to the end with run(), sleeping rather than spinning while tasks wait", function()
     local sched = coze.scheduler()
     local slept = sched:spawn(function()

@@ -32,7 +32,7 @@ local _M = {}
 
 -- How run() idles when no task could make progress: sleeps from 1 ms, doubling up to this, and
 -- never past the next deadline. Latency for a script, not a busy spin.
-local RUN_IDLE_MAX_MS = 8
+local RUN_IDLE_MAX_MS = 4
 
 local WAIT = {}              -- what Task:_wait yields: the wait is in the task's fields
 local WEAK_KEYS = { __mode = "k" }
@@ -290,6 +290,7 @@ function Scheduler:step(budget_ms)
   local stop = budget_ms and now + budget_ms or huge
   local prev_end = slice_end
   slice_end = stop
+  self.stepping = true
   local i = self.cursor
   if i > n then i = 1 end
   local resumed, next_due = 0, huge
@@ -308,6 +309,7 @@ function Scheduler:step(budget_ms)
     end
   end
   slice_end = prev_end
+  self.stepping = false
   self.cursor = i
   self.resumed, self.next_due = resumed, next_due
   if self.finished > 0 then return compact(self) end
@@ -338,7 +340,7 @@ function Scheduler:close()
   for _, t in ipairs(self.tasks) do
     if t ~= me then t:cancel() end
   end
-  compact(self)
+  if not self.stepping then compact(self) end -- else the step drops them
   if me and me.sched == self then me:cancel() end
 end
 
