@@ -268,6 +268,23 @@ local function test_update(dt)
       test.phase = "shoot"
     end
   elseif test.phase == "shot" then
+    -- the text box: type a line to NPC 1 and send it; the reply continues its conversation
+    test.conversation_id = npcs[1].conversation_id
+    selected = 1
+    love.textinput("你好，")
+    love.textinput("村长")
+    love.keypressed("backspace")
+    love.keypressed("return")
+    test.phase = "typed"
+  elseif test.phase == "typed" then
+    local st = npcs[1].task:status()
+    if st ~= "ready" and st ~= "waiting" and st ~= "running" then
+      local got = npcs[1].bubble:get()
+      report(got == "You said: 你好，村" and npcs[1].conversation_id == test.conversation_id,
+        "typed line answered in NPC 1's conversation: '" .. got .. "'")
+      test.phase = "silent"
+    end
+  elseif test.phase == "silent" then
     -- quitting with a stream open must not hang: this one stays silent for 20 s
     local silent = sched:spawn(function()
       local stream = assert(client.chat:stream { bot_id = "bot_love", user_id = "quitter",
