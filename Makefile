@@ -18,7 +18,8 @@ export LUA_PATH  := $(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/
 DEB_PACKAGES = gcc make pkg-config curl openssl ca-certificates valgrind \
   lua5.4 liblua5.4-dev lua-cjson lua-busted libcurl4-openssl-dev libssl-dev \
   libluajit2-5.1-dev luajit2 nginx-core libnginx-mod-http-lua clang libclang-rt-14-dev \
-  luarocks python3
+  luarocks python3 \
+  love xvfb xauth fonts-wqy-microhei
 
 .PHONY: all luajit deps test demo emulator-start emulator-stop sanitize valgrind fuzz fuzz-build clean
 

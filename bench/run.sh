@@ -184,6 +184,19 @@ for ROUND in $(seq "$RUNS"); do
 done
 unset ROUND
 
+# ---- 5. coze.scheduler -------------------------------------------------------------------------
+SCHED_FRAMES=500
+log "== scenario 5: coze.scheduler: $CONC idle tasks x $SCHED_FRAMES frames; $CONC streams x $CONC_EACH vs the round-robin of scenario 4"
+for ROUND in $(seq "$RUNS"); do
+  measure "s5.lua54.rr" "${LUA54[@]}" "$BENCH/lua/concurrent.lua" "$URL" "$CONC" "$CONC_EACH"
+  measure "s5.lua54.sched" "${LUA54[@]}" "$BENCH/lua/scheduler.lua" stream "$URL" "$CONC" "$CONC_EACH"
+  measure "s5.luajit.rr" "${LUAJIT[@]}" "$BENCH/lua/concurrent.lua" "$URL" "$CONC" "$CONC_EACH"
+  measure "s5.luajit.sched" "${LUAJIT[@]}" "$BENCH/lua/scheduler.lua" stream "$URL" "$CONC" "$CONC_EACH"
+  measure "s5.lua54.idle" "${LUA54[@]}" "$BENCH/lua/scheduler.lua" idle "$URL" "$CONC" "$SCHED_FRAMES"
+  measure "s5.luajit.idle" "${LUAJIT[@]}" "$BENCH/lua/scheduler.lua" idle "$URL" "$CONC" "$SCHED_FRAMES"
+done
+unset ROUND
+
 # ---- where the CPU goes (in memory, no network) ------------------------------------------------
 PROFILE_OUT="$TMP/profile.txt"
 : > "$PROFILE_OUT"

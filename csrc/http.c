@@ -32,6 +32,7 @@ struct coze_http_session {
   int refs;                     /* the owner + every request not yet freed */
   int closed;
   coze_http_req *reqs;          /* live requests, to detach them on close */
+  unsigned long ready_round;    /* the last coze_http_ready round that polled this session */
 };
 
 struct coze_http_req {
@@ -649,6 +650,31 @@ int coze_http_read(coze_http_req *r, long timeout_ms, const char **data, size_t 
     return COZE_HTTP_OK;
   }
   return finished_state(r);
+}
+
+/* One non-blocking look at the session per round: curl_multi_wait(0) polls every socket curl
+   wants (reads, and writes of a request still being sent) in one poll(); a due timer of curl's
+   (connects, or TLS bytes it has decrypted but not delivered) shows as a zero timeout. Only then a
+   perform pass moves the bytes into the requests' buffers. */
+int coze_http_ready(coze_http_req *r, int want_headers, unsigned long round)
+{
+  coze_http_session *s = r->s;
+  const char *which;
+  long long d;
+  if (s->multi != NULL && r->attached && s->ready_round != round) {
+    long t = -1;
+    int n = 0;
+    s->ready_round = round;
+    curl_multi_timeout(s->multi, &t);
+    if (t != 0)
+      curl_multi_wait(s->multi, NULL, 0, 0, &n);
+    if (t == 0 || n > 0)
+      drive(s);
+  }
+  if (r->s->multi == NULL || satisfied(r, want_headers ? WANT_HEADERS : WANT_DATA))
+    return 1;
+  d = next_deadline(r, &which);
+  return d != 0 && coze_http_now_ms() >= d; /* the wait call reports the timeout */
 }
 
 int coze_http_status(const coze_http_req *r)

@@ -103,6 +103,10 @@ int coze_http_attach_sse(coze_http_req *r, struct coze_sse_parser *p);
 /* With a parser attached: OK when bytes were fed to it since the last call, AGAIN, EOF or ERR, as
  * coze_http_read (a failed transfer's bytes are fed first, then ERR). */
 int coze_http_pump(coze_http_req *r, long timeout_ms);
+/* For schedulers, never blocks: 1 when wait_headers (want_headers) or read/pump would not wait
+ * (bytes, headers, the end or an error are there, or a timeout of the request is due). The session
+ * is polled, and its sockets' bytes received, once per distinct round number. */
+int coze_http_ready(coze_http_req *r, int want_headers, unsigned long round);
 /* 0 until the headers are ready. */
 int coze_http_status(const coze_http_req *r);
 /* NULL until ready. Raw header block of the final response ("Name: value\r\n" lines, status line excluded). */

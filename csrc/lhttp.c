@@ -439,6 +439,16 @@ static int l_http_read_into(lua_State *L)
   return push_pumped(L, u, coze_http_pump(u->r, t));
 }
 
+/* r:ready(round, want_headers) -> boolean, never blocks (see coze_http_ready); a closed request is
+ * ready, so its waiter wakes to find out. */
+static int l_http_ready(lua_State *L)
+{
+  l_request *u = (l_request *)luaL_checkudata(L, 1, REQUEST_MT);
+  unsigned long round = (unsigned long)luaL_optnumber(L, 2, 0);
+  lua_pushboolean(L, u->r == NULL || coze_http_ready(u->r, lua_toboolean(L, 3), round));
+  return 1;
+}
+
 static int l_http_status(lua_State *L)
 {
   l_request *u = check_request(L);
@@ -600,6 +610,7 @@ void coze_l_http_open(lua_State *L)
     {"read_into", l_http_read_into},
     {"attach_parser", l_http_attach_parser},
     {"pump", l_http_pump},
+    {"ready", l_http_ready},
     {"status", l_http_status},
     {"headers", l_http_headers},
     {"info", l_http_info},

@@ -74,6 +74,7 @@ build = {
     ["coze.resources.poll"] = "lua/coze/resources/poll.lua",
     ["coze.resources.workflows"] = "lua/coze/resources/workflows.lua",
     ["coze.retry"] = "lua/coze/retry.lua",
+    ["coze.scheduler"] = "lua/coze/scheduler.lua",
     ["coze.scrub"] = "lua/coze/scrub.lua",
     ["coze.stream"] = "lua/coze/stream.lua",
     ["coze.transport.curl"] = "lua/coze/transport/curl.lua",

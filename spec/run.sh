@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs the suites against a freshly started emulator and ends with "N passed, N failed".
-#   SUITES   which suites (default "lua5.4 luajit fuzz"): lua5.4 and luajit run every spec with busted,
-#            fuzz runs each libFuzzer target for FUZZ_SECONDS (when clang is there).
+#   SUITES   which suites (default "lua5.4 luajit fuzz love"): lua5.4 and luajit run every spec with busted,
+#            fuzz runs each libFuzzer target for FUZZ_SECONDS (when clang is there), love runs
+#            examples/love --test under xvfb-run (its "ok"/"not ok" lines count as tests).
 #   CPATH54  where the Lua 5.4 core is (default build/?.so; make sanitize points it at build/asan)
 #   WRAPPER  a command the Lua 5.4 suite runs under (make valgrind sets valgrind)
 #   SAN_PRELOAD  a library preloaded into the Lua 5.4 suite only (the sanitizer runtime)
@@ -9,7 +10,7 @@ set -u
 cd "$(dirname "$0")/.."
 root=$(pwd)
 mkdir -p build
-SUITES=${SUITES:-"lua5.4 luajit fuzz"}
+SUITES=${SUITES:-"lua5.4 luajit fuzz love"}
 CPATH54=${CPATH54:-"$root/build/?.so"}
 WRAPPER=${WRAPPER:-}
 SAN_PRELOAD=${SAN_PRELOAD:-}
@@ -56,11 +57,26 @@ run_fuzz() {
   count fuzz build/fuzz.tap 0
 }
 
+run_love() {
+  echo "== love"
+  if ! command -v love >/dev/null 2>&1 || ! command -v xvfb-run >/dev/null 2>&1; then
+    echo "not ok - love: love or xvfb-run missing (make deps)" > build/love.tap
+  else
+    port=$(echo "$COZE_EMU_URL" | sed 's/.*://')
+    ALSOFT_DRIVERS=null SDL_AUDIODRIVER=dummy timeout 120 xvfb-run -a \
+      love examples/love --test "$port" --shot build/love-npc-test.png > build/love.tap 2> build/love.log
+    rc=$?
+  fi
+  cat build/love.tap
+  count love build/love.tap "${rc:-0}"
+}
+
 for s in $SUITES; do
   case $s in
     lua5.4) run_busted lua5.4 lua5.4 "$CPATH54" "$SAN_PRELOAD" ;;
     luajit) run_busted luajit luajit "$root/build/luajit/?.so" ;;
     fuzz) run_fuzz ;;
+    love) run_love ;;
   esac
 done
 

@@ -215,6 +215,24 @@ for _, vm in ipairs({ "lua54", "luajit" }) do
     ns_per("s4." .. vm .. ".conc", total), track(vmname .. " concurrency: " .. t, ok))
 end
 
+-- ---- scenario 5 ----
+local s5 = string.format("5. coze.scheduler: %d idle tasks; %d streams x %d", CONC, CONC, CONC_EACH)
+for _, vm in ipairs({ "lua54", "luajit" }) do
+  local vmname = vm == "lua54" and "Lua 5.4" or "LuaJIT"
+  local key = "s5." .. vm .. ".idle"
+  local r = m[key]
+  local unit = r and string.format("step median %s us, p99 %s us, max %s us", fmt(r.median_us, "%.0f"),
+    fmt(r.p99_us, "%.0f"), fmt(r.max_us, "%.0f"))
+  local t, ok = goal("step median", r and r.median_us, 200, "<", "%.0f us")
+  row(s5, string.format("lua-coze %s, %d tasks on silent streams, sched:step(2) per frame", vmname, CONC), key,
+    unit, track(vmname .. " idle tasks: " .. t, ok))
+  row(s5, string.format("lua-coze %s, %d coroutines, hand-written round-robin", vmname, CONC), "s5." .. vm .. ".rr",
+    ns_per("s5." .. vm .. ".rr", CONC * CONC_EACH))
+  t, ok = goal("CPU/event vs round-robin", paired("s5." .. vm .. ".sched", "s5." .. vm .. ".rr"), 1.2, "<=")
+  row(s5, string.format("lua-coze %s, %d scheduler tasks", vmname, CONC), "s5." .. vm .. ".sched",
+    ns_per("s5." .. vm .. ".sched", CONC * CONC_EACH), track(vmname .. " scheduler: " .. t, ok))
+end
+
 -- ---- output ----
 local out = {}
 local function w(s) out[#out + 1] = s end

@@ -10,6 +10,7 @@ local _M = {
   message = require "coze.message",
   auth = require "coze.auth",
   events = require "coze.events",
+  scheduler = require("coze.scheduler").new,
 }
 
 return _M

@@ -27,6 +27,7 @@
 local core = require "coze.core"
 local errors = require "coze.errors"
 local json = require "coze.json"
+local track = require("coze.scheduler").track
 local wait = require "coze.wait"
 
 local rawget, setmetatable = rawget, setmetatable
@@ -157,6 +158,7 @@ function _M.new(handle, opts)
     _partial = false,   -- the event dispatched from an unterminated last line, once queued
   }, Stream)
   if s._hot then s.parser:set_direct(true) end
+  track(s) -- inside a coze.scheduler task: cancelling the task closes the stream
   return s
 end
 

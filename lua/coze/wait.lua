@@ -1,6 +1,11 @@
 -- The one waiting loop. Blocking callers wait inside C in slices; callers with on_wait (for example
--- coroutine.yield in a game loop) get control back between non-blocking polls.
+-- coroutine.yield in a game loop) get control back between non-blocking polls. Inside a task of
+-- coze.scheduler (and without an on_wait of the caller's) polls never block: the task yields what
+-- it waits for, and the scheduler resumes it when that is ready.
 local errors = require "coze.errors"
+local scheduler = require "coze.scheduler"
+
+local current = scheduler.current
 
 local _M = {}
 
@@ -8,6 +13,8 @@ local BLOCKING_SLICE_MS = 1000
 
 -- Calls h[method](h, wait_ms) until it returns something other than false.
 function _M.await(h, method, wait_ms, on_wait)
+  local task = not on_wait and current()
+  if task then return _M.in_task(task, h, method) end
   if wait_ms == nil then wait_ms = on_wait and 0 or BLOCKING_SLICE_MS end
   local fn = h[method]
   while true do
@@ -19,12 +26,42 @@ end
 
 -- The same for h:read_into(parser, wait_ms).
 function _M.await_into(h, parser, wait_ms, on_wait)
+  local task = not on_wait and current()
+  if task then return _M.in_task(task, h, "read", parser) end
   if wait_ms == nil then wait_ms = on_wait and 0 or BLOCKING_SLICE_MS end
   while true do
     local r, err = h:read_into(parser, wait_ms)
     if r ~= false then return r, err end
     if on_wait then on_wait(wait_ms) end
   end
+end
+
+-- The waiting loop inside a task: h[method](h, 0) (h:read_into(parser, 0) with a parser) until it
+-- returns something other than false, yielding to the scheduler in between. A poll is made only
+-- when the handle says it would find something (the step already looked at the sockets), so a
+-- task that has drained its stream yields without driving the transport again.
+function _M.in_task(task, h, method, parser)
+  while true do
+    if task:_ready(h, method) then
+      local r, err
+      if parser then r, err = h:read_into(parser, 0) else r, err = h[method](h, 0) end
+      if r ~= false then
+        task:_checkpoint()
+        return r, err
+      end
+    end
+    task:_wait(h, method)
+  end
+end
+
+local function task_sleep(ms)
+  current():_wait(nil, nil, ms or 0)
+end
+
+-- An on_wait(ms) that sleeps by yielding to the scheduler, when running in a task; else nil.
+function _M.task_on_wait()
+  if current() then return task_sleep end
+  return nil
 end
 
 -- Reads a whole response body: string | nil, err. More than max_bytes is an error (kind "decode"),
@@ -64,6 +101,7 @@ local guarded = _M.guarded
 local PROGRESS_SLICE_MS = 100
 
 function _M.headers_progress(h, on_progress, wait_ms, on_wait)
+  on_wait = on_wait or _M.task_on_wait()
   local slice = wait_ms or (on_wait and 0 or PROGRESS_SLICE_MS)
   local last = -1
   local function report()
@@ -91,7 +129,10 @@ end
 -- Sleeps ms, through on_wait when given so a scheduler keeps running.
 function _M.sleep(transport, ms, on_wait)
   if ms <= 0 then return end
-  if not on_wait then return transport:sleep_ms(ms) end
+  if not on_wait then
+    on_wait = _M.task_on_wait()
+    if not on_wait then return transport:sleep_ms(ms) end
+  end
   local deadline = transport:now_ms() + ms
   while true do
     local left = deadline - transport:now_ms()

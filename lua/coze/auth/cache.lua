@@ -20,6 +20,7 @@
 -- ngx.shared.DICT here; the ones below serve one Lua state (coroutines).
 local core = require "coze.core"
 local errors = require "coze.errors"
+local wait = require "coze.wait"
 
 local _M = {}
 
@@ -190,6 +191,15 @@ end
 -- share one token request), default_ttl, force (refresh even if the cached one is fresh)
 function Cache:get(fetch, opts)
   opts = opts or {}
+  if opts.on_wait == nil then
+    local w = wait.task_on_wait() -- a coze.scheduler task yields while it waits
+    if w then
+      local o = {}
+      for k, v in pairs(opts) do o[k] = v end
+      o.on_wait = w
+      opts = o
+    end
+  end
   local key = self.key
   local now = self.clock()
   local e = self.store:get(key)

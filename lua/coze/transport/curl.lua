@@ -116,6 +116,13 @@ function Handle:read_into(parser, wait_ms)
   return ok
 end
 
+-- Optional (coze.scheduler resumes a waiting task only when this says so; without it, every
+-- step): true when wait_headers (what == "wait_headers") or a read would not wait. Never blocks;
+-- the session's sockets are polled once per distinct round.
+function Handle:ready(round, what)
+  return self.r:ready(round, what == "wait_headers")
+end
+
 function Handle:info()
   return self.r:info()
 end
