@@ -668,7 +668,8 @@ class Meanings:
             props = self.resolve(ct.get("schema", {})).get("properties", {})
             for k, v in props.items():
                 v = v if isinstance(v, dict) else {}
-                text = v.get("description") or v.get("title") or self.resolve(v).get("description")
+                r = self.resolve(v)
+                text = v.get("description") or v.get("title") or r.get("description") or r.get("title")
                 if k not in out or not out[k]:
                     out[k] = one_line(text)
         return out

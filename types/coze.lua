@@ -1445,13 +1445,13 @@ function R_chat_completions:stream(opts) end
 ---@field space_id string (body) 智能体所在的空间的 Space ID
 ---@field description? string (body) 智能体的描述信息
 ---@field icon_file_id? string (body) 头像文件id
----@field media_config? table (body)
----@field model_info_config? table (body)
----@field onboarding_info? table (body)
----@field plugin_id_list? table (body)
----@field prompt_info? table (body)
----@field suggest_reply_info? table (body)
----@field workflow_id_list? table (body)
+---@field media_config? table (body) 配置智能体的语音通话功能是否开启
+---@field model_info_config? table (body) 智能体的模型配置,用于指定智能体使用的模型及其相关参数
+---@field onboarding_info? table (body) 智能体的开场白相关设置
+---@field plugin_id_list? table (body) 智能体的插件配置列表,用于绑定插件及其工具
+---@field prompt_info? table (body) 智能体的人设与回复逻辑
+---@field suggest_reply_info? table (body) 配置智能体回复后的用户问题建议功能
+---@field workflow_id_list? table (body) 智能体绑定的工作流 ID 列表,用于配置智能体的工作流
 
 ---@class coze.result.bots.create
 ---@field bot_id? string
@@ -1539,15 +1539,15 @@ function R_chat_completions:stream(opts) end
 ---@field bot_id string (body) 待修改配置的智能体 ID
 ---@field description? string (body) 智能体的描述信息
 ---@field icon_file_id? string (body) 作为智能体头像的文件 ID
----@field knowledge? table (body)
----@field media_config? table (body)
----@field model_info_config? table (body)
+---@field knowledge? table (body) 智能体的知识库配置
+---@field media_config? table (body) 配置智能体的语音通话功能是否开启
+---@field model_info_config? table (body) 智能体的模型配置,用于指定智能体使用的模型及其相关参数
 ---@field name? string (body) 智能体的名称
----@field onboarding_info? table (body)
----@field plugin_id_list? table (body)
----@field prompt_info? table (body)
----@field suggest_reply_info? table (body)
----@field workflow_id_list? table (body)
+---@field onboarding_info? table (body) 智能体的开场白相关设置
+---@field plugin_id_list? table (body) 智能体的插件配置列表,用于绑定插件及其工具
+---@field prompt_info? table (body) 智能体的人设与回复逻辑
+---@field suggest_reply_info? table (body) 配置智能体回复后的用户问题建议功能
+---@field workflow_id_list? table (body) 智能体绑定的工作流 ID 列表,用于配置智能体的工作流
 
 ---@class coze.opts.bots.versions.list : coze.CallOptions
 ---@field bot_id string (path) 待查询的智能体 ID
@@ -1575,7 +1575,7 @@ function R_chat_completions:stream(opts) end
 
 ---@class coze.opts.entities.copy_tasks.create : coze.CallOptions
 ---@field entity_id? string (body) 待复制资源的 ID,需要和 `entity_type` 配套使用
----@field entity_type? "app"|"bot"|"workflow"|"plugin"|"imageflow"|"ui"|"knowledge"|"database"|"variable"|"trigger"|"prompt"|"shortcut" (body)
+---@field entity_type? "app"|"bot"|"workflow"|"plugin"|"imageflow"|"ui"|"knowledge"|"database"|"variable"|"trigger"|"prompt"|"shortcut" (body) 待复制资源的类型
 ---@field to_workspace_id? string (body) 目标工作空间 ID
 
 ---@class coze.result.entities.copy_tasks.create
@@ -2259,7 +2259,7 @@ function R_chat_completions:stream(opts) end
 ---@field chunk_strategy table (body)
 ---@field dataset_id string|integer (body) 扣子知识库 ID
 ---@field document_bases table[] (body) 表格类型一次只能创建一个待创建的文档信息
----@field format_type 0|1|2|3|4|5 (body)
+---@field format_type 0|1|2|3|4|5 (body) 知识库类型
 
 ---@class coze.opts.datasets.documents.delete : coze.CallOptions
 ---@field document_ids (string|integer)[] (body) 待删除的知识库文件列表
@@ -2368,7 +2368,7 @@ function R_chat_completions:stream(opts) end
 ---@field user_id? string (body) 智能体开发者的扣子用户 ID,用于标识设备绑定的扣子用户
 
 ---@class coze.opts.commerce.benefit_limitations.create : coze.CallOptions
----@field benefit_info table (body)
+---@field benefit_info table (body) 权益额度
 ---@field entity_type string (body) 权益配额的生效范围,枚举值: `enterprise_all_devices`:权益配额对企业下的所有设备生效
 ---@field entity_id? string (body) 该权益配额对哪个实体 ID 生效
 
