@@ -630,6 +630,7 @@ def one_line(text, limit=110):
     m = re.search(r"(。|；|(?<=[a-z0-9)])\. )", t)
     if m:
         t = t[:m.start()] + ("" if m.group(1).strip() == "." else "")
+    t = re.sub(r"^(required|optional)\b[ ,，]*", "", t, flags=re.I)  # the table says it
     t = t.strip(" ，,;；:：")
     if len(t) > limit:
         t = t[:limit - 1].rstrip() + "…"
@@ -788,7 +789,7 @@ def reference_model(api, rows):
                                "required": True, "where": "path", "meaning": ""})
         fields.sort(key=lambda f: (not f["required"], WHERE_ORDER[f["where"]]))
         model.append({"op": name, "method": method, "path": path, "g": g, "title": e["doc_title"],
-                      "fields": fields, "result": result_fields(ps, g, name, e),
+                      "fields": fields, "result": result_fields(ps, g, name, e), "list": result_is_list(ps, g),
                       "items": item_fields(ps, g)})
     return model
 
@@ -821,6 +822,13 @@ def result_fields(ps, g, name, e):
         if p["location"] == "response" and p["name"] == "data" and "properties_data" in p["type"]:
             return None  # the clobbered shared schema (catalog README)
     return _children(ps, _result_prefix(g))
+
+
+def result_is_list(ps, g):
+    """Whether the result is an array (its fields in the catalog are then those of each element)."""
+    key = _result_prefix(g)[:-1]
+    return any(p["location"] == "response" and p["name"] == key and p["type"].lower().startswith("array")
+               for p in ps)
 
 
 def item_fields(ps, g):
@@ -917,7 +925,9 @@ def returns_of(m):
         return "coze.Page"
     if g.get("response") == "binary":
         return "string|integer"
-    return "coze.result." + m["op"] if m["result"] else "table"
+    if not m["result"]:
+        return "table"
+    return "coze.result." + m["op"] + ("[]" if m["list"] else "")
 
 
 def md_cell(s):
@@ -1059,7 +1069,8 @@ def reference_op_md(m, defaults, max_pages):
     else:
         where = {None: "`data`", "data": "`data`", "body": "the whole body"}.get(g.get("result"), "`%s`" % g.get("result"))
         if m["result"]:
-            out.append("**Returns** %s: %s.\n\n" % (where, ", ".join("`%s` (%s)" % (n, t) for n, t, _ in m["result"])))
+            out.append("**Returns** %s: %s%s.\n\n" % (where, "a list of elements with " if m["list"] else "",
+                                                       ", ".join("`%s` (%s)" % (n, t) for n, t, _ in m["result"])))
         elif m["result"] is None:
             out.append("**Returns** %s (the catalog's schema of it is unreliable; see the API docs).\n\n" % where)
         else:
@@ -1254,7 +1265,7 @@ function Page:each() end
 
 ---@class coze.ChatPollResult
 ---@field chat coze.result.chat.create
----@field messages? coze.Page the chat's messages when it completed
+---@field messages? coze.result.chat.messages.list[] the chat's messages when it completed
 
 -- Auth ------------------------------------------------------------------------------------------
 

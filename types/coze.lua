@@ -201,7 +201,7 @@ function Page:each() end
 
 ---@class coze.ChatPollResult
 ---@field chat coze.result.chat.create
----@field messages? coze.Page the chat's messages when it completed
+---@field messages? coze.result.chat.messages.list[] the chat's messages when it completed
 
 -- Auth ------------------------------------------------------------------------------------------
 
@@ -855,7 +855,7 @@ local R_chat_messages = {}
 
 --- 查看对话消息详情 · `GET /v3/chat/message/list`
 ---@param opts coze.opts.chat.messages.list
----@return coze.result.chat.messages.list|nil result
+---@return coze.result.chat.messages.list[]|nil result
 ---@return coze.Meta|coze.Error|nil meta_or_err
 function R_chat_messages:list(opts) end
 
@@ -956,7 +956,7 @@ local R_workflows_runs_run_histories = {}
 
 --- 查询工作流异步运行结果 · `GET /v1/workflows/{workflow_id}/run_histories/{execute_id}`
 ---@param opts coze.opts.workflows.runs.run_histories.retrieve
----@return coze.result.workflows.runs.run_histories.retrieve|nil result
+---@return coze.result.workflows.runs.run_histories.retrieve[]|nil result
 ---@return coze.Meta|coze.Error|nil meta_or_err
 function R_workflows_runs_run_histories:retrieve(opts) end
 
@@ -1989,9 +1989,9 @@ function R_chat_completions:stream(opts) end
 ---@field cancel_on_close? boolean closing the stream before done also calls chat:cancel
 
 ---@class coze.opts.workflows.chat.stream : coze.CallOptions
----@field additional_messages coze.Message[] (body) required 对话中用户问题和历史消息
----@field parameters table (body) required 设置对话流输入参数中的自定义参数 (map[String]any)
----@field workflow_id string (body) required 待执行的对话流 ID,此对话流应已发布
+---@field additional_messages coze.Message[] (body) 对话中用户问题和历史消息
+---@field parameters table (body) 设置对话流输入参数中的自定义参数 (map[String]any)
+---@field workflow_id string (body) 待执行的对话流 ID,此对话流应已发布
 ---@field app_id? string (body) 需要关联的扣子应用 ID
 ---@field bot_id? string (body) 需要关联的智能体 ID
 ---@field connector_id? string (body) 渠道ID,比如ui builder、template、商店等
@@ -2030,7 +2030,7 @@ function R_chat_completions:stream(opts) end
 ---@field workflow_detail? table
 
 ---@class coze.opts.workflows.runs.create : coze.CallOptions
----@field workflow_id string (body) required, 待执行的 Workflow ID,此工作流应已发布
+---@field workflow_id string (body) 待执行的 Workflow ID,此工作流应已发布
 ---@field app_id? string (body) 该工作流关联的应用的 ID
 ---@field bot_id? string (body) 需要关联的智能体 ID
 ---@field connector_id? string (body) 渠道 ID,比如 ui builder、template、商店等
@@ -2092,7 +2092,7 @@ function R_chat_completions:stream(opts) end
 ---@field usage? table
 
 ---@class coze.opts.workflows.runs.stream : coze.CallOptions
----@field workflow_id string (body) required, 待执行的 Workflow ID,此工作流应已发布
+---@field workflow_id string (body) 待执行的 Workflow ID,此工作流应已发布
 ---@field app_id? string (body) 该工作流关联的应用的 ID
 ---@field bot_id? string (body) 需要关联的智能体 ID
 ---@field connector_id? string (body) 渠道 ID,比如 ui builder、template、商店等
