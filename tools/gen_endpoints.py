@@ -657,6 +657,26 @@ class Meanings:
             seen += 1
         return s if isinstance(s, dict) else {}
 
+    def item_schema_fields(self, ps, g):
+        """Fields of a page's items from the OpenAPI schema its list names (params.tsv stops one
+        level down): (name, catalog-style type, enum)."""
+        if "paging" not in g:
+            return []
+        key = _result_prefix(g) + g.get("items", "items")
+        for p in ps:
+            m = re.match(r"^array<object\((\w+)\)>$", p["type"]) if p["location"] == "response" and p["name"] == key else None
+            if m and m.group(1) in self.schemas and m.group(1) != "properties_data":
+                out = []
+                for k, v in sorted(self.resolve(self.schemas[m.group(1)]).get("properties", {}).items()):
+                    v = self.resolve(v)
+                    t = v.get("type") or ("object" if "properties" in v else "?")
+                    if t == "array":
+                        it = v.get("items", {}) if isinstance(v.get("items"), dict) else {}
+                        t = "array<string>" if it.get("type") == "string" else "array"
+                    out.append((k, t, ",".join(str(x) for x in v.get("enum", []))))
+                return out
+        return []
+
     def fields(self, opid):
         op = self.by_opid.get(opid) if opid else None
         out = {}
@@ -790,7 +810,7 @@ def reference_model(api, rows):
         fields.sort(key=lambda f: (not f["required"], WHERE_ORDER[f["where"]]))
         model.append({"op": name, "method": method, "path": path, "g": g, "title": e["doc_title"],
                       "fields": fields, "result": result_fields(ps, g, name, e), "list": result_is_list(ps, g),
-                      "items": item_fields(ps, g)})
+                      "items": item_fields(ps, g) or meanings.item_schema_fields(ps, g)})
     return model
 
 
@@ -922,7 +942,7 @@ def returns_of(m):
     if "stream" in g:
         return stream_class(g, m["op"])
     if "paging" in g:
-        return "coze.Page"
+        return "coze.page." + m["op"] if m["items"] else "coze.Page"
     if g.get("response") == "binary":
         return "string|integer"
     if not m["result"]:
@@ -1521,6 +1541,11 @@ def luals_defs(model, root, api):
     out.append("\n-- Options and results of the operations --------------------------------------------------\n")
     for m in model:
         out.append(luals_options(m, max_pages))
+        if m["items"]:  # a page whose items' fields the catalog knows
+            out.append("\n---@class coze.page.%s : coze.Page\n---@field items coze.item.%s[]\n" % (m["op"], m["op"]))
+            out.append("---@class coze.item.%s\n" % m["op"])
+            for n, t, enum in m["items"]:
+                out.append("---@field %s? %s\n" % (luals_name(n), luals_type(t, enum, n, False)))
         if m["result"] and "stream" not in m["g"] and "paging" not in m["g"] and m["g"].get("response") != "binary":
             out.append("\n---@class coze.result.%s\n" % m["op"])
             for n, t, enum in m["result"]:

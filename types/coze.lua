@@ -463,7 +463,7 @@ function R_bots:list(opts) end
 
 --- 【Deprecated】查看已发布智能体列表 · `GET /v1/space/published_bots_list`
 ---@param opts coze.opts.bots.list_published_v1
----@return coze.Page|nil result
+---@return coze.page.bots.list_published_v1|nil result
 ---@return coze.Meta|coze.Error|nil meta_or_err
 function R_bots:list_published_v1(opts) end
 
@@ -622,7 +622,7 @@ local R_folders = {}
 
 --- 查询文件夹列表 · `GET /v1/folders`
 ---@param opts coze.opts.folders.list
----@return coze.Page|nil result
+---@return coze.page.folders.list|nil result
 ---@return coze.Meta|coze.Error|nil meta_or_err
 function R_folders:list(opts) end
 
@@ -734,7 +734,7 @@ function R_conversations:delete(opts) end
 
 --- 查看会话列表 · `GET /v1/conversations`
 ---@param opts coze.opts.conversations.list
----@return coze.Page|nil result
+---@return coze.page.conversations.list|nil result
 ---@return coze.Meta|coze.Error|nil meta_or_err
 function R_conversations:list(opts) end
 
@@ -768,7 +768,7 @@ function R_conversations_messages:delete(opts) end
 
 --- 查看消息列表 · `POST /v1/conversation/message/list`
 ---@param opts coze.opts.conversations.messages.list
----@return coze.Page|nil result
+---@return coze.page.conversations.messages.list|nil result
 ---@return coze.Meta|coze.Error|nil meta_or_err
 function R_conversations_messages:list(opts) end
 
@@ -869,7 +869,7 @@ local R_workflows = {}
 
 --- 查询工作流列表 · `GET /v1/workflows`
 ---@param opts coze.opts.workflows.list
----@return coze.Page|nil result
+---@return coze.page.workflows.list|nil result
 ---@return coze.Meta|coze.Error|nil meta_or_err
 function R_workflows:list(opts) end
 
@@ -984,7 +984,7 @@ local R_workflows_versions = {}
 
 --- 查询工作流的版本列表 · `GET /v1/workflows/{workflow_id}/versions`
 ---@param opts coze.opts.workflows.versions.list
----@return coze.Page|nil result
+---@return coze.page.workflows.versions.list|nil result
 ---@return coze.Meta|coze.Error|nil meta_or_err
 function R_workflows_versions:list(opts) end
 
@@ -1120,7 +1120,7 @@ function R_audio_voices:clone(opts) end
 
 --- 查看音色列表 · `GET /v1/audio/voices`
 ---@param opts coze.opts.audio.voices.list
----@return coze.Page|nil result
+---@return coze.page.audio.voices.list|nil result
 ---@return coze.Meta|coze.Error|nil meta_or_err
 function R_audio_voices:list(opts) end
 
@@ -1143,7 +1143,7 @@ function R_datasets:delete(opts) end
 
 --- 查看知识库列表 · `GET /v1/datasets`
 ---@param opts coze.opts.datasets.list
----@return coze.Page|nil result
+---@return coze.page.datasets.list|nil result
 ---@return coze.Meta|coze.Error|nil meta_or_err
 function R_datasets:list(opts) end
 
@@ -1170,7 +1170,7 @@ function R_datasets_documents:delete(opts) end
 
 --- 查看知识库文件列表 · `POST /open_api/knowledge/document/list`
 ---@param opts coze.opts.datasets.documents.list
----@return coze.Page|nil result
+---@return coze.page.datasets.documents.list|nil result
 ---@return coze.Meta|coze.Error|nil meta_or_err
 function R_datasets_documents:list(opts) end
 
@@ -1191,7 +1191,7 @@ local R_datasets_images = {}
 
 --- 查看知识库图片列表 · `GET /v1/datasets/{dataset_id}/images`
 ---@param opts coze.opts.datasets.images.list
----@return coze.Page|nil result
+---@return coze.page.datasets.images.list|nil result
 ---@return coze.Meta|coze.Error|nil meta_or_err
 function R_datasets_images:list(opts) end
 
@@ -1470,6 +1470,15 @@ function R_chat_completions:stream(opts) end
 ---@field page_size? integer (query) 分页大小
 ---@field max_pages? integer cap of the walk in pages (default 10000)
 
+---@class coze.page.bots.list_published_v1 : coze.Page
+---@field items coze.item.bots.list_published_v1[]
+---@class coze.item.bots.list_published_v1
+---@field bot_id? string
+---@field bot_name? string
+---@field description? string
+---@field icon_url? string
+---@field publish_time? string
+
 ---@class coze.opts.bots.publish : coze.CallOptions
 ---@field bot_id string (body) 要发布的智能体 ID
 ---@field connector_ids string[] (body) 智能体的发布渠道 ID 列表
@@ -1644,6 +1653,17 @@ function R_chat_completions:stream(opts) end
 ---@field page_size? integer (query) 每页返回的数据条数,用于分页查询
 ---@field max_pages? integer cap of the walk in pages (default 10000)
 
+---@class coze.page.folders.list : coze.Page
+---@field items coze.item.folders.list[]
+---@class coze.item.folders.list
+---@field creator_user_id? string
+---@field description? string
+---@field folder_type? "development"|"library"
+---@field id? string
+---@field name? string
+---@field parent_folder_id? string
+---@field workspace_id? string
+
 ---@class coze.opts.folders.retrieve : coze.CallOptions
 ---@field folder_id string (path) 文件夹 ID
 
@@ -1745,6 +1765,18 @@ function R_chat_completions:stream(opts) end
 ---@field connector_id? string (query) 发布渠道 ID,用于筛选指定渠道的会话
 ---@field max_pages? integer cap of the walk in pages (default 10000)
 
+---@class coze.page.conversations.list : coze.Page
+---@field items coze.item.conversations.list[]
+---@class coze.item.conversations.list
+---@field connector_id? string
+---@field created_at? integer
+---@field creator_id? string
+---@field id? string
+---@field last_section_id? string
+---@field meta_data? table
+---@field name? string
+---@field updated_at? integer
+
 ---@class coze.opts.conversations.messages.create : coze.CallOptions
 ---@field conversation_id string (query) Conversation ID,即会话的唯一标识
 ---@field content string (body) 内容
@@ -1805,6 +1837,23 @@ function R_chat_completions:stream(opts) end
 ---@field limit? integer (body) 每页限制条数 TODO 限制50条
 ---@field order? "desc"|"asc" (body) 查询顺序 desc倒序 asc正序 TODO 默认倒序
 ---@field max_pages? integer cap of the walk in pages (default 10000)
+
+---@class coze.page.conversations.messages.list : coze.Page
+---@field items coze.item.conversations.messages.list[]
+---@class coze.item.conversations.messages.list
+---@field bot_id? string
+---@field chat_id? string
+---@field content? string
+---@field content_type? "text"|"object_string"
+---@field conversation_id? string
+---@field created_at? integer
+---@field id? string
+---@field meta_data? table<string, string>
+---@field reasoning_content? string
+---@field role? "user"|"assistant"
+---@field section_id? string
+---@field type? "question"|"answer"|"function_call"|"tool_output"|"tool_response"
+---@field updated_at? integer
 
 ---@class coze.opts.conversations.messages.retrieve : coze.CallOptions
 ---@field conversation_id string (query) Conversation ID,即会话的唯一标识
@@ -2020,6 +2069,18 @@ function R_chat_completions:stream(opts) end
 ---@field publish_status? "all"|"published_online"|"published_draft"|"unpublished_draft" (query)
 ---@field max_pages? integer cap of the walk in pages (default 10000)
 
+---@class coze.page.workflows.list : coze.Page
+---@field items coze.item.workflows.list[]
+---@class coze.item.workflows.list
+---@field app_id? string
+---@field created_at? string
+---@field creator? table
+---@field description? string
+---@field icon_url? string
+---@field updated_at? string
+---@field workflow_id? string
+---@field workflow_name? string
+
 ---@class coze.opts.workflows.retrieve : coze.CallOptions
 ---@field workflow_id string (path) 工作流 ID
 ---@field include_input_output? boolean (query) 是否在返回结果中返回输入和输出参数的结构体
@@ -2113,6 +2174,18 @@ function R_chat_completions:stream(opts) end
 ---@field page_token? string (query) 分页查询时的翻页标识,表示下一页的起始位置
 ---@field include_input_output? boolean (query) 是否在返回结果中返回输入和输出参数的结构体
 ---@field max_pages? integer cap of the walk in pages (default 10000)
+
+---@class coze.page.workflows.versions.list : coze.Page
+---@field items coze.item.workflows.versions.list[]
+---@class coze.item.workflows.versions.list
+---@field created_at? string
+---@field creator? table
+---@field description? string
+---@field input? table
+---@field output? table
+---@field updated_at? string
+---@field version? string
+---@field workflow_id? string
 
 ---@class coze.opts.files.retrieve : coze.CallOptions
 ---@field file_id string (query) 已上传的文件 ID
@@ -2245,6 +2318,23 @@ function R_chat_completions:stream(opts) end
 ---@field page_size? integer (query) 查询结果分页展示时,此参数用于设置每页返回的数据量
 ---@field max_pages? integer cap of the walk in pages (default 10000)
 
+---@class coze.page.audio.voices.list : coze.Page
+---@field items coze.item.audio.voices.list[]
+---@class coze.item.audio.voices.list
+---@field available_training_times? integer
+---@field create_time? integer
+---@field is_system_voice? boolean
+---@field language_code? string
+---@field language_name? string
+---@field model_type? string
+---@field name? string
+---@field preview_audio? string
+---@field preview_text? string
+---@field state? "init"|"cloned"|"all"
+---@field support_emotions? table[]
+---@field update_time? integer
+---@field voice_id? string
+
 ---@class coze.opts.datasets.create : coze.CallOptions
 ---@field name string (body)
 ---@field space_id string (body)
@@ -2270,6 +2360,26 @@ function R_chat_completions:stream(opts) end
 ---@field size? integer (body) 分页大小
 ---@field max_pages? integer cap of the walk in pages (default 10000)
 
+---@class coze.page.datasets.documents.list : coze.Page
+---@field items coze.item.datasets.documents.list[]
+---@class coze.item.datasets.documents.list
+---@field char_count? integer
+---@field chunk_strategy? table
+---@field create_time? integer
+---@field document_id? string
+---@field format_type? 0|1|2|3|4|5
+---@field hit_count? integer
+---@field name? string
+---@field size? integer
+---@field slice_count? integer
+---@field source_type? 0|1|5
+---@field status? 0|1|2|3|4|5|9|1000
+---@field tos_uri? string
+---@field type? string
+---@field update_interval? integer
+---@field update_time? integer
+---@field update_type? 0|1|2
+
 ---@class coze.opts.datasets.documents.progress : coze.CallOptions
 ---@field dataset_id string (path) 扣子知识库 ID
 ---@field document_ids (string|integer)[] (body) 需要获取上传进度的文件 ID 列表
@@ -2290,6 +2400,21 @@ function R_chat_completions:stream(opts) end
 ---@field has_caption? boolean (query) 图片是否已设置了描述信息
 ---@field max_pages? integer cap of the walk in pages (default 10000)
 
+---@class coze.page.datasets.images.list : coze.Page
+---@field items coze.item.datasets.images.list[]
+---@class coze.item.datasets.images.list
+---@field caption? string
+---@field create_time? integer
+---@field creator_id? string
+---@field document_id? string
+---@field name? string
+---@field size? integer
+---@field source_type? 0|1|5
+---@field status? 0|1|2|3|4|5|9|1000
+---@field type? string
+---@field update_time? integer
+---@field url? string
+
 ---@class coze.opts.datasets.images.update : coze.CallOptions
 ---@field document_id string (path)
 ---@field dataset_id string (path)
@@ -2302,6 +2427,36 @@ function R_chat_completions:stream(opts) end
 ---@field page_num? integer (query) 查询结果分页展示时,此参数用于设置查看的页码
 ---@field page_size? integer (query) 查询结果分页展示时,此参数用于设置每页返回的数据量
 ---@field max_pages? integer cap of the walk in pages (default 10000)
+
+---@class coze.page.datasets.list : coze.Page
+---@field items coze.item.datasets.list[]
+---@class coze.item.datasets.list
+---@field all_file_size? integer
+---@field avatar_url? string
+---@field bot_used_count? integer
+---@field can_edit? boolean
+---@field chunk_strategy? table
+---@field create_time? integer
+---@field creator_id? string
+---@field creator_name? string
+---@field dataset_id? string
+---@field dataset_type? 0|1
+---@field description? string
+---@field doc_count? integer
+---@field failed_file_list? string[]
+---@field file_list? string[]
+---@field format_type? 0|1|2|3|4|5
+---@field hit_count? integer
+---@field icon_uri? string
+---@field icon_url? string
+---@field name? string
+---@field processing_file_id_list? string[]
+---@field processing_file_list? string[]
+---@field slice_count? integer
+---@field space_id? string
+---@field status? 0|1|2|3|9
+---@field storage_config? table
+---@field update_time? integer
 
 ---@class coze.opts.datasets.update : coze.CallOptions
 ---@field dataset_id string (path) 知识库 ID
