@@ -637,25 +637,9 @@ def one_line(text, limit=110):
     return t
 
 
-class Meanings:
-    """One line of meaning per (operationId, field) from openapi.reconstructed.json."""
-
-    def __init__(self, api):
-        with open(os.path.join(api, "openapi.reconstructed.json"), encoding="utf-8") as fh:
-            spec = json.load(fh)
-        self.schemas = spec["components"]["schemas"]
-        self.by_opid = {}
-        for ms in spec["paths"].values():
-            for op in ms.values():
-                if isinstance(op, dict) and op.get("operationId"):
-                    self.by_opid[op["operationId"]] = op
-
-    def resolve(self, s):
-        seen = 0
-        while isinstance(s, dict) and "$ref" in s and seen < 10:
-            s = self.schemas.get(s["$ref"].split("/")[-1], {})
-            seen += 1
-        return s if isinstance(s, dict) else {}
+class Meanings(Samples):
+    """One line of meaning per (operationId, field), and item fields, from openapi.reconstructed.json
+    (loaded and resolved as for the samples)."""
 
     def item_schema_fields(self, ps, g):
         """Fields of a page's items from the OpenAPI schema its list names (params.tsv stops one
