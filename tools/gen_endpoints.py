@@ -695,14 +695,11 @@ def luals_type(ctype, enum, name, multipart):
         return "coze.Message[]"
     if low == "string(i64)":
         return "string|integer"
+    scalar = lua_type(ctype)
+    if scalar in ("integer", "number", "boolean"):
+        return scalar
     if low.startswith("string"):
         return "string"
-    if low in ("integer", "interger", "long"):
-        return "integer"
-    if low == "number":
-        return "number"
-    if low == "boolean":
-        return "boolean"
     if low in ("array<string>", "array of string"):
         return "string[]"
     if low == "array<string(i64)>":
