@@ -1122,7 +1122,9 @@ LUALS_COMMON = r'''
 ---@field http_status integer
 ---@field logid? string
 ---@field headers table<string, string>
+---@field body? table the decoded JSON body
 ---@field bytes? integer binary answers: their size
+---@field path? string binary answers written to `output`: the file
 
 ---@alias coze.ErrorKind "api"|"http"|"transport"|"timeout"|"decode"|"stream"|"auth"|"io"
 

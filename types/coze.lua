@@ -57,7 +57,9 @@ function coze.new(opts) end
 ---@field http_status integer
 ---@field logid? string
 ---@field headers table<string, string>
+---@field body? table the decoded JSON body
 ---@field bytes? integer binary answers: their size
+---@field path? string binary answers written to `output`: the file
 
 ---@alias coze.ErrorKind "api"|"http"|"transport"|"timeout"|"decode"|"stream"|"auth"|"io"
 
