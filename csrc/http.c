@@ -3,7 +3,7 @@
  * Each request owns two buffers: `in` is filled by curl's write callback, `out` holds the bytes
  * last handed to the caller. read() swaps them, so the pointer it returns stays valid while other
  * requests of the session drive the multi handle (which may run this request's callbacks).
- * With an SSE parser attached (coze_http_attach_sse) write_cb feeds it instead and neither is used.
+ * With a sink attached (coze_http_attach) write_cb feeds it instead and neither is used.
  *
  * After coze_http_session_close every live request is detached from the multi handle (an aborted
  * transfer closes its connection) and its next wait/read returns its buffered bytes, then
@@ -21,7 +21,6 @@
 #include <time.h>
 
 #include "buf.h"
-#include "sse.h"
 
 /* 64 KiB: a reader that keeps up never sees more, and a large buffer only costs memory
    (200 concurrent streams: 232 -> 36 MB RSS) and cache misses. */
@@ -49,7 +48,7 @@ struct coze_http_req {
   coze_buf in, out;
   size_t max_buffer;
   int paused;
-  coze_sse_parser *sink;        /* attached parser: write_cb feeds it instead of `in` */
+  coze_sink sink;               /* when sink.feed is set, write_cb feeds it instead of `in` */
   size_t fed;                   /* bytes fed to it since the last pump */
 
   int attached;                 /* in the multi handle */
@@ -155,15 +154,15 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 {
   coze_http_req *r = ud;
   size_t len = size * n;
-  if (r->sink != NULL) {
-    /* straight into the parser: the bytes are copied once, from curl's buffer to the parser's */
+  if (r->sink.feed != NULL) {
+    /* straight into the sink: the bytes are copied once, from curl's buffer to the consumer's */
     if (r->fed >= r->max_buffer) {
       r->paused = 1;
       return CURL_WRITEFUNC_PAUSE;
     }
     r->got_byte = 1;
     r->last_byte_ms = coze_http_now_ms();
-    if (coze_sse_feed(r->sink, p, len) != 0) {
+    if (r->sink.feed(r->sink.ctx, p, len) != 0) {
       r->nomem = 1;
       return 0;
     }
@@ -595,15 +594,18 @@ static void resume(coze_http_req *r)
   }
 }
 
-int coze_http_attach_sse(coze_http_req *r, coze_sse_parser *p)
+int coze_http_attach(coze_http_req *r, const coze_sink *sink)
 {
-  if (p == r->sink)
+  static const coze_sink none = {NULL, NULL};
+  if (sink == NULL)
+    sink = &none;
+  if (sink->feed == r->sink.feed && sink->ctx == r->sink.ctx)
     return 0;
-  r->sink = p;
+  r->sink = *sink;
   r->fed = 0;
-  if (p != NULL && r->in.len > 0) { /* bytes that came before: the parser gets them first */
-    if (coze_sse_feed(p, r->in.data, r->in.len) != 0) {
-      r->sink = NULL;
+  if (sink->feed != NULL && r->in.len > 0) { /* bytes that came before: the sink gets them first */
+    if (sink->feed(sink->ctx, r->in.data, r->in.len) != 0) {
+      r->sink = none;
       return COZE_HTTP_ERR;
     }
     r->fed = r->in.len;
@@ -632,8 +634,8 @@ int coze_http_read(coze_http_req *r, long timeout_ms, const char **data, size_t 
   coze_buf tmp;
   *data = NULL;
   *len = 0;
-  if (r->sink != NULL)
-    coze_http_attach_sse(r, NULL); /* cannot fail */
+  if (r->sink.feed != NULL)
+    coze_http_attach(r, NULL); /* cannot fail */
   coze_buf_reset(&r->out); /* the bytes handed out last time are gone now */
   if (r->in.len == 0 && !r->done && r->err.kind == COZE_HTTP_E_NONE) {
     if (!pump(r, timeout_ms, WANT_DATA))

@@ -5,15 +5,15 @@
  * that take a timeout in ms (0 = do not block), so the waiting loop can live in Lua.
  * No callback ever reaches Lua: curl's callbacks only fill C buffers.
  * Back-pressure: when a response buffer holds max_buffer bytes the transfer is paused and
- * resumed once the caller has read. The body can instead go straight into an SSE parser
- * (coze_http_attach_sse), still from curl's callback: C only.
+ * resumed once the caller has read. The body can instead go straight into a sink (sink.h: an SSE
+ * parser, a frame decoder), fed from curl's callback: C only.
  */
 #ifndef COZE_HTTP_H
 #define COZE_HTTP_H
 
 #include <stddef.h>
 
-struct coze_sse_parser;
+#include "sink.h"
 
 typedef struct coze_http_session coze_http_session;
 typedef struct coze_http_req coze_http_req;
@@ -94,13 +94,14 @@ int coze_http_wait_headers(coze_http_req *r, long timeout_ms);
 /* OK: data and len hold every unread byte (valid until the next call on r).
  * EOF only after a successful transfer; a failed one gives its buffered bytes, then ERR. */
 int coze_http_read(coze_http_req *r, long timeout_ms, const char **data, size_t *len);
-/* Attaches an SSE parser (NULL detaches): from now on curl's write callback feeds the body to it
- * (coze_sse_feed) instead of buffering it for read: one copy less. Bytes already buffered are fed
- * first. The transfer is paused once max_buffer bytes were fed since the last pump, so the caller
- * alternates coze_sse_next until NEED_MORE with coze_http_pump. p must stay valid while attached;
- * coze_http_read detaches. 0, or COZE_HTTP_ERR when out of memory (then nothing is attached). */
-int coze_http_attach_sse(coze_http_req *r, struct coze_sse_parser *p);
-/* With a parser attached: OK when bytes were fed to it since the last call, AGAIN, EOF or ERR, as
+/* Attaches a sink (NULL detaches): from now on curl's write callback feeds the body to it instead
+ * of buffering it for read: one copy less. Bytes already buffered are fed first. The transfer is
+ * paused once max_buffer bytes were fed since the last pump, so the caller alternates draining
+ * the sink's consumer (e.g. coze_sse_next until NEED_MORE) with coze_http_pump. The sink (copied)
+ * and its ctx must stay valid while attached; coze_http_read detaches. 0, or COZE_HTTP_ERR when
+ * the sink refused the buffered bytes (then nothing is attached). */
+int coze_http_attach(coze_http_req *r, const coze_sink *sink);
+/* With a sink attached: OK when bytes were fed to it since the last call, AGAIN, EOF or ERR, as
  * coze_http_read (a failed transfer's bytes are fed first, then ERR). */
 int coze_http_pump(coze_http_req *r, long timeout_ms);
 /* 0 until the headers are ready. */

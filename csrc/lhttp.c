@@ -345,7 +345,10 @@ static int l_http_wait_headers(lua_State *L)
  * keeps the parser alive. Raises only when out of memory, with curl idle. */
 static void set_sink(lua_State *L, l_request *u, coze_sse_parser *p, int pidx)
 {
-  if (coze_http_attach_sse(u->r, p) != 0)
+  coze_sink k = {NULL, NULL};
+  if (p != NULL)
+    k = coze_sse_sink(p);
+  if (coze_http_attach(u->r, &k) != 0)
     luaL_error(L, "not enough memory");
   u->sink = p;
   get_uservalue(L, 1);
@@ -399,36 +402,12 @@ static int push_pumped(lua_State *L, l_request *u, int rc)
   }
 }
 
-/* r:attach_parser(parser | nil) -> r: curl's write callback feeds the body straight into the
- * coze.core.SSEParser from now on (bytes already received first); r:pump drives the transfer.
- * The request keeps the parser alive while attached; nil or r:read() detaches. */
-static int l_http_attach_parser(lua_State *L)
-{
-  l_request *u = check_request(L);
-  coze_sse_parser *p = lua_isnoneornil(L, 2) ? NULL : coze_l_sse_check(L, 2);
-  set_sink(L, u, p, 2);
-  lua_settop(L, 1);
-  return 1;
-}
-
-/* r:pump(timeout_ms): drives the transfer into the attached parser. true when bytes were fed since
- * the last call (drain the parser, then pump again), false, nil at EOF, or nil, msg, kind, which.
- * Raises without a parser attached, or when it was closed or finished. */
-static int l_http_pump(lua_State *L)
-{
-  l_request *u = check_request(L);
-  long t = opt_timeout(L, 2);
-  if (u->sink == NULL)
-    return luaL_error(L, "Request: pump without an attached parser");
-  get_uservalue(L, 1);
-  lua_rawgeti(L, -1, 2);
-  coze_l_sse_check(L, lua_gettop(L)); /* closed or finished: raise before curl runs */
-  return push_pumped(L, u, coze_http_pump(u->r, t));
-}
-
 /* r:read_into(parser, timeout_ms): read(), with the bytes fed straight to a coze.core.SSEParser
- * (no Lua string): attaches it (see attach_parser) and pumps. true when bytes were fed, false, nil
- * at EOF, or nil, msg, kind, which. The parser is checked before curl runs. */
+ * (no Lua string). The first call (or one with another parser) attaches it: curl's write callback
+ * then feeds it in C (bytes already received first) and the request keeps it alive; each call
+ * drives the transfer until bytes were fed. true when bytes were fed since the last call (drain
+ * the parser, then call again), false, nil at EOF, or nil, msg, kind, which. r:read() detaches.
+ * The parser is checked (open, not finished) before curl runs. */
 static int l_http_read_into(lua_State *L)
 {
   l_request *u = check_request(L);
@@ -598,8 +577,6 @@ void coze_l_http_open(lua_State *L)
     {"wait_headers", l_http_wait_headers},
     {"read", l_http_read},
     {"read_into", l_http_read_into},
-    {"attach_parser", l_http_attach_parser},
-    {"pump", l_http_pump},
     {"status", l_http_status},
     {"headers", l_http_headers},
     {"info", l_http_info},
