@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "headers.h"
 
 /* 64 KiB: a reader that keeps up never sees more, and a large buffer only costs memory
    (200 concurrent streams: 232 -> 36 MB RSS) and cache misses. */
@@ -44,6 +45,8 @@ struct coze_http_req {
   coze_buf hdr;                 /* header block being received (status line excluded) */
   int status;                   /* of the latest status line */
   int hdr_done;                 /* the final (>= 200) block has ended */
+  int hdr_lines;                /* lines of the current block (headers.h limits) */
+  int hdr_too_large;            /* the transfer was aborted for that */
 
   coze_buf in, out;
   size_t max_buffer;
@@ -133,6 +136,7 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
     }
     r->status = code;
     r->hdr_done = 0;
+    r->hdr_lines = 0;
     coze_buf_reset(&r->hdr);
     return len;
   }
@@ -142,6 +146,10 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
     if (r->status >= 200)
       r->hdr_done = 1;
     return len;
+  }
+  if (len > COZE_HEADERS_MAX_BYTES - r->hdr.len || ++r->hdr_lines > COZE_HEADERS_MAX_FIELDS) {
+    r->hdr_too_large = 1;
+    return 0;
   }
   if (coze_buf_append(&r->hdr, p, len) != 0) {
     r->nomem = 1;
@@ -476,6 +484,11 @@ static void transfer_error(coze_http_req *r)
   const char *msg = r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result);
   if (r->nomem) {
     set_error(&r->err, COZE_HTTP_E_NOMEM, NULL, CURLE_OUT_OF_MEMORY, "not enough memory");
+  } else if (r->hdr_too_large || (r->result == CURLE_OUT_OF_MEMORY && !r->hdr_done)) {
+    /* ours, or curl's own cap on one header line (it reports that as out of memory) */
+    set_error(&r->err, COZE_HTTP_E_TRANSPORT, NULL, r->result,
+              "response headers too large (limit %u KiB, %d lines)",
+              (unsigned)(COZE_HEADERS_MAX_BYTES >> 10), COZE_HEADERS_MAX_FIELDS);
   } else if (r->result == CURLE_OPERATION_TIMEDOUT) {
     /* curl's own timers: while connecting (TCP + TLS, before "pretransfer") the earlier of
        CONNECTTIMEOUT (default 300 s) and TIMEOUT fired; once connected only TIMEOUT (= total) */

@@ -6,7 +6,6 @@
  * stream is being read does not close it; an explicit s:close() does (kind "closed"). It keeps an
  * attached SSEParser alive the same way (user value [2]) while curl's callback feeds it.
  */
-#include <ctype.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <string.h>
@@ -429,79 +428,18 @@ static int l_http_status(lua_State *L)
   return 1;
 }
 
-/* Lower-cased names; repeats joined with ", "; obs-fold continuation lines join with a space. */
+/* r:headers() -> the final response's header table (headers.h rules: names lower-cased, repeats
+ * joined), nil before it arrived. */
 static int l_http_headers(lua_State *L)
 {
   l_request *u = check_request(L);
   size_t len;
-  const char *p = coze_http_headers(u->r, &len), *end;
-  int t, last;
+  const char *p = coze_http_headers(u->r, &len);
   if (p == NULL) {
     lua_pushnil(L);
     return 1;
   }
-  end = p + len;
-  lua_newtable(L);
-  t = lua_gettop(L);
-  lua_pushnil(L); /* the last name seen */
-  last = t + 1;
-  while (p < end) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p)), *lend, *colon, *v;
-    const char *next = eol != NULL ? eol + 1 : end;
-    lend = eol != NULL ? eol : end;
-    if (lend > p && lend[-1] == '\r')
-      lend--;
-    if (lend == p) {
-      p = next;
-      continue;
-    }
-    if ((*p == ' ' || *p == '\t') && !lua_isnil(L, last)) {
-      for (v = p; v < lend && (*v == ' ' || *v == '\t'); v++)
-        ;
-      lua_pushvalue(L, last);
-      lua_pushvalue(L, last);
-      lua_rawget(L, t);
-      lua_pushliteral(L, " ");
-      lua_pushlstring(L, v, (size_t)(lend - v));
-      lua_concat(L, 3);
-      lua_rawset(L, t);
-      p = next;
-      continue;
-    }
-    colon = memchr(p, ':', (size_t)(lend - p));
-    if (colon == NULL) {
-      p = next;
-      continue;
-    }
-    {
-      luaL_Buffer b;
-      const char *c;
-      luaL_buffinit(L, &b);
-      for (c = p; c < colon; c++)
-        luaL_addchar(&b, (char)tolower((unsigned char)*c));
-      luaL_pushresult(&b);
-    }
-    for (v = colon + 1; v < lend && (*v == ' ' || *v == '\t'); v++)
-      ;
-    while (lend > v && (lend[-1] == ' ' || lend[-1] == '\t'))
-      lend--;
-    lua_pushvalue(L, -1);
-    lua_replace(L, last);
-    lua_pushvalue(L, -1);
-    lua_rawget(L, t);
-    if (lua_isnil(L, -1)) {
-      lua_pop(L, 1);
-      lua_pushlstring(L, v, (size_t)(lend - v));
-    } else {
-      lua_pushliteral(L, ", ");
-      lua_pushlstring(L, v, (size_t)(lend - v));
-      lua_concat(L, 3);
-    }
-    lua_rawset(L, t);
-    p = next;
-  }
-  lua_settop(L, t);
-  return 1;
+  return coze_l_headers_push(L, p, len);
 }
 
 static int l_http_info(lua_State *L)

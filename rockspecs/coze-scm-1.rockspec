@@ -20,10 +20,12 @@ build = {
       sources = {
         "csrc/buf.c",
         "csrc/crypto.c",
+        "csrc/headers.c",
         "csrc/http.c",
         "csrc/json.c",
         "csrc/lcore.c",
         "csrc/lcrypto.c",
+        "csrc/lheaders.c",
         "csrc/lhttp.c",
         "csrc/ljson.c",
         "csrc/lsse.c",
