@@ -19,7 +19,7 @@ DEB_PACKAGES = gcc make pkg-config curl openssl ca-certificates valgrind \
   lua5.4 liblua5.4-dev lua-cjson lua-busted libcurl4-openssl-dev libssl-dev \
   libluajit2-5.1-dev luajit2 nginx-core libnginx-mod-http-lua clang libclang-rt-14-dev
 
-.PHONY: all luajit deps test demo emulator-start emulator-stop sanitize valgrind fuzz fuzz-build clean
+.PHONY: all luajit core-nohttp deps test demo emulator-start emulator-stop sanitize valgrind fuzz fuzz-build clean
 
 all: build/coze/core.so
 
@@ -33,6 +33,17 @@ build/luajit/coze/core.so: $(SRC) $(HDR) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(MODCFLAGS) $(LUAJIT_INC) -shared -o $@ $(SRC) $(DEP_LIBS)
 
+# The core without the HTTP unit (no libcurl: for nginx users who never touch it): core.session
+# and core.curl_version are absent; everything else is the same.
+NOHTTP_SRC  = $(filter-out csrc/http.c csrc/lhttp.c,$(SRC))
+core-nohttp: build/nohttp/coze/core.so
+
+build/nohttp/coze/core.so: $(SRC) $(HDR) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARNINGS) -fPIC -fvisibility=hidden -DCOZE_NO_HTTP \
+	  $(shell pkg-config --cflags openssl 2>/dev/null) $(LUA_INC) -shared -o $@ $(NOHTTP_SRC) \
+	  $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)
+
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -43,7 +54,7 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-test: deps all luajit
+test: deps all luajit core-nohttp
 	@sh spec/run.sh
 
 emulator-start:

@@ -18,9 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "headers.h"
 
 /* 64 KiB: a reader that keeps up never sees more, and a large buffer only costs memory
@@ -70,13 +70,6 @@ struct coze_http_req {
 
 /* ---- helpers ---- */
 
-long long coze_http_now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_OK; /* written once, under global_once */
 
@@ -124,7 +117,7 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
   coze_http_req *r = ud;
   size_t len = size * n;
   r->got_byte = 1;
-  r->last_byte_ms = coze_http_now_ms();
+  r->last_byte_ms = coze_now_ms();
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
     /* a new response block: 1xx interim responses come before the final one */
     const char *sp = memchr(p, ' ', len);
@@ -169,7 +162,7 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
       return CURL_WRITEFUNC_PAUSE;
     }
     r->got_byte = 1;
-    r->last_byte_ms = coze_http_now_ms();
+    r->last_byte_ms = coze_now_ms();
     if (r->sink.feed(r->sink.ctx, p, len) != 0) {
       r->nomem = 1;
       return 0;
@@ -182,7 +175,7 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
     return CURL_WRITEFUNC_PAUSE; /* curl keeps these bytes and offers them again on resume */
   }
   r->got_byte = 1;
-  r->last_byte_ms = coze_http_now_ms();
+  r->last_byte_ms = coze_now_ms();
   if (coze_buf_append(&r->in, p, len) != 0) {
     r->nomem = 1;
     return 0;
@@ -302,7 +295,7 @@ static int xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
   (void)dlnow;
   (void)ultotal;
   if (ulnow > r->ul_now) {
-    long long now = coze_http_now_ms();
+    long long now = coze_now_ms();
     r->ul_now = ulnow;
     r->last_byte_ms = now;
     if (!r->got_byte)
@@ -444,7 +437,7 @@ coze_http_req *coze_http_start(coze_http_session *s, const coze_http_opts *o, co
     req_destroy(r);
     return NULL;
   }
-  r->start_ms = r->last_byte_ms = r->first_byte_from_ms = coze_http_now_ms();
+  r->start_ms = r->last_byte_ms = r->first_byte_from_ms = coze_now_ms();
   mrc = curl_multi_add_handle(s->multi, r->easy);
   if (mrc != CURLM_OK) {
     set_error(err, mrc == CURLM_OUT_OF_MEMORY ? COZE_HTTP_E_NOMEM : COZE_HTTP_E_TRANSPORT, NULL,
@@ -543,7 +536,7 @@ static int satisfied(const coze_http_req *r, int want)
    1 when the caller should look at the request's state, 0 when the caller's timeout ran out. */
 static int pump(coze_http_req *r, long timeout_ms, int want)
 {
-  long long until = timeout_ms >= 0 ? coze_http_now_ms() + timeout_ms : 0;
+  long long until = timeout_ms >= 0 ? coze_now_ms() + timeout_ms : 0;
   for (;;) {
     long long now, d, wait;
     const char *which;
@@ -552,7 +545,7 @@ static int pump(coze_http_req *r, long timeout_ms, int want)
     drive(r->s);
     if (satisfied(r, want))
       return 1;
-    now = coze_http_now_ms();
+    now = coze_now_ms();
     d = next_deadline(r, &which);
     if (d != 0 && now >= d) {
       detach(r);
@@ -602,7 +595,7 @@ static void resume(coze_http_req *r)
 {
   if (r->paused && r->attached) {
     r->paused = 0;
-    r->last_byte_ms = coze_http_now_ms(); /* the stall was ours, not the server's */
+    r->last_byte_ms = coze_now_ms(); /* the stall was ours, not the server's */
     curl_easy_pause(r->easy, CURLPAUSE_CONT);
   }
 }

@@ -113,8 +113,6 @@ void coze_http_req_info(coze_http_req *r, coze_http_info *info);
 /* Aborts if still running (the connection is not reused) and frees. */
 void coze_http_free(coze_http_req *r);
 
-/* Milliseconds from a monotonic clock. */
-long long coze_http_now_ms(void);
 /* "libcurl/8.x OpenSSL/3.x zlib/1.x" into buf (runs curl_global_init once). */
 void coze_http_version(char *buf, size_t n);
 

@@ -5,12 +5,12 @@
 #include <time.h>
 
 #include "compat.h"
-#include "http.h"
+#include "clock.h"
 #include "lcore.h"
 
 static int l_sys_monotonic_ms(lua_State *L)
 {
-  lua_pushnumber(L, (lua_Number)coze_http_now_ms());
+  lua_pushnumber(L, (lua_Number)coze_now_ms());
   return 1;
 }
 

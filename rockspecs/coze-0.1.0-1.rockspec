@@ -20,6 +20,7 @@ build = {
     ["coze.core"] = {
       sources = {
         "csrc/buf.c",
+        "csrc/clock.c",
         "csrc/crypto.c",
         "csrc/headers.c",
         "csrc/http.c",

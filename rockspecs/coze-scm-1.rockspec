@@ -19,6 +19,7 @@ build = {
     ["coze.core"] = {
       sources = {
         "csrc/buf.c",
+        "csrc/clock.c",
         "csrc/crypto.c",
         "csrc/headers.c",
         "csrc/http.c",
