@@ -87,9 +87,8 @@ static int scan_lines(const char *block, size_t len, line *ls, size_t *nl, coze_
         if (coze_buf_reserve(tmp, (size_t)(lend - v) + 1) != 0)
           return COZE_HEADERS_NOMEM;
         if (l->vlen > 0)
-          tmp->data[tmp->len++] = ' ';
-        memcpy(tmp->data + tmp->len, v, (size_t)(lend - v));
-        tmp->len += (size_t)(lend - v);
+          coze_buf_putc(tmp, ' ');
+        coze_buf_put(tmp, v, (size_t)(lend - v));
         l->vlen = tmp->len - l->voff;
       }
       p = next;
@@ -109,13 +108,10 @@ static int scan_lines(const char *block, size_t len, line *ls, size_t *nl, coze_
       return COZE_HEADERS_NOMEM;
     ls[n].noff = tmp->len;
     ls[n].nlen = (size_t)(colon - p);
-    for (c = p; c < colon; c++) {
-      char ch = *c;
-      tmp->data[tmp->len++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + ('a' - 'A')) : ch;
-    }
+    for (c = p; c < colon; c++)
+      coze_buf_putc(tmp, (*c >= 'A' && *c <= 'Z') ? (char)(*c + ('a' - 'A')) : *c);
     ls[n].voff = tmp->len;
-    memcpy(tmp->data + tmp->len, v, (size_t)(lend - v));
-    tmp->len += (size_t)(lend - v);
+    coze_buf_put(tmp, v, (size_t)(lend - v));
     ls[n].vlen = (size_t)(lend - v);
     n++;
     p = next;
@@ -155,21 +151,17 @@ static int join_fields(coze_headers *h, line *ls, size_t nl, const coze_buf *tmp
     if (ls[i].first != i)
       continue;
     name = h->store.data + h->store.len;
-    memcpy(h->store.data + h->store.len, tmp->data + ls[i].noff, ls[i].nlen);
-    h->store.len += ls[i].nlen;
-    h->store.data[h->store.len++] = '\0';
+    coze_buf_put(&h->store, tmp->data + ls[i].noff, ls[i].nlen);
+    coze_buf_putc(&h->store, '\0');
     value = h->store.data + h->store.len;
     for (k = i; k < nl; k++) {
       if (ls[k].first != i || ls[k].vlen == 0) /* an empty repeat adds no empty list item */
         continue;
-      if (h->store.data + h->store.len != value) {
-        h->store.data[h->store.len++] = ',';
-        h->store.data[h->store.len++] = ' ';
-      }
-      memcpy(h->store.data + h->store.len, tmp->data + ls[k].voff, ls[k].vlen);
-      h->store.len += ls[k].vlen;
+      if (h->store.data + h->store.len != value)
+        coze_buf_put(&h->store, ", ", 2);
+      coze_buf_put(&h->store, tmp->data + ls[k].voff, ls[k].vlen);
     }
-    h->store.data[h->store.len++] = '\0';
+    coze_buf_putc(&h->store, '\0');
     f = &h->fields[h->n++];
     f->name = name;
     f->name_len = ls[i].nlen;

@@ -307,32 +307,13 @@ static int xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 /* Bodies at least this large report upload progress (smaller ones go out in one write). */
 #define PROGRESS_MIN_BODY 65536
 
-static CURLcode setup(coze_http_req *r, const coze_http_opts *o, coze_http_error *err)
+#define SET(opt, val) do { if ((rc = curl_easy_setopt(e, opt, val)) != CURLE_OK) return rc; } while (0)
+
+/* The method and what it sends: multipart parts, a body (copied), or nothing. */
+static CURLcode setup_method(coze_http_req *r, const coze_http_opts *o, coze_http_error *err)
 {
   CURL *e = r->easy;
   CURLcode rc = CURLE_OK;
-  size_t i;
-
-#define SET(opt, val) do { if ((rc = curl_easy_setopt(e, opt, val)) != CURLE_OK) return rc; } while (0)
-  SET(CURLOPT_URL, o->url);
-  SET(CURLOPT_PRIVATE, (void *)r);
-  SET(CURLOPT_ERRORBUFFER, r->errbuf);
-  SET(CURLOPT_NOSIGNAL, 1L);
-  SET(CURLOPT_TCP_KEEPALIVE, 1L);
-  SET(CURLOPT_ACCEPT_ENCODING, "");
-  SET(CURLOPT_FOLLOWLOCATION, 0L);
-  SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L); /* a proxy's CONNECT reply is not the response */
-  SET(CURLOPT_HEADERFUNCTION, header_cb);
-  SET(CURLOPT_HEADERDATA, (void *)r);
-  SET(CURLOPT_WRITEFUNCTION, write_cb);
-  SET(CURLOPT_WRITEDATA, (void *)r);
-  SET(CURLOPT_BUFFERSIZE, 65536L); /* fewer, larger reads on long streams */
-  if (o->nparts > 0 || (o->body != NULL && o->body_len >= PROGRESS_MIN_BODY)) {
-    SET(CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
-    SET(CURLOPT_XFERINFODATA, (void *)r);
-    SET(CURLOPT_NOPROGRESS, 0L);
-  }
-
   if (o->nparts > 0) {
     if ((rc = setup_parts(r, o, err)) != CURLE_OK)
       return rc;
@@ -354,16 +335,14 @@ static CURLcode setup(coze_http_req *r, const coze_http_opts *o, coze_http_error
     SET(CURLOPT_HTTPGET, 1L);
     SET(CURLOPT_CUSTOMREQUEST, o->method);
   }
+  return rc;
+}
 
-  for (i = 0; i < o->nheaders; i++) {
-    struct curl_slist *n = curl_slist_append(r->slist, o->headers[i]);
-    if (n == NULL)
-      return CURLE_OUT_OF_MEMORY;
-    r->slist = n;
-  }
-  if (r->slist != NULL)
-    SET(CURLOPT_HTTPHEADER, r->slist);
-
+/* Where the connection goes and how it is trusted: proxy, CA, verification, curl's timers. */
+static CURLcode setup_connection(coze_http_req *r, const coze_http_opts *o)
+{
+  CURL *e = r->easy;
+  CURLcode rc = CURLE_OK;
   if (o->proxy != NULL)
     SET(CURLOPT_PROXY, o->proxy);
   if (o->no_proxy != NULL)
@@ -378,8 +357,57 @@ static CURLcode setup(coze_http_req *r, const coze_http_opts *o, coze_http_error
     SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
   if (o->total_timeout_ms > 0)
     SET(CURLOPT_TIMEOUT_MS, o->total_timeout_ms);
+  return rc;
+}
+
+/* The callbacks (C buffers only) and the options every request shares. */
+static CURLcode setup_transfer(coze_http_req *r, const coze_http_opts *o)
+{
+  CURL *e = r->easy;
+  CURLcode rc = CURLE_OK;
+  SET(CURLOPT_URL, o->url);
+  SET(CURLOPT_PRIVATE, (void *)r);
+  SET(CURLOPT_ERRORBUFFER, r->errbuf);
+  SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_TCP_KEEPALIVE, 1L);
+  SET(CURLOPT_ACCEPT_ENCODING, "");
+  SET(CURLOPT_FOLLOWLOCATION, 0L);
+  SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L); /* a proxy's CONNECT reply is not the response */
+  SET(CURLOPT_HEADERFUNCTION, header_cb);
+  SET(CURLOPT_HEADERDATA, (void *)r);
+  SET(CURLOPT_WRITEFUNCTION, write_cb);
+  SET(CURLOPT_WRITEDATA, (void *)r);
+  SET(CURLOPT_BUFFERSIZE, 65536L); /* fewer, larger reads on long streams */
+  if (o->nparts > 0 || (o->body != NULL && o->body_len >= PROGRESS_MIN_BODY)) {
+    SET(CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+    SET(CURLOPT_XFERINFODATA, (void *)r);
+    SET(CURLOPT_NOPROGRESS, 0L);
+  }
+  return rc;
+}
+
+static CURLcode setup_headers(coze_http_req *r, const coze_http_opts *o)
+{
+  size_t i;
+  for (i = 0; i < o->nheaders; i++) {
+    struct curl_slist *n = curl_slist_append(r->slist, o->headers[i]);
+    if (n == NULL)
+      return CURLE_OUT_OF_MEMORY;
+    r->slist = n;
+  }
+  if (r->slist == NULL)
+    return CURLE_OK;
+  return curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->slist);
+}
 #undef SET
-  return CURLE_OK;
+
+static CURLcode setup(coze_http_req *r, const coze_http_opts *o, coze_http_error *err)
+{
+  CURLcode rc;
+  if ((rc = setup_transfer(r, o)) != CURLE_OK || (rc = setup_method(r, o, err)) != CURLE_OK ||
+      (rc = setup_headers(r, o)) != CURLE_OK)
+    return rc;
+  return setup_connection(r, o);
 }
 
 static void req_destroy(coze_http_req *r)
