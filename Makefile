@@ -101,9 +101,9 @@ build/fuzz/fuzz_utf8: fuzz/fuzz_utf8.c csrc/utf8.c csrc/utf8.h
 build/fuzz/fuzz_headers: fuzz/fuzz_headers.c csrc/headers.c csrc/buf.c csrc/headers.h csrc/buf.h
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_headers.c csrc/headers.c csrc/buf.c
-build/fuzz/fuzz_json: fuzz/fuzz_json.c csrc/json.c csrc/ljson.c csrc/utf8.c $(HDR)
+build/fuzz/fuzz_json: fuzz/fuzz_json.c csrc/json.c csrc/ljson.c $(HDR)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) $(LUA_INC) -o $@ fuzz/fuzz_json.c csrc/json.c csrc/ljson.c csrc/utf8.c -llua5.4 -lm -ldl
+	$(CLANG) $(FUZZ_CFLAGS) $(LUA_INC) -o $@ fuzz/fuzz_json.c csrc/json.c csrc/ljson.c -llua5.4 -lm -ldl
 
 fuzz-build: $(FUZZ_TARGETS)
 

@@ -212,7 +212,7 @@ static int scan_number(const char *p, jnum *n, const char **end)
  * Clinger's fast path rounds correctly, else strtod's answer. */
 static int push_number(jp *j, const jnum *n, const char *end)
 {
-#if LUA_VERSION_NUM >= 503
+#if COZE_LUA_53
   if (n->isint && !(n->neg && n->m == 0)) { /* "-0" stays a float: -0.0, as cjson */
     if (!n->neg && n->m <= (uint64_t)LUA_MAXINTEGER) {
       lua_pushinteger(j->L, (lua_Integer)n->m);

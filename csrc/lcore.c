@@ -17,5 +17,6 @@ int luaopen_coze_core(lua_State *L)
   coze_l_crypto_open(L);
   coze_l_json_open(L);
   coze_l_headers_open(L);
+  coze_l_utf8_open(L);
   return 1;
 }

@@ -21,6 +21,7 @@ void coze_l_sys_open(lua_State *L);
 void coze_l_crypto_open(lua_State *L);
 void coze_l_json_open(lua_State *L);
 void coze_l_headers_open(lua_State *L);
+void coze_l_utf8_open(lua_State *L);
 
 /* The parser inside a coze.core.SSEParser at idx, for a binding that feeds it (lhttp's
  * read_into): raises if it is not one, is closed, or was finished. */

@@ -27,14 +27,6 @@ typedef struct l_request {
   coze_sse_parser *sink; /* the attached parser (user value [2]), or NULL */
 } l_request;
 
-#if LUA_VERSION_NUM == 501
-#define set_uservalue(L, i) lua_setfenv((L), (i))
-#define get_uservalue(L, i) lua_getfenv((L), (i))
-#else
-#define set_uservalue(L, i) lua_setuservalue((L), (i))
-#define get_uservalue(L, i) ((void)lua_getuservalue((L), (i)))
-#endif
-
 /* Raises "<where>request: <msg>" pointing at the Lua caller. */
 static int opt_error(lua_State *L, const char *fmt, ...)
 {
@@ -296,7 +288,7 @@ static int l_http_request(lua_State *L)
   lua_createtable(L, 1, 0); /* keeps the session alive while the request is */
   lua_pushvalue(L, 1);
   lua_rawseti(L, -2, 1);
-  set_uservalue(L, -2);
+  coze_setuservalue(L, -2);
   u->r = coze_http_start(su->s, &o, &err);
   if (u->r == NULL)
     return push_error(L, &err);
@@ -316,11 +308,7 @@ static int l_http_session_close(lua_State *L)
 static int l_http_session_tostring(lua_State *L)
 {
   l_session *u = (l_session *)luaL_checkudata(L, 1, SESSION_MT);
-  if (u->s == NULL)
-    lua_pushliteral(L, "coze.core.Session (closed)");
-  else
-    lua_pushfstring(L, "coze.core.Session (%p)", (void *)u->s);
-  return 1;
+  return coze_pushtostring(L, SESSION_MT, u->s);
 }
 
 /* ---- Request ---- */
@@ -350,7 +338,7 @@ static void set_sink(lua_State *L, l_request *u, coze_sse_parser *p, int pidx)
   if (coze_http_attach(u->r, &k) != 0)
     luaL_error(L, "not enough memory");
   u->sink = p;
-  get_uservalue(L, 1);
+  coze_getuservalue(L, 1);
   if (p != NULL)
     lua_pushvalue(L, pidx);
   else
@@ -483,11 +471,7 @@ static int l_http_request_close(lua_State *L)
 static int l_http_request_tostring(lua_State *L)
 {
   l_request *u = (l_request *)luaL_checkudata(L, 1, REQUEST_MT);
-  if (u->r == NULL)
-    lua_pushliteral(L, "coze.core.Request (closed)");
-  else
-    lua_pushfstring(L, "coze.core.Request (%p)", (void *)u->r);
-  return 1;
+  return coze_pushtostring(L, REQUEST_MT, u->r);
 }
 
 static int l_http_curl_version(lua_State *L)

@@ -315,11 +315,7 @@ static int l_sse_close(lua_State *L)
 static int l_sse_tostring(lua_State *L)
 {
   l_sse *s = (l_sse *)luaL_checkudata(L, 1, SSE_TNAME);
-  if (s->closed)
-    lua_pushliteral(L, "SSEParser (closed)");
-  else
-    lua_pushfstring(L, "SSEParser (%p)", (void *)s);
-  return 1;
+  return coze_pushtostring(L, SSE_TNAME, s->closed ? NULL : (void *)s);
 }
 
 void coze_l_sse_open(lua_State *L)
@@ -330,7 +326,7 @@ void coze_l_sse_open(lua_State *L)
     {"next_events", l_sse_next_events},
     {"next_raw", l_sse_next_raw},
     {"set_direct", l_sse_set_direct},
-#if LUA_VERSION_NUM >= 503
+#if COZE_LUA_53
     {"iterator", coze_l_sse_iterator},
 #endif
     {"finish", l_sse_finish},
@@ -352,6 +348,6 @@ void coze_l_sse_open(lua_State *L)
   };
   coze_newclass(L, SSE_TNAME, methods, metamethods);
   luaL_setfuncs(L, fns, 0);
-  lua_pushboolean(L, LUA_VERSION_NUM >= 503);
+  lua_pushboolean(L, COZE_LUA_53);
   lua_setfield(L, -2, "sse_iterators"); /* SSEParser:iterator exists */
 }

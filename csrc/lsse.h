@@ -17,7 +17,7 @@ typedef struct l_sse {
 /* The SSEParser at idx; raises if it is not one or is closed. */
 l_sse *coze_l_sse_at(lua_State *L, int idx);
 
-#if LUA_VERSION_NUM >= 503
+#if COZE_LUA_53
 int coze_l_sse_iterator(lua_State *L);
 #endif
 

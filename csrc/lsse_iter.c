@@ -1,11 +1,17 @@
 /* SSEParser:iterator, the for-loop functions of stream:events() and stream:raw_events() on Lua 5.3+
- * (lua_callk). LuaJIT iterates in Lua (lua/coze/stream.lua): this file then compiles to nothing. */
+ * (lua_callk). LuaJIT iterates in Lua (lua/coze/stream.lua): this file then compiles to nothing.
+ *
+ * STYLE EXCEPTION (also in csrc/README.md): this is the one place where C calls back into Lua. The
+ * iterator calls `slow` with lua_callk to read more bytes, so that read may yield (on_wait =
+ * coroutine.yield). It is not an I/O callback: no libcurl or OpenSSL frame is on the C stack, the
+ * parser holds no pointer into Lua memory across the call, and iter_k resumes from the parser's
+ * state alone. */
 #include <string.h>
 
 #include "compat.h"
 #include "lsse.h"
 
-#if LUA_VERSION_NUM >= 503
+#if COZE_LUA_53
 /* p:iterator(kind, slow, stop, mt) -> iter: the for-loop function of stream:events() ("events":
  * iter(s) -> event table with metatable mt) or stream:raw_events() ("raw": iter(s) -> name, raw, id).
  * Each call parses the next event straight from p: no queue, no Lua frame. What needs Lua goes to

@@ -32,6 +32,7 @@ build = {
         "csrc/lsse.c",
         "csrc/lsse_iter.c",
         "csrc/lsys.c",
+        "csrc/lutf8.c",
         "csrc/sse.c",
         "csrc/utf8.c",
       },
