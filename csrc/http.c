@@ -353,10 +353,10 @@ static CURLcode setup_connection(coze_http_req *r, const coze_http_opts *o)
     SET(CURLOPT_CAPATH, o->ca_path);
   SET(CURLOPT_SSL_VERIFYPEER, o->tls_verify == 0 ? 0L : 1L);
   SET(CURLOPT_SSL_VERIFYHOST, o->tls_verify == 0 ? 0L : 2L);
-  if (o->connect_timeout_ms > 0)
-    SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-  if (o->total_timeout_ms > 0)
-    SET(CURLOPT_TIMEOUT_MS, o->total_timeout_ms);
+  if (r->connect_ms > 0) /* no limit: curl cannot disable it, so its longest */
+    SET(CURLOPT_CONNECTTIMEOUT_MS, r->connect_ms);
+  if (r->total_ms > 0)
+    SET(CURLOPT_TIMEOUT_MS, r->total_ms);
   return rc;
 }
 
@@ -410,6 +410,12 @@ static CURLcode setup(coze_http_req *r, const coze_http_opts *o, coze_http_error
   return setup_connection(r, o);
 }
 
+/* A request timer in ms: 0 (none) for no limit, so deadlines stay within the clock's range. */
+static long timer_ms(long ms)
+{
+  return ms > 0 && ms < COZE_HTTP_MS_MAX ? ms : 0;
+}
+
 static void req_destroy(coze_http_req *r)
 {
   if (r->easy != NULL)
@@ -443,10 +449,11 @@ coze_http_req *coze_http_start(coze_http_session *s, const coze_http_opts *o, co
   coze_buf_init(&r->in);
   coze_buf_init(&r->out);
   r->max_buffer = o->max_buffer > 0 ? o->max_buffer : DEFAULT_MAX_BUFFER;
-  r->connect_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0;
-  r->first_byte_ms = o->first_byte_timeout_ms > 0 ? o->first_byte_timeout_ms : 0;
-  r->idle_ms = o->idle_timeout_ms > 0 ? o->idle_timeout_ms : 0;
-  r->total_ms = o->total_timeout_ms > 0 ? o->total_timeout_ms : 0;
+  r->connect_ms = o->connect_timeout_ms <= 0 ? 0
+                  : o->connect_timeout_ms < COZE_HTTP_MS_MAX ? o->connect_timeout_ms : COZE_HTTP_MS_MAX;
+  r->first_byte_ms = timer_ms(o->first_byte_timeout_ms);
+  r->idle_ms = timer_ms(o->idle_timeout_ms);
+  r->total_ms = timer_ms(o->total_timeout_ms);
   r->easy = curl_easy_init();
   if (r->easy == NULL) {
     req_destroy(r);
@@ -564,7 +571,10 @@ static int satisfied(const coze_http_req *r, int want)
    1 when the caller should look at the request's state, 0 when the caller's timeout ran out. */
 static int pump(coze_http_req *r, long timeout_ms, int want)
 {
-  long long until = timeout_ms >= 0 ? coze_now_ms() + timeout_ms : 0;
+  long long until;
+  if (timeout_ms >= COZE_HTTP_MS_MAX)
+    timeout_ms = -1;
+  until = timeout_ms >= 0 ? coze_now_ms() + timeout_ms : 0;
   for (;;) {
     long long now, d, wait;
     const char *which;

@@ -33,6 +33,11 @@ enum {
   COZE_HTTP_E_CLOSED     /* the session was closed */
 };
 
+/* Every timeout (the request's and a wait's) of this many ms or more means "no limit": about 24.8
+ * days, so no deadline arithmetic on a clock can overflow. Bindings clamp larger values (math.huge
+ * included) to it. */
+#define COZE_HTTP_MS_MAX 2147483647L
+
 typedef struct coze_http_part {
   const char *name;      /* form field name */
   const char *filename;  /* optional */
@@ -51,7 +56,8 @@ typedef struct coze_http_opts {
   size_t body_len;
   const coze_http_part *parts;   /* multipart/form-data instead of body when nparts > 0 */
   size_t nparts;
-  long connect_timeout_ms;       /* 0 = curl's default */
+  /* timeouts: 0 = none (connect: curl's default, 300 s); >= COZE_HTTP_MS_MAX = no limit */
+  long connect_timeout_ms;
   long first_byte_timeout_ms;    /* request start to the first response byte; 0 = none */
   long idle_timeout_ms;          /* between two received bytes; 0 = none */
   long total_timeout_ms;         /* whole transfer; 0 = none (never kill long streams by default) */
@@ -84,7 +90,7 @@ void coze_http_session_close(coze_http_session *s);
 
 /* Starts a transfer. NULL on failure with err filled. */
 coze_http_req *coze_http_start(coze_http_session *s, const coze_http_opts *o, coze_http_error *err);
-/* timeout_ms < 0 waits without a limit of its own (the request's timeouts still apply).
+/* timeout_ms < 0 or >= COZE_HTTP_MS_MAX waits without a limit of its own (the request's timeouts still apply).
  * Timeouts: first_byte runs from the start until any response byte; idle from the last received
  * byte (from the start when first_byte is unset; the clock restarts when a paused transfer
  * resumes); total from the start. A fired timeout, like a transport error, is sticky.

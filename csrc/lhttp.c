@@ -7,6 +7,7 @@
  * attached SSEParser alive the same way (user value [2]) while curl's callback feeds it.
  */
 #include <limits.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -81,7 +82,8 @@ static const char *field_string(lua_State *L, int t, const char *name, int requi
   return s;
 }
 
-static long field_ms(lua_State *L, int t, const char *name)
+/* opts[name], a number >= 0 (not NaN); 0 when nil. */
+static lua_Number field_number(lua_State *L, int t, const char *name)
 {
   lua_Number v;
   lua_getfield(L, t, name);
@@ -95,7 +97,18 @@ static long field_ms(lua_State *L, int t, const char *name)
   lua_pop(L, 1);
   if (!(v >= 0))
     opt_error(L, "field '%s' must be >= 0", name);
-  return v >= (lua_Number)LONG_MAX ? LONG_MAX : (long)v;
+  return v;
+}
+
+/* A timeout in ms; huge ones (math.huge too) become COZE_HTTP_MS_MAX, "no limit" (http.h). */
+static long to_ms(lua_Number v)
+{
+  return v >= (lua_Number)COZE_HTTP_MS_MAX ? COZE_HTTP_MS_MAX : (long)v;
+}
+
+static long field_ms(lua_State *L, int t, const char *name)
+{
+  return to_ms(field_number(L, t, name));
 }
 
 static void check_header(lua_State *L, const char *h, size_t len)
@@ -209,7 +222,10 @@ static void parse_opts(lua_State *L, int t, coze_http_opts *o)
   o->first_byte_timeout_ms = field_ms(L, t, "first_byte_timeout_ms");
   o->idle_timeout_ms = field_ms(L, t, "idle_timeout_ms");
   o->total_timeout_ms = field_ms(L, t, "total_timeout_ms");
-  o->max_buffer = (size_t)field_ms(L, t, "max_buffer");
+  {
+    lua_Number mb = field_number(L, t, "max_buffer");
+    o->max_buffer = mb >= (lua_Number)(SIZE_MAX / 2) ? SIZE_MAX / 2 : (size_t)mb;
+  }
   o->proxy = field_string(L, t, "proxy", 0, NULL);
   o->no_proxy = field_string(L, t, "no_proxy", 0, NULL);
   o->ca_file = field_string(L, t, "ca_file", 0, NULL);
@@ -252,12 +268,13 @@ static int push_error(lua_State *L, const coze_http_error *e)
   return 4;
 }
 
+/* A wait in ms: nil, negative or NaN = no limit of its own, as huge ones are (http.h). */
 static long opt_timeout(lua_State *L, int i)
 {
   lua_Number t = luaL_optnumber(L, i, -1);
   if (!(t >= 0))
     return -1;
-  return t >= (lua_Number)LONG_MAX ? LONG_MAX : (long)t;
+  return to_ms(t);
 }
 
 /* ---- Session ---- */

@@ -22,12 +22,19 @@ static int l_sys_time(lua_State *L)
   return 1;
 }
 
+/* Longer sleeps are cut to this (about 31 years): the seconds must fit a time_t (a 32-bit one
+   too) without an overflowing conversion, which would make sleep_ms(math.huge) return at once. */
+#define SLEEP_MAX_MS (2147483647.0 * 1000)
+
 static int l_sys_sleep_ms(lua_State *L)
 {
   lua_Number ms = luaL_checknumber(L, 1);
   struct timespec ts;
+  luaL_argcheck(L, ms == ms, 1, "ms must not be NaN");
   if (ms <= 0)
     return 0;
+  if (ms > SLEEP_MAX_MS)
+    ms = SLEEP_MAX_MS;
   ts.tv_sec = (time_t)(ms / 1000);
   ts.tv_nsec = (long)((ms - (lua_Number)ts.tv_sec * 1000) * 1e6);
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR)

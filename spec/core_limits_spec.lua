@@ -1,0 +1,72 @@
+-- Huge and non-finite numbers at the C core's edges (issue 12 #4): a timeout of math.huge, or one
+-- too large to add to a clock, means "no limit" (documented in http.h); no signed overflow on the way
+-- (make sanitize runs this under UBSan); a huge wait blocks instead of spinning.
+local core = require "coze.core"
+
+local BASE = os.getenv("COZE_EMU_URL") or "http://127.0.0.1:18321"
+local HUGE = { math.huge, 1e300, 2 ^ 63, 2 ^ 53, 9.3e18 }
+
+describe("coze.core huge timeouts", function()
+  local s
+  before_each(function() s = core.session() end)
+  after_each(function() s:close() end)
+
+  it("treats huge request timeouts as no limit", function()
+    for _, v in ipairs(HUGE) do
+      local r = s:request { method = "GET", url = BASE .. "/__low/slow_headers?ms=150",
+        connect_timeout_ms = v, first_byte_timeout_ms = v, idle_timeout_ms = v, total_timeout_ms = v }
+      local st, msg = r:wait_headers(5000)
+      assert.is_nil(msg, tostring(v))
+      assert.equal(200, st)
+      assert.equal("late", r:read(5000))
+      r:close()
+    end
+  end)
+
+  it("waits without a limit of its own for a huge wait, without spinning", function()
+    for _, v in ipairs({ math.huge, 1e300 }) do
+      local r = s:request { method = "GET", url = BASE .. "/__low/stall?after=10&ms=400" }
+      assert.equal(200, r:wait_headers(v))
+      local got = {}
+      local c0 = os.clock()
+      while true do
+        local chunk, msg = r:read(v)
+        assert.is_nil(msg)
+        assert.is_not_false(chunk, "a huge wait returned 'nothing yet'")
+        if chunk == nil then break end
+        got[#got + 1] = chunk
+      end
+      assert.equal(13, #table.concat(got))
+      assert.is_true(os.clock() - c0 < 0.2, "CPU " .. (os.clock() - c0) .. " s for a 0.4 s stall")
+      r:close()
+    end
+  end)
+
+  it("still fires a large finite timeout that fits", function()
+    local r = s:request { method = "GET", url = BASE .. "/__low/slow_headers?ms=2000",
+      first_byte_timeout_ms = 100, total_timeout_ms = 2 ^ 31 - 1 }
+    local st, msg, kind, which = r:wait_headers(5000)
+    assert.is_nil(st)
+    assert.equal("timeout", kind)
+    assert.equal("first_byte", which)
+    assert.equal("first_byte timeout after 100 ms", msg)
+    r:close()
+  end)
+
+  it("refuses negative and NaN request timeouts", function()
+    for _, v in ipairs({ -1, -math.huge, 0 / 0 }) do
+      assert.has_error(function()
+        s:request { method = "GET", url = BASE .. "/__emu/ping", total_timeout_ms = v }
+      end)
+    end
+  end)
+end)
+
+describe("core.sleep_ms", function()
+  it("returns at once for zero and negative values and refuses NaN", function()
+    core.sleep_ms(0)
+    core.sleep_ms(-1)
+    core.sleep_ms(-math.huge)
+    assert.has_error(function() core.sleep_ms(0 / 0) end)
+  end)
+end)
