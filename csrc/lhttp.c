@@ -57,7 +57,18 @@ static l_request *check_request(lua_State *L)
   return u;
 }
 
-/* ---- option parsing: values stay on the Lua stack (or in anchored tables) while used ---- */
+/* ---- option parsing ----
+ * Every string C keeps a pointer to stays referenced until curl has copied it: top-level values on
+ * the stack, header and part strings in an anchor table only this call can reach. Their own tables
+ * are no anchor: an __index metamethod met later (any option the table lacks) may run Lua code that
+ * empties them and collects the strings (issue 12 #5). */
+
+/* Keeps the string on top referenced by the anchor table at `anchor` (pops nothing). */
+static void anchor_top(lua_State *L, int anchor)
+{
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, anchor, (int)lua_rawlen(L, anchor) + 1);
+}
 
 /* Pushes opts[name]; NULL when nil. The value is left on the stack to keep it alive. */
 static const char *field_string(lua_State *L, int t, const char *name, int required, size_t *len)
@@ -125,7 +136,7 @@ static void check_header(lua_State *L, const char *h, size_t len)
     opt_error(L, "header '%s' must have the form 'Name: value'", h);
 }
 
-static void parse_headers(lua_State *L, int t, coze_http_opts *o)
+static void parse_headers(lua_State *L, int t, int anchor, coze_http_opts *o)
 {
   size_t i, n;
   const char **hs;
@@ -143,13 +154,15 @@ static void parse_headers(lua_State *L, int t, coze_http_opts *o)
       opt_error(L, "field 'headers' must be an array of strings (item %d)", (int)i + 1);
     hs[i] = lua_tolstring(L, -1, &len);
     check_header(L, hs[i], len);
-    lua_pop(L, 1); /* still referenced by the headers table */
+    anchor_top(L, anchor);
+    lua_pop(L, 1);
   }
   o->headers = hs;
   o->nheaders = n;
 }
 
-static const char *part_string(lua_State *L, int pt, int idx, const char *name, size_t *len)
+static const char *part_string(lua_State *L, int pt, int anchor, int idx, const char *name,
+                               size_t *len)
 {
   size_t n;
   const char *s;
@@ -166,11 +179,12 @@ static const char *part_string(lua_State *L, int pt, int idx, const char *name, 
     *len = n;
   else if (strlen(s) != n)
     opt_error(L, "field 'parts[%d].%s' must not contain NUL bytes", idx, name);
-  lua_pop(L, 1); /* still referenced by the part table */
+  anchor_top(L, anchor);
+  lua_pop(L, 1);
   return s;
 }
 
-static void parse_parts(lua_State *L, int t, coze_http_opts *o)
+static void parse_parts(lua_State *L, int t, int anchor, coze_http_opts *o)
 {
   size_t i, n;
   coze_http_part *ps;
@@ -190,16 +204,16 @@ static void parse_parts(lua_State *L, int t, coze_http_opts *o)
     if (!lua_istable(L, -1))
       opt_error(L, "field 'parts[%d]' must be a table", idx);
     pt = lua_gettop(L);
-    ps[i].name = part_string(L, pt, idx, "name", NULL);
+    ps[i].name = part_string(L, pt, anchor, idx, "name", NULL);
     if (ps[i].name == NULL)
       opt_error(L, "field 'parts[%d].name' must be a string", idx);
-    ps[i].filename = part_string(L, pt, idx, "filename", NULL);
-    ps[i].type = part_string(L, pt, idx, "type", NULL);
-    ps[i].path = part_string(L, pt, idx, "path", NULL);
-    ps[i].data = part_string(L, pt, idx, "data", &ps[i].data_len);
+    ps[i].filename = part_string(L, pt, anchor, idx, "filename", NULL);
+    ps[i].type = part_string(L, pt, anchor, idx, "type", NULL);
+    ps[i].path = part_string(L, pt, anchor, idx, "path", NULL);
+    ps[i].data = part_string(L, pt, anchor, idx, "data", &ps[i].data_len);
     if ((ps[i].path == NULL) == (ps[i].data == NULL))
       opt_error(L, "field 'parts[%d]' needs exactly one of 'path' or 'data'", idx);
-    lua_pop(L, 1); /* the part table stays referenced by the parts array */
+    lua_pop(L, 1);
   }
   o->parts = ps;
   o->nparts = n;
@@ -207,15 +221,18 @@ static void parse_parts(lua_State *L, int t, coze_http_opts *o)
 
 static void parse_opts(lua_State *L, int t, coze_http_opts *o)
 {
+  int anchor;
   memset(o, 0, sizeof *o);
   luaL_checkstack(L, 24, "request options");
+  lua_newtable(L);
+  anchor = lua_gettop(L);
   o->method = field_string(L, t, "method", 1, NULL);
   if (o->method[0] == '\0')
     opt_error(L, "field 'method' must not be empty");
   o->url = field_string(L, t, "url", 1, NULL);
   o->body = field_string(L, t, "body", 0, &o->body_len);
-  parse_headers(L, t, o);
-  parse_parts(L, t, o);
+  parse_headers(L, t, anchor, o);
+  parse_parts(L, t, anchor, o);
   if (o->body != NULL && o->nparts > 0)
     opt_error(L, "fields 'body' and 'parts' exclude each other");
   o->connect_timeout_ms = field_ms(L, t, "connect_timeout_ms");
