@@ -155,18 +155,24 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 {
   coze_http_req *r = ud;
   size_t len = size * n;
+  int rc;
   if (r->sink.feed != NULL) {
     /* straight into the sink: the bytes are copied once, from curl's buffer to the consumer's */
     if (r->fed >= r->max_buffer) {
       r->paused = 1;
       return CURL_WRITEFUNC_PAUSE;
     }
-    r->got_byte = 1;
-    r->last_byte_ms = coze_now_ms();
-    if (r->sink.feed(r->sink.ctx, p, len) != 0) {
+    rc = r->sink.feed(r->sink.ctx, p, len);
+    if (rc > 0) { /* busy: offered again when the transfer resumes */
+      r->paused = 1;
+      return CURL_WRITEFUNC_PAUSE;
+    }
+    if (rc != 0) {
       r->nomem = 1;
       return 0;
     }
+    r->got_byte = 1;
+    r->last_byte_ms = coze_now_ms();
     r->fed += len;
     return len;
   }
@@ -661,6 +667,8 @@ int coze_http_attach(coze_http_req *r, const coze_sink *sink)
 
 int coze_http_pump(coze_http_req *r, long timeout_ms)
 {
+  if (r->paused && r->fed == 0)
+    resume(r); /* paused by a busy sink, not by max_buffer */
   if (r->fed == 0 && !r->done && r->err.kind == COZE_HTTP_E_NONE) {
     if (!pump(r, timeout_ms, WANT_DATA))
       return COZE_HTTP_AGAIN;

@@ -6,6 +6,8 @@
 
 #include <lua.h>
 
+#include "sink.h"
+
 #if defined(__GNUC__)
 #define COZE_EXPORT __attribute__((visibility("default")))
 #else
@@ -26,6 +28,8 @@ void coze_l_utf8_open(lua_State *L);
 /* The parser inside a coze.core.SSEParser at idx, for a binding that feeds it (lhttp's
  * read_into): raises if it is not one, is closed, or was finished. */
 struct coze_sse_parser *coze_l_sse_check(lua_State *L, int idx);
+/* ... and as the sink a transfer feeds (refusing bytes while a call uses it: the transfer pauses). */
+coze_sink coze_l_sse_sink(lua_State *L, int idx);
 
 /* Pushes the table core.parse_headers(block, len) returns (1), or nil, msg (2). */
 int coze_l_headers_push(lua_State *L, const char *block, size_t len);

@@ -368,7 +368,7 @@ static void set_sink(lua_State *L, l_request *u, coze_sse_parser *p, int pidx)
 {
   coze_sink k = {NULL, NULL};
   if (p != NULL)
-    k = coze_sse_sink(p);
+    k = coze_l_sse_sink(L, pidx);
   if (coze_http_attach(u->r, &k) != 0)
     luaL_error(L, "not enough memory");
   u->sink = p;

@@ -91,9 +91,12 @@ static int iter_run(lua_State *L, int tables)
     coze_sse_event ev;
     int rc = COZE_SSE_NEED_MORE, ctx = tables ? CTX_TABLES : 0, nres = tables ? 1 : 3, event = 0;
     lua_settop(L, 1); /* s */
+    if (s->busy)
+      return luaL_error(L, "SSEParser: in use by another call (from a finalizer or metamethod it ran)");
     if (!s->closed && s->direct) {
       rc = coze_sse_next(&s->p, &ev);
       if (rc == COZE_SSE_EVENT) {
+        s->busy = 1; /* until ev's pointers into the parser were pushed */
         if (ev.event == NULL) {
           ev.event = "message";
           ev.event_len = 7;
@@ -105,6 +108,7 @@ static int iter_run(lua_State *L, int tables)
             lua_pushvalue(L, lua_upvalueindex(UV_NAME));
             push_data_id(L, &ev);
           }
+          s->busy = 0;
           return nres;
         }
         event = 1;
@@ -116,6 +120,7 @@ static int iter_run(lua_State *L, int tables)
       lua_pushvalue(L, lua_upvalueindex(UV_NAME));
       push_data_id(L, &ev);
       lua_pushboolean(L, ev.eof_partial);
+      s->busy = 0;
       lua_callk(L, 5, nres, ctx, iter_k);
     } else if (rc == COZE_SSE_NEED_MORE && !s->closed && s->direct) { /* slow(s) */
       ctx |= CTX_MORE;

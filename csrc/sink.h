@@ -11,7 +11,9 @@
 
 typedef struct coze_sink {
   void *ctx;
-  /* Takes len bytes (copying what it keeps). 0, or -1 when out of memory. */
+  /* Takes len bytes (copying what it keeps): 0; 1 when it cannot take them now (its owner is in
+   * the middle of a call: the transport pauses and offers the same bytes again on its next
+   * read); -1 when out of memory. */
   int (*feed)(void *ctx, const char *bytes, size_t len);
 } coze_sink;
 

@@ -91,19 +91,6 @@ int coze_sse_feed(coze_sse_parser *p, const char *bytes, size_t len)
   return 0;
 }
 
-static int sink_feed(void *ctx, const char *bytes, size_t len)
-{
-  return coze_sse_feed((coze_sse_parser *)ctx, bytes, len) == 0 ? 0 : -1;
-}
-
-coze_sink coze_sse_sink(coze_sse_parser *p)
-{
-  coze_sink k;
-  k.ctx = p;
-  k.feed = sink_feed;
-  return k;
-}
-
 static int append2(coze_buf *b, const char *s, size_t n)
 {
   if (coze_buf_reserve(b, n + 1) != 0)

@@ -12,7 +12,6 @@
 #include <stddef.h>
 
 #include "buf.h"
-#include "sink.h"
 
 enum {
   COZE_SSE_EVENT = 1,     /* *out holds an event */
@@ -60,8 +59,6 @@ void coze_sse_init(coze_sse_parser *p, size_t max_event_bytes);
 /* Appends bytes to the input. 0, or COZE_SSE_NOMEM. Bytes fed after finish or after an error
  * are dropped. The limit is enforced by next(): alternate feed and next to keep memory bounded. */
 int coze_sse_feed(coze_sse_parser *p, const char *bytes, size_t len);
-/* The parser as a byte sink (sink.h) a transport feeds: coze_sse_feed behind the interface. */
-coze_sink coze_sse_sink(coze_sse_parser *p);
 /* Next event. Pointers in *out stay valid until the next call on p. */
 int coze_sse_next(coze_sse_parser *p, coze_sse_event *out);
 /* Marks end of input; later next() calls flush an unterminated line and a pending record. */

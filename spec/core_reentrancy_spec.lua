@@ -55,3 +55,109 @@ describe("Session:request option parsing", function()
     assert.is_table(junk)
   end)
 end)
+
+-- An object whose finalizer runs fn (a table on 5.4, a newproxy on LuaJIT).
+local function with_gc(fn)
+  if newproxy then
+    local u = newproxy(true)
+    getmetatable(u).__gc = fn
+    return u
+  end
+  return setmetatable({}, { __gc = fn })
+end
+
+describe("SSEParser re-entrancy", function()
+  local DATA = string.rep("x", 50000) -- large events: every call allocates enough to step the collector
+  local RECORD = "event: e\ndata: " .. DATA .. "\n\n"
+
+  local BIG = RECORD:rep(40) -- makes the parser's input buffer move
+
+  -- An aggressive collector, so finalizers run inside the calls (in their allocations).
+  local function gc_often(on)
+    if jit then
+      -- LuaJIT runs no finalizer while a trace runs: interpret, so they run inside the C calls
+      if on then jit.off(); jit.flush() else jit.on() end
+      collectgarbage("setpause", on and 0 or 200)
+      collectgarbage("setstepmul", on and 1000 or 200)
+    else
+      collectgarbage("incremental", on and 0 or 200, on and 1000 or 100, 13)
+    end
+    if on then collectgarbage("step", 0) end -- start a cycle now, not after the debt of the last one
+  end
+
+  -- Runs call(p) until it returns nil while finalizers that run use(p) keep coming (each one arms
+  -- the next); returns p, the results, the errors use raised and how many ran inside a call.
+  local function during(call, use)
+    local p = core.sse_parser()
+    p:set_direct(true)
+    p:feed(RECORD:rep(300))
+    local inside, stop, errs, ran = false, false, {}, 0
+    local function arm()
+      with_gc(function()
+        if inside then
+          ran = ran + 1
+          local ok, e = pcall(use, p)
+          if not ok then errs[#errs + 1] = e end
+        end
+        if not stop then arm() end
+      end)
+    end
+    for _ = 1, 20 do arm() end
+    local results = {}
+    gc_often(true)
+    for _ = 1, 300 do
+      inside = true -- (no allocation of ours until it is false again)
+      local a, b = call(p)
+      inside = false
+      if a == nil then break end
+      results[#results + 1] = { a, b }
+    end
+    gc_often(false)
+    stop = true
+    collectgarbage()
+    collectgarbage()
+    return p, results, errs, ran
+  end
+
+  local function feed_big(p) p:feed(BIG) end
+
+  for _, case in ipairs({
+    { "next", function(p) return p:next() end },
+    -- batches of 2: many calls, each allocating enough to step the collector
+    { "next_events", function(p) local q = {}; local n = p:next_events(q, nil, 2); if n == 0 then return nil end; return q[n].raw, q[n].event end },
+    { "next_raw", function(p) local q = {}; local n = p:next_raw(q, 2); if n == 0 then return nil end; return q[3 * n - 1], q[3 * n - 2] end },
+    -- the C for-loop function of stream:raw_events() (Lua 5.3+)
+    core.sse_iterators and { "iterator", function(p)
+      local name, raw = p:iterator("raw", function() return nil end, {})(nil)
+      return raw, name
+    end } or nil,
+  }) do
+    it("refuses a finalizer that feeds the parser during " .. case[1] .. "()", function()
+      local p, results, errs, ran = during(case[2], feed_big)
+      assert.is_true(ran > 0, "no finalizer ran during the call")
+      assert.is_true(#errs > 0)
+      for _, e in ipairs(errs) do assert.matches("SSEParser: in use", e) end
+      assert.is_true(#results > 100)
+      for _, r in ipairs(results) do
+        assert.is_true(r[1] == DATA, "an event's data changed")
+        assert.equal("e", r[2])
+      end
+      p:close()
+    end)
+  end
+
+  it("refuses close, finish and reset from a finalizer during next(), and works afterwards", function()
+    local p, _, errs, ran = during(function(q) return q:next() end, function(q) q:close() end)
+    assert.is_true(ran > 0 and #errs > 0)
+    for _, e in ipairs(errs) do assert.matches("SSEParser: in use", e) end
+    p:feed(RECORD) -- still open, still parsing
+    assert.is_true(p:next() == DATA)
+    p:close()
+    for _, use in ipairs({ function(q) q:finish() end, function(q) q:reset() end }) do
+      local results
+      p, results = during(function(q) return q:next() end, use)
+      assert.equal(300, #results)
+      p:close()
+    end
+  end)
+end)
