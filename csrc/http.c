@@ -34,6 +34,8 @@ struct coze_http_session {
   coze_http_req *reqs;          /* live requests, to detach them on close */
 };
 
+enum { BODY_OVER_MAX = 1, BODY_UNREAD };
+
 struct coze_http_req {
   coze_http_session *s;
   coze_http_req *prev, *next;
@@ -50,6 +52,9 @@ struct coze_http_req {
 
   coze_buf in, out;
   size_t max_buffer;
+  size_t max_body, body_bytes;  /* body bytes taken so far (after decompression) */
+  int encoded;                  /* the final response has a Content-Encoding: never paused */
+  int body_too_large;           /* aborted for BODY_OVER_MAX or BODY_UNREAD */
   int paused;
   coze_sink sink;               /* when sink.feed is set, write_cb feeds it instead of `in` */
   size_t fed;                   /* bytes fed to it since the last pump */
@@ -112,6 +117,23 @@ static void detach(coze_http_req *r)
 
 /* ---- curl callbacks: C buffers only ---- */
 
+/* The final header block names a Content-Encoding other than identity (curl decodes it). */
+static int content_encoded(const coze_http_req *r)
+{
+  coze_headers h;
+  const coze_header *ce;
+  int yes;
+  coze_headers_init(&h);
+  if (coze_headers_parse(&h, r->hdr.data != NULL ? r->hdr.data : "", r->hdr.len) != COZE_HEADERS_OK) {
+    coze_headers_free(&h);
+    return 1; /* unknown: the safe side (no pause) */
+  }
+  ce = coze_headers_get(&h, "content-encoding");
+  yes = ce != NULL && ce->value_len > 0 && strcmp(ce->value, "identity") != 0;
+  coze_headers_free(&h);
+  return yes;
+}
+
 static size_t header_cb(char *p, size_t size, size_t n, void *ud)
 {
   coze_http_req *r = ud;
@@ -136,8 +158,10 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
   if (r->hdr_done)
     return len; /* trailers */
   if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
-    if (r->status >= 200)
+    if (r->status >= 200) {
       r->hdr_done = 1;
+      r->encoded = content_encoded(r);
+    }
     return len;
   }
   if (len > COZE_HEADERS_MAX_BYTES - r->hdr.len || ++r->hdr_lines > COZE_HEADERS_MAX_FIELDS) {
@@ -151,6 +175,22 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
   return len;
 }
 
+/* Whether the body can take len more bytes: max_body, and for a content-encoded body (never
+   paused) COZE_HTTP_MAX_UNREAD unread bytes. Else the transfer is aborted. */
+static int body_room(coze_http_req *r, size_t unread, size_t len)
+{
+  if (r->max_body > 0 && len > r->max_body - r->body_bytes) {
+    r->body_too_large = BODY_OVER_MAX;
+    return 0;
+  }
+  if (r->encoded && unread + len > COZE_HTTP_MAX_UNREAD) {
+    r->body_too_large = BODY_UNREAD;
+    return 0;
+  }
+  r->body_bytes += len;
+  return 1;
+}
+
 static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 {
   coze_http_req *r = ud;
@@ -158,10 +198,12 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
   int rc;
   if (r->sink.feed != NULL) {
     /* straight into the sink: the bytes are copied once, from curl's buffer to the consumer's */
-    if (r->fed >= r->max_buffer) {
+    if (r->fed >= r->max_buffer && !r->encoded) {
       r->paused = 1;
       return CURL_WRITEFUNC_PAUSE;
     }
+    if (!body_room(r, r->fed, len))
+      return 0;
     rc = r->sink.feed(r->sink.ctx, p, len);
     if (rc > 0) { /* busy: offered again when the transfer resumes */
       r->paused = 1;
@@ -176,10 +218,12 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
     r->fed += len;
     return len;
   }
-  if (r->in.len >= r->max_buffer) {
+  if (r->in.len >= r->max_buffer && !r->encoded) {
     r->paused = 1;
     return CURL_WRITEFUNC_PAUSE; /* curl keeps these bytes and offers them again on resume */
   }
+  if (!body_room(r, r->in.len, len))
+    return 0;
   r->got_byte = 1;
   r->last_byte_ms = coze_now_ms();
   if (coze_buf_append(&r->in, p, len) != 0) {
@@ -455,6 +499,7 @@ coze_http_req *coze_http_start(coze_http_session *s, const coze_http_opts *o, co
   coze_buf_init(&r->in);
   coze_buf_init(&r->out);
   r->max_buffer = o->max_buffer > 0 ? o->max_buffer : DEFAULT_MAX_BUFFER;
+  r->max_body = o->max_body;
   r->connect_ms = o->connect_timeout_ms <= 0 ? 0
                   : o->connect_timeout_ms < COZE_HTTP_MS_MAX ? o->connect_timeout_ms : COZE_HTTP_MS_MAX;
   r->first_byte_ms = timer_ms(o->first_byte_timeout_ms);
@@ -518,6 +563,14 @@ static void transfer_error(coze_http_req *r)
   const char *msg = r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result);
   if (r->nomem) {
     set_error(&r->err, COZE_HTTP_E_NOMEM, NULL, CURLE_OUT_OF_MEMORY, "not enough memory");
+  } else if (r->body_too_large) {
+    if (r->body_too_large == BODY_OVER_MAX)
+      set_error(&r->err, COZE_HTTP_E_TOO_LARGE, NULL, r->result, "%s body exceeds max_body_bytes (%lu)",
+                r->encoded ? "decompressed" : "response", (unsigned long)r->max_body);
+    else
+      set_error(&r->err, COZE_HTTP_E_TOO_LARGE, NULL, r->result,
+                "decompressed body: more than %lu MiB received and not read",
+                (unsigned long)(COZE_HTTP_MAX_UNREAD >> 20));
   } else if (r->hdr_too_large || (r->result == CURLE_OUT_OF_MEMORY && !r->hdr_done)) {
     /* ours, or curl's own cap on one header line (it reports that as out of memory) */
     set_error(&r->err, COZE_HTTP_E_TRANSPORT, NULL, r->result,

@@ -5,7 +5,9 @@
  * that take a timeout in ms (0 = do not block), so the waiting loop can live in Lua.
  * No callback ever reaches Lua: curl's callbacks only fill C buffers.
  * Back-pressure: when a response buffer holds max_buffer bytes the transfer is paused and
- * resumed once the caller has read. The body can instead go straight into a sink (sink.h: an SSE
+ * resumed once the caller has read. Not a content-encoded one: curl would keep inflating one read
+ * into a pause buffer of its own (a gzip bomb fills its 64 MiB and fails as "out of memory"), so
+ * those are bounded by max_body, or by COZE_HTTP_MAX_UNREAD unread bytes. The body can instead go straight into a sink (sink.h: an SSE
  * parser, a frame decoder), fed from curl's callback: C only.
  */
 #ifndef COZE_HTTP_H
@@ -30,13 +32,16 @@ enum {
   COZE_HTTP_E_TRANSPORT, /* connection, TLS, protocol failures */
   COZE_HTTP_E_TIMEOUT,   /* one of the timeouts below fired */
   COZE_HTTP_E_NOMEM,
-  COZE_HTTP_E_CLOSED     /* the session was closed */
+  COZE_HTTP_E_CLOSED,    /* the session was closed */
+  COZE_HTTP_E_TOO_LARGE  /* the body passed max_body (decompressed size) */
 };
 
 /* Every timeout (the request's and a wait's) of this many ms or more means "no limit": about 24.8
  * days, so no deadline arithmetic on a clock can overflow. Bindings clamp larger values (math.huge
  * included) to it. */
 #define COZE_HTTP_MS_MAX 2147483647L
+
+#define COZE_HTTP_MAX_UNREAD ((size_t)64 << 20)
 
 typedef struct coze_http_part {
   const char *name;      /* form field name */
@@ -67,6 +72,7 @@ typedef struct coze_http_opts {
   const char *ca_path;
   int tls_verify;                /* 1 unless explicitly disabled */
   size_t max_buffer;             /* pause the transfer above this many unread bytes; 0 = 64 KiB */
+  size_t max_body;               /* body bytes after decompression before the transfer fails; 0 = none */
 } coze_http_opts;
 
 typedef struct coze_http_error {

@@ -219,6 +219,9 @@ static void parse_parts(lua_State *L, int t, int anchor, coze_http_opts *o)
   o->nparts = n;
 }
 
+/* Options: method, url, body | parts, headers, the four *_timeout_ms, max_buffer, max_body_bytes
+ * (decompressed body size; a larger body fails with kind "too_large"), proxy, no_proxy, ca_file,
+ * ca_path, tls_verify. */
 static void parse_opts(lua_State *L, int t, coze_http_opts *o)
 {
   int anchor;
@@ -242,6 +245,8 @@ static void parse_opts(lua_State *L, int t, coze_http_opts *o)
   {
     lua_Number mb = field_number(L, t, "max_buffer");
     o->max_buffer = mb >= (lua_Number)(SIZE_MAX / 2) ? SIZE_MAX / 2 : (size_t)mb;
+    mb = field_number(L, t, "max_body_bytes");
+    o->max_body = mb >= (lua_Number)(SIZE_MAX / 2) ? SIZE_MAX / 2 : (size_t)mb;
   }
   o->proxy = field_string(L, t, "proxy", 0, NULL);
   o->no_proxy = field_string(L, t, "no_proxy", 0, NULL);
@@ -264,6 +269,7 @@ static const char *kind_name(int kind)
   switch (kind) {
   case COZE_HTTP_E_TIMEOUT: return "timeout";
   case COZE_HTTP_E_CLOSED: return "closed";
+  case COZE_HTTP_E_TOO_LARGE: return "too_large";
   default: return "transport";
   }
 }

@@ -70,3 +70,58 @@ describe("core.sleep_ms", function()
     assert.has_error(function() core.sleep_ms(0 / 0) end)
   end)
 end)
+
+describe("coze.core body limits", function()
+  local s
+  before_each(function() s = core.session() end)
+  after_each(function() s:close() end)
+
+  -- Reads r to the end: total bytes, or nil, msg, kind.
+  local function drain(r)
+    local n = 0
+    while true do
+      local c, msg, kind = r:read(20000)
+      if c == nil then
+        if msg then return nil, msg, kind end
+        return n
+      end
+      if c then n = n + #c end
+    end
+  end
+
+  it("fails a gzip bomb at max_body_bytes of decompressed bytes, not as out of memory", function()
+    local r = s:request { method = "GET", url = BASE .. "/__low/gzip/zeros?mb=300", max_body_bytes = 8 * 2 ^ 20 }
+    assert.equal(200, r:wait_headers(5000))
+    assert.equal("gzip", r:headers()["content-encoding"])
+    local n, msg, kind = drain(r)
+    assert.is_nil(n)
+    assert.equal("decompressed body exceeds max_body_bytes (8388608)", msg)
+    assert.equal("too_large", kind)
+    r:close()
+  end)
+
+  -- A content-encoded transfer is not paused (curl would inflate into its own 64 MiB pause buffer
+  -- and fail as out of memory), so without max_body_bytes its unread bytes are bounded instead.
+  it("bounds what a gzip bomb buffers unread when no max_body_bytes is given", function()
+    local r = s:request { method = "GET", url = BASE .. "/__low/gzip/zeros?mb=300" }
+    assert.equal(200, r:wait_headers(5000))
+    local n, msg, kind = drain(r)
+    assert.is_nil(n)
+    assert.equal("decompressed body: more than 64 MiB received and not read", msg)
+    assert.equal("too_large", kind)
+    r:close()
+  end)
+
+  it("applies max_body_bytes to a plain body too", function()
+    local r = s:request { method = "GET", url = BASE .. "/__low/bytes?n=300000", max_body_bytes = 100000 }
+    assert.equal(200, r:wait_headers(5000))
+    local n, msg, kind = drain(r)
+    assert.is_nil(n)
+    assert.equal("response body exceeds max_body_bytes (100000)", msg)
+    assert.equal("too_large", kind)
+    r:close()
+    r = s:request { method = "GET", url = BASE .. "/__low/bytes?n=100000", max_body_bytes = 100000 }
+    assert.equal(100000, drain(r))
+    r:close()
+  end)
+end)

@@ -15,6 +15,9 @@ local function transport_error(msg, kind, which)
   if kind == "timeout" then
     return errors.new("timeout", { timeout = which, msg = msg })
   end
+  if kind == "too_large" then -- req.max_body_bytes (decompressed size), as wait.read_all's own check
+    return errors.new("decode", { msg = msg })
+  end
   return errors.new("transport", { msg = msg, curl_code = which, closed = kind == "closed" or nil })
 end
 

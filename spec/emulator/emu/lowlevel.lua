@@ -163,6 +163,15 @@ local function raw_headers()
   return ngx.exit(ngx.OK)
 end
 
+-- mb MiB of zero bytes in 1 MiB writes; under /__low/gzip/ a gzip bomb (about 1000:1 on the wire).
+local function zeros()
+  local mib = string.rep("\0", 1048576)
+  ngx.header["Content-Type"] = "text/plain"
+  for _ = 1, num("mb", 1) do
+    if not ngx.print(mib) then return ngx.exit(ngx.ERROR) end
+  end
+end
+
 local routes = {}
 for _, m in ipairs({ "GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS" }) do
   routes[#routes + 1] = { m, "/__low/echo", echo }
@@ -175,6 +184,7 @@ for _, m in ipairs({ "GET", "POST" }) do
   routes[#routes + 1] = { m, "/__low/redirect", redirect }
   routes[#routes + 1] = { m, "/__low/status", status }
   routes[#routes + 1] = { m, "/__low/gzip/text", gzip_text }
+  routes[#routes + 1] = { m, "/__low/gzip/zeros", zeros }
   routes[#routes + 1] = { m, "/__low/raw_headers", raw_headers }
 end
 _M.routes = routes
