@@ -90,7 +90,6 @@ describe("SSEParser re-entrancy", function()
   local function during(call, use)
     local p = core.sse_parser()
     p:set_direct(true)
-    p:feed(RECORD:rep(300))
     local inside, stop, errs, ran = false, false, {}, 0
     local function arm()
       with_gc(function()
@@ -105,12 +104,17 @@ describe("SSEParser re-entrancy", function()
     for _ = 1, 20 do arm() end
     local results = {}
     gc_often(true)
-    for _ = 1, 300 do
-      inside = true -- (no allocation of ours until it is false again)
-      local a, b = call(p)
-      inside = false
-      if a == nil then break end
-      results[#results + 1] = { a, b }
+    for _ = 1, 10 do -- rounds of 300 events, until finalizers ran inside a call
+      p:feed(RECORD:rep(300))
+      collectgarbage("step", 0)
+      for _ = 1, 300 do
+        inside = true -- (no allocation of ours until it is false again)
+        local a, b = call(p)
+        inside = false
+        if a == nil then break end
+        results[#results + 1] = { a, b }
+      end
+      if ran > 0 then break end
     end
     gc_often(false)
     stop = true
@@ -156,7 +160,7 @@ describe("SSEParser re-entrancy", function()
     for _, use in ipairs({ function(q) q:finish() end, function(q) q:reset() end }) do
       local results
       p, results = during(function(q) return q:next() end, use)
-      assert.equal(300, #results)
+      assert.is_true(#results >= 300)
       p:close()
     end
   end)
