@@ -56,6 +56,7 @@ struct coze_http_req {
   int encoded;                  /* the final response has a Content-Encoding: never paused */
   int body_too_large;           /* aborted for BODY_OVER_MAX or BODY_UNREAD */
   int paused;
+  int all;                      /* coze_http_read_all: 1 reading, 2 handed out */
   coze_sink sink;               /* when sink.feed is set, write_cb feeds it instead of `in` */
   size_t fed;                   /* bytes fed to it since the last pump */
 
@@ -179,11 +180,11 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
    paused) COZE_HTTP_MAX_UNREAD unread bytes. Else the transfer is aborted. */
 static int body_room(coze_http_req *r, size_t unread, size_t len)
 {
-  if (r->max_body > 0 && len > r->max_body - r->body_bytes) {
+  if (r->max_body > 0 && (r->body_bytes > r->max_body || len > r->max_body - r->body_bytes)) {
     r->body_too_large = BODY_OVER_MAX;
     return 0;
   }
-  if (r->encoded && unread + len > COZE_HTTP_MAX_UNREAD) {
+  if (r->encoded && !r->all && unread + len > COZE_HTTP_MAX_UNREAD) {
     r->body_too_large = BODY_UNREAD;
     return 0;
   }
@@ -557,6 +558,18 @@ void coze_http_free(coze_http_req *r)
   session_unref(s);
 }
 
+static void set_too_large(coze_http_req *r)
+{
+  if (r->body_too_large == BODY_OVER_MAX)
+    set_error(&r->err, COZE_HTTP_E_TOO_LARGE, NULL, CURLE_WRITE_ERROR,
+              "%s body exceeds max_body_bytes (%lu)", r->encoded ? "decompressed" : "response",
+              (unsigned long)r->max_body);
+  else
+    set_error(&r->err, COZE_HTTP_E_TOO_LARGE, NULL, CURLE_WRITE_ERROR,
+              "decompressed body: more than %lu MiB received and not read",
+              (unsigned long)(COZE_HTTP_MAX_UNREAD >> 20));
+}
+
 /* Fills r->err from a finished transfer that did not succeed. */
 static void transfer_error(coze_http_req *r)
 {
@@ -564,13 +577,7 @@ static void transfer_error(coze_http_req *r)
   if (r->nomem) {
     set_error(&r->err, COZE_HTTP_E_NOMEM, NULL, CURLE_OUT_OF_MEMORY, "not enough memory");
   } else if (r->body_too_large) {
-    if (r->body_too_large == BODY_OVER_MAX)
-      set_error(&r->err, COZE_HTTP_E_TOO_LARGE, NULL, r->result, "%s body exceeds max_body_bytes (%lu)",
-                r->encoded ? "decompressed" : "response", (unsigned long)r->max_body);
-    else
-      set_error(&r->err, COZE_HTTP_E_TOO_LARGE, NULL, r->result,
-                "decompressed body: more than %lu MiB received and not read",
-                (unsigned long)(COZE_HTTP_MAX_UNREAD >> 20));
+    set_too_large(r);
   } else if (r->hdr_too_large || (r->result == CURLE_OUT_OF_MEMORY && !r->hdr_done)) {
     /* ours, or curl's own cap on one header line (it reports that as out of memory) */
     set_error(&r->err, COZE_HTTP_E_TRANSPORT, NULL, r->result,
@@ -617,12 +624,14 @@ static long long next_deadline(const coze_http_req *r, const char **which)
   return d;
 }
 
-enum { WANT_HEADERS, WANT_DATA };
+enum { WANT_HEADERS, WANT_DATA, WANT_END };
 
 static int satisfied(const coze_http_req *r, int want)
 {
   if (r->done || r->err.kind != COZE_HTTP_E_NONE)
     return 1;
+  if (want == WANT_END)
+    return 0;
   return want == WANT_HEADERS ? r->hdr_done : r->in.len > 0 || r->fed > 0;
 }
 
@@ -756,6 +765,60 @@ int coze_http_read(coze_http_req *r, long timeout_ms, const char **data, size_t 
     return COZE_HTTP_OK;
   }
   return finished_state(r);
+}
+
+/* The body grows in `in`, unpaused, sized from Content-Length when the server sent one. */
+static void start_read_all(coze_http_req *r, size_t max_body)
+{
+  curl_off_t cl = -1;
+  r->all = 1;
+  if (max_body > 0 && (r->max_body == 0 || max_body < r->max_body))
+    r->max_body = max_body;
+  r->max_buffer = (size_t)-1;
+  if (r->max_body > 0 && r->body_bytes > r->max_body && r->err.kind == COZE_HTTP_E_NONE) {
+    detach(r); /* more than that came before the limit was set */
+    r->body_too_large = BODY_OVER_MAX;
+    set_too_large(r);
+    return;
+  }
+  if (r->hdr_done && !r->encoded &&
+      curl_easy_getinfo(r->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK && cl > 0 &&
+      (r->max_body == 0 || (curl_off_t)r->max_body >= cl) && (curl_off_t)r->in.len < cl)
+    coze_buf_reserve(&r->in, (size_t)cl - r->in.len); /* a failure only means growing later */
+  resume(r);
+}
+
+int coze_http_read_all(coze_http_req *r, size_t max_body, long timeout_ms, const char **data,
+                       size_t *len)
+{
+  coze_buf tmp;
+  *data = NULL;
+  *len = 0;
+  if (r->sink.feed != NULL)
+    coze_http_attach(r, NULL); /* cannot fail */
+  coze_buf_free(&r->out);
+  if (!r->all)
+    start_read_all(r, max_body);
+  if (!r->done && r->err.kind == COZE_HTTP_E_NONE) {
+    if (!pump(r, timeout_ms, WANT_END))
+      return COZE_HTTP_AGAIN;
+  }
+  if (finished_state(r) == COZE_HTTP_ERR)
+    return COZE_HTTP_ERR;
+  if (r->all == 2)
+    return COZE_HTTP_EOF; /* handed out already */
+  r->all = 2;
+  tmp = r->out;
+  r->out = r->in;
+  r->in = tmp;
+  *data = r->out.data != NULL ? r->out.data : "";
+  *len = r->out.len;
+  return COZE_HTTP_OK;
+}
+
+void coze_http_release(coze_http_req *r)
+{
+  coze_buf_free(&r->out);
 }
 
 int coze_http_status(const coze_http_req *r)

@@ -116,6 +116,14 @@ int coze_http_attach(coze_http_req *r, const coze_sink *sink);
 /* With a sink attached: OK when bytes were fed to it since the last call, AGAIN, EOF or ERR, as
  * coze_http_read (a failed transfer's bytes are fed first, then ERR). */
 int coze_http_pump(coze_http_req *r, long timeout_ms);
+/* The whole body in one buffer: OK with data/len (valid until the next call on r, or until
+ * coze_http_release), AGAIN, EOF once handed out, or ERR. The transfer is not paused meanwhile;
+ * max_body (when > 0 and below the request's) bounds it, and the buffer is sized from
+ * Content-Length when the server sent one. Bytes read() handed out before are not included. */
+int coze_http_read_all(coze_http_req *r, size_t max_body, long timeout_ms, const char **data,
+                       size_t *len);
+/* Frees the buffer the last read or read_all handed out. */
+void coze_http_release(coze_http_req *r);
 /* 0 until the headers are ready. */
 int coze_http_status(const coze_http_req *r);
 /* NULL until ready. Raw header block of the final response ("Name: value\r\n" lines, status line excluded). */

@@ -412,6 +412,39 @@ static int l_http_read(lua_State *L)
   }
 }
 
+/* r:read_all(max_bytes, timeout_ms) -> the whole body as one string (its bytes not handed out by
+ * read before), false when timeout_ms ran out first (call again), nil when it was handed out
+ * already, or nil, msg, kind, which ("too_large" past max_bytes, counted after decompression).
+ * One buffer sized from Content-Length, no chunks to join: for wait.read_all when present. */
+static int l_http_read_all(lua_State *L)
+{
+  l_request *u = check_request(L);
+  lua_Number max = luaL_checknumber(L, 2);
+  long t = opt_timeout(L, 3);
+  const char *data;
+  size_t len;
+  int rc;
+  luaL_argcheck(L, max >= 1, 2, "max_bytes must be a positive number");
+  if (u->sink != NULL)
+    set_sink(L, u, NULL, 0);
+  rc = coze_http_read_all(u->r, max >= (lua_Number)(SIZE_MAX / 2) ? SIZE_MAX / 2 : (size_t)max, t,
+                          &data, &len);
+  switch (rc) {
+  case COZE_HTTP_OK:
+    lua_pushlstring(L, data, len);
+    coze_http_release(u->r); /* the body lives once, as the string, from here on */
+    return 1;
+  case COZE_HTTP_AGAIN:
+    lua_pushboolean(L, 0);
+    return 1;
+  case COZE_HTTP_EOF:
+    lua_pushnil(L);
+    return 1;
+  default:
+    return push_error(L, coze_http_req_error(u->r));
+  }
+}
+
 static int push_pumped(lua_State *L, l_request *u, int rc)
 {
   switch (rc) {
@@ -539,6 +572,7 @@ void coze_l_http_open(lua_State *L)
     {"wait_headers", l_http_wait_headers},
     {"read", l_http_read},
     {"read_into", l_http_read_into},
+    {"read_all", l_http_read_all},
     {"status", l_http_status},
     {"headers", l_http_headers},
     {"info", l_http_info},

@@ -125,3 +125,51 @@ describe("coze.core body limits", function()
     r:close()
   end)
 end)
+
+describe("Request:read_all", function()
+  local s
+  before_each(function() s = core.session() end)
+  after_each(function() s:close() end)
+
+  local function get(path)
+    local r = s:request { method = "GET", url = BASE .. path }
+    assert.equal(200, r:wait_headers(5000))
+    return r
+  end
+
+  it("returns the whole body once, with or without Content-Length, plain or gzip", function()
+    for _, case in ipairs({ { "/__low/bytes?n=300000", 300000 }, { "/__low/bytes?n=300000&length=0", 300000 },
+                            { "/__low/gzip/text?lines=20000", 20000 * 55 } }) do
+      local r = get(case[1])
+      local body = r:read_all(1e9, 20000)
+      assert.equal(case[2], #body, case[1])
+      if case[1]:find("bytes") then assert.equal("\0\1\2", body:sub(1, 3)) end
+      assert.is_nil(r:read_all(1e9, 0))
+      r:close()
+    end
+  end)
+
+  it("returns false while the body is incomplete and the wait ran out, then the rest after read()", function()
+    local r = get("/__low/stall?after=10&ms=300")
+    local first = r:read(5000)
+    assert.equal(10, #first)
+    assert.is_false(r:read_all(1e6, 0))
+    assert.equal("end", r:read_all(1e6, 5000))
+    r:close()
+  end)
+
+  it("fails past max_bytes, counted after decompression", function()
+    local r = get("/__low/bytes?n=300000")
+    local body, msg, kind = r:read_all(100000, 20000)
+    assert.is_nil(body)
+    assert.equal("response body exceeds max_body_bytes (100000)", msg)
+    assert.equal("too_large", kind)
+    r:close()
+    r = get("/__low/gzip/zeros?mb=40") -- (under the 64 MiB a gzip body may buffer before read_all)
+    body, msg, kind = r:read_all(8 * 2 ^ 20, 20000)
+    assert.is_nil(body)
+    assert.equal("decompressed body exceeds max_body_bytes (8388608)", msg)
+    r:close()
+    assert.has_error(function() get("/__low/bytes?n=10"):read_all(0) end)
+  end)
+end)
