@@ -14,6 +14,7 @@ local scrub = require "coze.scrub"
 local stream_mod = require "coze.stream"
 local transport_mod = require "coze.transport"
 local url = require "coze.url"
+local wait = require "coze.wait"
 
 local fail = args.fail
 local TIMEOUT_KEYS = defaults.TIMEOUT_KEYS
@@ -203,6 +204,7 @@ local HOOKS_TAKE = { credential = credential, decode = decode, on_rejected = on_
 
 function Client:request(req)
   local call = self:with_defaults(req.call or {})
+  if call.on_wait then wait.check_on_wait(req.op or "request", call.on_wait, 2) end
   local treq, safe = request.build(self, req, call)
   if not treq then return nil, safe end
   local lines = treq.headers
