@@ -1,16 +1,36 @@
 -- Argument checks for the public API. Misuse raises "coze: <where>: <msg>" pointing at the
--- caller's line: `level` counts frames above the function that calls the check (1, the default,
--- is that function's caller, i.e. the user when the check runs directly in a public method).
+-- caller's line: the first frame outside the SDK's own files (so wrappers, tail calls and helpers
+-- between the public method and the check cannot shift it into the SDK). `level` counts frames
+-- above the function that calls the check (1, the default, is that function's caller); it is
+-- used only when the SDK's files cannot be told apart (loaded from a string, not a file).
 local _M = {}
 
+local getinfo = debug.getinfo
+
+-- "@/path/to/lua/coze/": the chunk-name prefix every file of the SDK shares.
+local SDK_PREFIX = (getinfo(1, "S").source or ""):match("^(@.*[/\\]coze[/\\])args%.lua$")
+
+-- The level (as error() counts from fail) of the first Lua frame outside the SDK, or nil.
+local function user_level()
+  if not SDK_PREFIX then return nil end
+  local level = 3 -- 1: fail, 2: this function's caller is fail's caller ... start above fail's caller
+  while true do
+    local info = getinfo(level, "S")
+    if not info then return nil end
+    if info.what ~= "C" and info.source:sub(1, #SDK_PREFIX) ~= SDK_PREFIX then return level - 1 end
+    level = level + 1
+  end
+end
+
 local function fail(where, msg, level)
-  error("coze: " .. where .. ": " .. msg, (level or 1) + 2)
+  error("coze: " .. where .. ": " .. msg, user_level() or (level or 1) + 2)
 end
 _M.fail = fail
 
 local function describe(v)
   if v == "" then return "an empty string" end
   if v ~= v then return "NaN" end
+  if type(v) == "number" then return tostring(v) end
   return type(v)
 end
 

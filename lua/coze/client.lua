@@ -207,6 +207,10 @@ function Client:request(req)
   if call.on_wait then wait.check_on_wait(req.op or "request", call.on_wait, 2) end
   local treq, safe = request.build(self, req, call)
   if not treq then return nil, safe end
+  if call.output and req.response == "binary" then
+    local ok, err = download.check_output(call.output)
+    if not ok then return nil, errors.annotate(err, { op = req.op }) end
+  end
   local lines = treq.headers
   treq.headers = nil
   return pipeline.run {
