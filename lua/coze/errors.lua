@@ -38,7 +38,8 @@ function Error.__tostring(e)
     label = tostring(e.kind) .. " error"
   end
   local msg = e.msg and e.msg ~= "" and printable(e.msg)
-  if msg and msg:sub(1, #label):lower() == label:lower() then
+  local says_status = msg and e.http_status and msg:sub(1, 5) == "HTTP " and msg:match("^HTTP (%d+)") == tostring(e.http_status)
+  if msg and (says_status or msg:sub(1, #label):lower() == label:lower()) then
     parts[#parts + 1] = msg -- "first_byte timeout after 200 ms" already says what the label would
   else
     parts[#parts + 1] = label
@@ -46,7 +47,7 @@ function Error.__tostring(e)
   end
   local extra = {}
   if type(e.attempts) == "number" and e.attempts > 1 then extra[#extra + 1] = "after " .. e.attempts .. " attempts" end
-  if e.http_status then extra[#extra + 1] = "http " .. tostring(e.http_status) end
+  if e.http_status and not says_status then extra[#extra + 1] = "http " .. tostring(e.http_status) end
   if e.retry_after then extra[#extra + 1] = "retry after " .. tostring(e.retry_after) .. "s" end
   if e.logid and e.logid ~= "" then extra[#extra + 1] = "logid " .. printable(e.logid) end
   if #extra > 0 then parts[#parts + 1] = " (" .. table.concat(extra, ", ") .. ")" end
@@ -79,9 +80,14 @@ function _M.summary(body)
 end
 
 -- A server's non-JSON body for err.msg: summarised, scrubbed of the secrets (and credential
--- shapes), cut at defaults.SNIPPET_BYTES; the full size said when it was cut.
-function _M.server_text(body, secrets)
-  local text = require("coze.scrub").snippet(_M.summary(body), secrets)
+-- shapes), cut at defaults.SNIPPET_BYTES; the full size said when it was cut. A leading HTTP
+-- status (an nginx page titled "502 Bad Gateway") is dropped when it is `status`, said already.
+function _M.server_text(body, secrets, status)
+  local summary = _M.summary(body)
+  if status and summary:sub(1, #tostring(status) + 1) == tostring(status) .. " " then
+    summary = summary:sub(#tostring(status) + 2)
+  end
+  local text = require("coze.scrub").snippet(summary, secrets)
   if #body > #text + 16 then text = text .. " (" .. #body .. "-byte body)" end
   return text
 end
