@@ -203,7 +203,11 @@ local HOOKS = { credential = credential, decode = decode, on_rejected = on_rejec
 local HOOKS_TAKE = { credential = credential, decode = decode, on_rejected = on_rejected, take = take }
 
 function Client:request(req)
-  local call = self:with_defaults(req.call or {})
+  local own = req.call or {}
+  local call = self:with_defaults(own)
+  if call ~= own and call.on_progress and not own.on_progress and not req.multipart then
+    call.on_progress = nil -- a client-wide upload callback: uploads only
+  end
   if call.on_wait then wait.check_on_wait(req.op or "request", call.on_wait, 2) end
   local treq, safe = request.build(self, req, call)
   if not treq then return nil, safe end
