@@ -135,3 +135,17 @@ describe("on_wait = coroutine.yield outside a coroutine", function()
     assert.truthy(conv.id)
   end)
 end)
+
+describe("a chat stream with cancel_on_close read in a coroutine", function()
+  it("still cancels the chat when closed outside it (client-wide on_wait = coroutine.yield)", function()
+    local client = emu.client { wait_ms = 0, on_wait = coroutine.yield }
+    local stream
+    drive(function()
+      stream = assert(client.chat:stream(ask { cancel_on_close = true, headers = { ["X-Emu-Drip-Ms"] = "50" } }))
+      repeat local ev = assert(stream:next()) until ev.event == "conversation.chat.created"
+    end)
+    local mark = emu.mark()
+    stream:close()
+    assert.equal(1, #emu.since(mark, "^/v3/chat/cancel$"))
+  end)
+end)

@@ -3,6 +3,7 @@ local args = require "coze.args"
 local errors = require "coze.errors"
 local poll = require "coze.resources.poll"
 local stream_mod = require "coze.stream"
+local wait = require "coze.wait"
 
 local _M = {}
 
@@ -79,8 +80,16 @@ local CANCELABLE = stream_mod.profile("chat", { watch = { ["conversation.chat.cr
 local function cancel_unfinished(client, on_wait, wait_ms)
   return function(stream)
     if stream.completed or not stream.chat_id or (stream.err and stream.err.kind == "api") then return end
+    local ow = on_wait
+    if ow == nil and client.call_defaults then ow = client.call_defaults.on_wait end
+    -- closed outside the coroutine that read it (a Ctrl-C handler): sleep between the cancel's
+    -- polls instead of raising from close()
+    if ow == coroutine.yield and not wait.can_yield() then
+      local transport = client.transport
+      ow = function(ms) transport:sleep_ms(ms) end
+    end
     client.chat:cancel { conversation_id = stream.conversation_id, chat_id = stream.chat_id, max_retries = 1,
-      on_wait = on_wait, wait_ms = wait_ms }
+      on_wait = ow, wait_ms = wait_ms }
   end
 end
 
