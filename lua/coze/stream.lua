@@ -74,7 +74,16 @@ end
 local PROFILES = {
   chat = compile_profile {
     terminal = { done = true },
-    errors = { error = function(d) return d.code, d.msg end },
+    errors = {
+      error = function(d) return d.code, d.msg end,
+      -- a failed chat is a failed call, also when `done` follows: its last_error is the error
+      ["conversation.chat.failed"] = function(d)
+        local e = type(d.last_error) == "table" and d.last_error or {}
+        local msg = e.msg
+        if type(msg) ~= "string" or msg == "" then msg = "chat " .. tostring(d.id) .. " failed" end
+        return e.code, msg
+      end,
+    },
   },
   workflow = compile_profile {
     terminal = { Done = true },

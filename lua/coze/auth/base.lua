@@ -93,6 +93,26 @@ local CALL_NUMBERS = {
   "max_retries", "retry_base_ms", "retry_max_delay_ms", "retry_budget_ms", "lock_timeout_ms",
 }
 
+-- The options every auth object takes (base.init reads them).
+_M.COMMON = { base_url = true, transport = true, proxy = true, no_proxy = true, ca_file = true, ca_path = true,
+  tls_verify = true, headers = true, refresh_skew = true, lock = true, store = true, on_token = true, cache_key = true }
+for _, k in ipairs(CALL_NUMBERS) do _M.COMMON[k] = true end
+
+local known_sets = setmetatable({}, { __mode = "k" })
+
+-- Raises "unknown option ... (did you mean ...?)" at the constructor's caller for a key of opts that
+-- is neither common nor in `own` (the flow's own option names, a set).
+function _M.check_known(where, opts, own, level)
+  local set = known_sets[own]
+  if not set then
+    set = {}
+    for k in pairs(_M.COMMON) do set[k] = true end
+    for k in pairs(own) do set[k] = true end
+    known_sets[own] = set
+  end
+  args.known(where, opts, set, (level or 1) + 1)
+end
+
 -- Fills the options every auth object takes and returns its private table.
 -- where: "auth.jwt" ...; level: how far up the public constructor's caller is (from here).
 function _M.init(self, where, opts, level)

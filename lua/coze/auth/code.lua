@@ -21,8 +21,17 @@ PKCE._no_token_hint = "complete the authorization first (authorize_url, then exc
 Web._no_token_hint = PKCE._no_token_hint
 PKCE._op, Web._op = CODE_OP, CODE_OP
 
+-- Their own options (base.COMMON besides).
+local OWN = {
+  ["auth.pkce"] = { client_id = true, refresh_token = true, access_token = true, expires_in = true,
+    redirect_uri = true, www_base_url = true, code_challenge_method = true, code_verifier_length = true },
+  ["auth.web"] = { client_id = true, refresh_token = true, access_token = true, expires_in = true,
+    redirect_uri = true, www_base_url = true, client_secret = true },
+}
+
 local function common(self, where, opts)
   if type(opts) ~= "table" then args.fail(where, "expected an options table", 2) end
+  base.check_known(where, opts, OWN[where], 2)
   local p = app.init(self, where, opts, 3)
   self.redirect_uri = args.string(where, opts, "redirect_uri", false, 2)
   self.www_base_url = base.check_base_url(where, opts, "www_base_url", 3)

@@ -50,9 +50,12 @@ local function server_times(res)
   return interval, expires
 end
 
+local OWN = { client_id = true, workspace_id = true, refresh_token = true, access_token = true, expires_in = true }
+
 --- coze.auth.device{ client_id, workspace_id, base_url, refresh_token (a saved one), ... }
 function _M.new(opts)
   if type(opts) ~= "table" then args.fail("auth.device", "expected an options table") end
+  base.check_known("auth.device", opts, OWN)
   local self = setmetatable({}, Device)
   app.init(self, "auth.device", opts)
   self.workspace_id = base.check_id("auth.device", opts, "workspace_id")

@@ -51,7 +51,7 @@ local function parse(o, status, headers, body, secrets)
     base.msg = "malformed JSON in OAuth response"
     return false, errors.new("decode", base)
   end
-  base.msg = scrub("HTTP " .. status, secrets) .. (body ~= "" and (": " .. scrub_mod.snippet(body, secrets)) or "")
+  base.msg = scrub("HTTP " .. status, secrets) .. (body ~= "" and (": " .. errors.server_text(body, secrets, status)) or "")
   return false, errors.new("http", base)
 end
 
