@@ -109,6 +109,21 @@ end
 -- Reads a whole response body: string | nil, err. More than max_bytes is an error (kind "decode"),
 -- so a server that never stops cannot fill memory.
 function _M.read_all(h, max_bytes, wait_ms, on_wait)
+  if h.read_all and not (not on_wait and current()) then
+    -- one buffer sized from Content-Length, bounded after decompression, no chunks to join (a
+    -- task reads in chunks: its handle would look ready at every step until the body is whole)
+    local fn = h.read_all
+    local hint
+    wait_ms, hint = slices(wait_ms, on_wait)
+    while true do
+      local body, err = fn(h, max_bytes, wait_ms)
+      if body ~= false then
+        if body == nil and err == nil then body = "" end
+        return body, err
+      end
+      if on_wait then call_on_wait(on_wait, hint) end
+    end
+  end
   local parts, n = {}, 0
   while true do
     local chunk, err = _M.await(h, "read", wait_ms, on_wait)
