@@ -285,13 +285,13 @@ describe("options checks", function()
 
   it("rejects a field of the wrong type with its name and type", function()
     assert.has_error(function() client.bots:list { workspace_id = "w", page_size = "ten" } end,
-      "coze: bots.list: field 'page_size' must be an integer")
+      "coze: bots.list: field 'page_size' must be an integer, got string")
     assert.has_error(function() client.bots:retrieve { bot_id = "b", is_published = "yes" } end,
-      "coze: bots.retrieve: field 'is_published' must be a boolean")
+      "coze: bots.retrieve: field 'is_published' must be a boolean, got string")
     assert.has_error(function() client.bots:publish { bot_id = "b", connector_ids = "1024" } end,
-      "coze: bots.publish: field 'connector_ids' must be a table")
+      "coze: bots.publish: field 'connector_ids' must be a list (a table like { a, b }), got string")
     assert.has_error(function() client.bots:update { bot_id = { 1 } } end,
-      "coze: bots.update: field 'bot_id' must be a string")
+      "coze: bots.update: field 'bot_id' must be a string, got table")
   end)
 
   it("accepts ids as numbers and integers as digit strings", function()
