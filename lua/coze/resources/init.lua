@@ -107,9 +107,6 @@ local function prepare(spec, opts)
   if type(opts) ~= "table" then
     fail(op, "expected an options table, got " .. type(opts))
   end
-  for _, name in ipairs(spec.required) do
-    if opts[name] == nil then fail(op, "field '" .. name .. "' is required") end
-  end
   -- read per call: other modules may add call options after this one was loaded
   local call_options = client_mod.CALL_OPTIONS
   local call, query, body = {}, {}, nil
@@ -147,6 +144,10 @@ local function prepare(spec, opts)
         body[k] = v
       end
     end
+  end
+  -- after the fields: a misspelt required field is named as unknown, with the name it may have meant
+  for _, name in ipairs(spec.required) do
+    if opts[name] == nil then fail(op, "field '" .. name .. "' is required") end
   end
   if spec.message and body then
     local err = shape.message_content(body, "")
