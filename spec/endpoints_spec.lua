@@ -38,9 +38,15 @@ local function in_scope(row)
 end
 
 -- The SDK method names of a row: "a|b" = two; a json|sse row with one name gets a ".stream" twin.
+-- Operations the SDK names as the official SDKs do (the table's `catalog` field keeps the catalog's name).
+local RENAMED = {}
+for _, ep in ipairs(endpoints) do
+  if ep.catalog then RENAMED[ep.catalog] = ep[1] end
+end
+
 local function names_of(row)
   local names = {}
-  for n in row.operation:gmatch("[^|]+") do names[#names + 1] = n end
+  for n in row.operation:gmatch("[^|]+") do names[#names + 1] = RENAMED[n] or n end
   if row.response == "json|sse" and #names == 1 then
     names[2] = names[1]:gsub("%.[%w_]+$", "") .. ".stream"
   end

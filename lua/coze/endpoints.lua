@@ -3,6 +3,7 @@
 -- Every HTTP operation of the Coze API, one line each; coze.resources builds the client's
 -- resource objects from it. Fields:
 --   [1] operation ("a.b.c" becomes client.a.b:c{...}), [2] HTTP method, [3] path ({name} = path param)
+--   catalog   the catalog's name of the operation, where the SDK uses the official SDKs' name instead
 --   query     names taken from the options into the query string (everything else goes to the body;
 --             for methods without a body, and rows with body = "none", to the query string)
 --   required  names that must be present (path params always are)
@@ -173,13 +174,13 @@ return {
     types = { include_input_output = "boolean" } },
   { "workflows.runs.create", "POST", "/v1/workflow/run", required = { "workflow_id" }, result = "body",
     types = { app_id = "string", bot_id = "string", connector_id = "string", ext = { "map", "string" }, is_async = "boolean", parameters = "object", workflow_id = "string", workflow_version = "string" } },
-  { "workflows.runs.resume", "POST", "/v1/workflows/resume", required = { "event_id", "interrupt_type", "resume_data", "workflow_id" }, result = "body",
+  { "workflows.runs.resume_sync", "POST", "/v1/workflows/resume", catalog = "workflows.runs.resume", required = { "event_id", "interrupt_type", "resume_data", "workflow_id" }, result = "body",
     types = { event_id = "string", interrupt_type = "integer", resume_data = "string", workflow_id = "string" } },
   { "workflows.runs.run_histories.execute_nodes.retrieve", "GET", "/v1/workflows/{workflow_id}/run_histories/{execute_id}/execute_nodes/{node_execute_uuid}", idempotent = true },
   { "workflows.runs.run_histories.retrieve", "GET", "/v1/workflows/{workflow_id}/run_histories/{execute_id}", idempotent = true },
   { "workflows.runs.stream", "POST", "/v1/workflow/stream_run", required = { "workflow_id" }, stream = "workflow",
     types = { app_id = "string", bot_id = "string", connector_id = "string", ext = { "map", "string" }, parameters = "object", workflow_id = "string", workflow_version = "string" } },
-  { "workflows.runs.stream_resume", "POST", "/v1/workflow/stream_resume", required = { "event_id", "interrupt_type", "resume_data", "workflow_id" }, stream = "workflow",
+  { "workflows.runs.resume", "POST", "/v1/workflow/stream_resume", catalog = "workflows.runs.stream_resume", required = { "event_id", "interrupt_type", "resume_data", "workflow_id" }, stream = "workflow",
     types = { event_id = "string", interrupt_type = "integer", resume_data = "string", workflow_id = "string" } },
   { "workflows.versions.list", "GET", "/v1/workflows/{workflow_id}/versions", query = { "publish_status", "page_size", "page_token", "include_input_output" }, idempotent = true, paging = "page_token", items = "items",
     types = { publish_status = "string", page_size = "integer", page_token = "string", include_input_output = "boolean" } },
@@ -323,9 +324,10 @@ return {
 --   DELETE rows with content_type json send a JSON body ({} when empty, as the spec declares); DELETE rows with content_type none send no body and put their fields in the query
 --   files.upload / audio.transcriptions.create: the multipart field is `file` (notes); the phantom required names `Data` / `body` of the spec are dropped
 --   conversations.messages.update: the result is the top-level `message` (not `data`); datasets.documents.create: the top-level `document_infos`
---   workflows.runs.create / resume, conversations.messages.list, datasets.documents.list: result = body (top-level fields next to or instead of `data`)
+--   workflows.runs.create / resume_sync, conversations.messages.list, datasets.documents.list: result = body (top-level fields next to or instead of `data`)
 --   workflows.chat.stream: always SSE with chat-style events (profile chat), although the spec declares JSON
---   workflows.runs.stream / stream_resume: SSE with the workflow profile (spec models the events as JSON)
+--   workflows.runs.stream / resume (catalog: stream_resume): SSE with the workflow profile (spec models the events as JSON)
+--   workflows.runs.resume is the streaming resume, as coze-py/js/go name it; the catalog's non-streaming workflows.runs.resume is resume_sync here (one JSON answer, like runs:create next to runs:stream)
 --   audio.speech.create: raw audio bytes (response = binary), not the spec's {data:{content}} object
 --   conversations.messages.list paging: next page with after_id = last_id (docs: 向后翻页), or before_id = first_id when the caller started with before_id (docs: 向前翻页)
 --   responses whose spec `data` is the clobbered shared properties_data are not sampled from the spec; the emulator uses small hand-written samples instead
