@@ -2,8 +2,8 @@
 -- on the wire. A shape is a kind name ("string", "integer", "number", "boolean", "array", "object",
 -- "map", "any") or a table { kind, detail, message = true }: { "array", item }, { "map", value },
 -- { "object", { field = shape, ... } }; message marks a chat message (content + content_type).
--- conform() returns the value to send (a copy where anything changed; the caller's tables are never
--- modified) or nil and a message naming the field.
+-- conform() returns the value to send (the caller's table itself when nothing changes, else a copy:
+-- the caller's tables are never modified) or nil and a message naming the field.
 local json = require "coze.json"
 
 local _M = {}
@@ -46,12 +46,21 @@ local function is_message(s)
   return type(s) == "table" and s.message == true
 end
 
+-- A shallow copy: values are copied on write, so the caller's tables never change.
+local function copy(t)
+  local out = {}
+  for k, x in pairs(t) do out[k] = x end
+  return out
+end
+
 local conform
 
-local function conform_list(s, v, name, in_query)
+-- The inner checks return the value to send, or nil, what is wrong, and where below the value
+-- ("" = the value itself, "[2].content"): paths are only built on the way out of a failure.
+local function conform_list(s, v, in_query)
   if type(v) ~= "table" then
     if in_query and type(v) == "string" then return v end -- "a,b,c" as the API takes it
-    return nil, "field '" .. name .. "' must be a list (a table like { a, b }), got " .. type(v)
+    return nil, "must be a list (a table like { a, b }), got " .. type(v), ""
   end
   if next(v) == nil then
     if in_query then return v end
@@ -60,78 +69,87 @@ local function conform_list(s, v, name, in_query)
   local item = type(s) == "table" and s[2] or "any"
   if not is_sequence(v) then
     if is_message(item) and (v.content ~= nil or v.role ~= nil) then
-      return nil, "field '" .. name .. "' is a list of messages, got one message: wrap it in a list: "
-        .. "`{ coze.message.user_text(...) }`"
+      return nil, "is a list of messages, got one message: wrap it in a list: `{ coze.message.user_text(...) }`", ""
     end
     if kind(item) == "object" then
-      return nil, "field '" .. name .. "' is a list of objects, got one object: wrap it in a list: `{ { ... } }`"
+      return nil, "is a list of objects, got one object: wrap it in a list: `{ { ... } }`", ""
     end
-    return nil, "field '" .. name .. "' must be a list (keys 1..n, like { a, b }), got a table with other keys"
+    return nil, "must be a list (keys 1..n, like { a, b }), got a table with other keys", ""
   end
   if item == "any" or item == "array" or item == "object" or item == "map" then return v end
-  local out = {}
+  local out = v
   for i = 1, #v do
-    local x, err = conform(item, v[i], name .. "[" .. i .. "]", in_query)
-    if err then return nil, err end
-    out[i] = x
+    local x, err, at = conform(item, v[i], in_query)
+    if err then return nil, err, "[" .. i .. "]" .. at end
+    if x ~= v[i] then
+      if out == v then out = copy(v) end
+      out[i] = x
+    end
   end
   return out
 end
 
 -- A message's object_string content given as a table (the list of items) becomes the JSON text the
--- API wants. m is a table of the caller's own (a copy); prefix names the message ("" for the body).
-function _M.message_content(m, prefix)
+-- API wants. m is a table of the caller's own (a copy). nil, or what is wrong with m.content.
+local function content_error(m)
   local c = m.content
   if type(c) ~= "table" then return nil end
   if m.content_type ~= "object_string" then
-    return "field '" .. prefix .. "content' is a table: set content_type = \"object_string\" "
-      .. "(coze.message.user_object builds such a message)"
+    return "is a table: set content_type = \"object_string\" (coze.message.user_object builds such a message)"
   end
   if not is_sequence(c) then
-    return "field '" .. prefix .. "content' is a list of content items, got one item: wrap it in a list: "
-      .. "`{ coze.message.text(...) }`"
+    return "is a list of content items, got one item: wrap it in a list: `{ coze.message.text(...) }`"
   end
   if next(c) == nil then
     m.content = "[]"
     return nil
   end
   local text, err = json.encode(c)
-  if not text then return "field '" .. prefix .. "content' cannot be encoded as JSON: " .. err end
+  if not text then return "cannot be encoded as JSON: " .. err end
   m.content = text
   return nil
 end
 
-local function conform_object(s, v, name, in_query)
+-- The same for a body that is itself a message (conversations.messages:create): nil or the error.
+function _M.message_content(m)
+  local err = content_error(m)
+  return err and ("field 'content' " .. err)
+end
+
+local function conform_object(s, v, in_query)
   local k0 = kind(s)
   if type(v) ~= "table" then
-    return nil, "field '" .. name .. "' must be an object (a table with string keys), got " .. type(v)
+    return nil, "must be an object (a table with string keys), got " .. type(v), ""
   end
   if next(v) == nil then return v end
   if v[1] ~= nil then
-    return nil, "field '" .. name .. "' must be an object (a table with string keys), got a list"
+    return nil, "must be an object (a table with string keys), got a list", ""
   end
   local detail = type(s) == "table" and s[2] or nil
   if detail == nil or detail == "any" then return v end
-  local out = {}
+  local message = s.message
+  local out = v
   for k, x in pairs(v) do
     local sub = k0 == "map" and detail or detail[k]
-    if k == "content" and s.message and type(x) == "table" then sub = nil end -- message_content below
+    if message and k == "content" and type(x) == "table" then sub = nil end -- content_error below
     if sub ~= nil and sub ~= "any" then
-      local err
-      x, err = conform(sub, x, name .. "." .. tostring(k), in_query)
-      if err then return nil, err end
+      local y, err, at = conform(sub, x, in_query)
+      if err then return nil, err, "." .. tostring(k) .. at end
+      if y ~= x then
+        if out == v then out = copy(v) end
+        out[k] = y
+      end
     end
-    out[k] = x
   end
-  if s.message then
-    local err = _M.message_content(out, name .. ".")
-    if err then return nil, err end
+  if message and type(out.content) == "table" then
+    if out == v then out = copy(v) end
+    local err = content_error(out)
+    if err then return nil, err, ".content" end
   end
   return out
 end
 
--- shape, value, field name[, in_query] -> the value to send | nil, message. json.null passes as is.
-function conform(s, v, name, in_query)
+function conform(s, v, in_query)
   local t = type(v)
   if t == "userdata" then return v end
   local k = kind(s)
@@ -140,33 +158,40 @@ function conform(s, v, name, in_query)
     if t == "number" then
       local text = id_text(v)
       if text then return text end
-      return nil, "field '" .. name .. "' is a string id: pass ids as strings (\"7390...\"); the number "
-        .. tostring(v) .. " cannot hold every digit"
+      return nil, "is a string id: pass ids as strings (\"7390...\"); the number " .. tostring(v)
+        .. " cannot hold every digit", ""
     end
-    return nil, "field '" .. name .. "' must be a string, got " .. t
+    return nil, "must be a string, got " .. t, ""
   elseif k == "integer" then
     if t == "number" and v == floor(v) then return v end
     if t == "string" and v:match("^%-?%d+$") then
       local n = tonumber(v)
       if n > -TWO53 and n < TWO53 then return in_query and v or n end
     end
-    return nil, "field '" .. name .. "' must be an integer, got " .. (t == "number" and tostring(v) or t)
+    return nil, "must be an integer, got " .. (t == "number" and tostring(v) or t), ""
   elseif k == "number" then
     if t == "number" then return v end
     if t == "string" and tonumber(v) then return in_query and v or tonumber(v) end
-    return nil, "field '" .. name .. "' must be a number, got " .. t
+    return nil, "must be a number, got " .. t, ""
   elseif k == "boolean" then
     if t == "boolean" then return v end
-    return nil, "field '" .. name .. "' must be a boolean, got " .. t
+    return nil, "must be a boolean, got " .. t, ""
   elseif k == "array" then
-    return conform_list(s, v, name, in_query)
+    return conform_list(s, v, in_query)
   elseif k == "object" or k == "map" then
     if in_query and t == "string" then return v end
-    return conform_object(s, v, name, in_query)
+    return conform_object(s, v, in_query)
   end
   return v
 end
-_M.conform = conform
+
+-- shape, value, field name[, in_query] -> the value to send | nil, "field '<name...>' <what is wrong>".
+-- json.null passes as is.
+function _M.conform(s, v, name, in_query)
+  local out, err, at = conform(s, v, in_query)
+  if err then return nil, "field '" .. name .. at .. "' " .. err end
+  return out
+end
 
 -- Edit distance of two short names (only on the error path).
 local function distance(a, b)

@@ -150,7 +150,7 @@ local function prepare(spec, opts)
     if opts[name] == nil then fail(op, "field '" .. name .. "' is required") end
   end
   if spec.message and body then
-    local err = shape.message_content(body, "")
+    local err = shape.message_content(body)
     if err then fail(op, err) end
   end
   if extra_body then
