@@ -80,6 +80,7 @@ build = {
     ["coze.retry"] = "lua/coze/retry.lua",
     ["coze.scheduler"] = "lua/coze/scheduler.lua",
     ["coze.scrub"] = "lua/coze/scrub.lua",
+    ["coze.shape"] = "lua/coze/shape.lua",
     ["coze.stream"] = "lua/coze/stream.lua",
     ["coze.transport.curl"] = "lua/coze/transport/curl.lua",
     ["coze.transport"] = "lua/coze/transport/init.lua",

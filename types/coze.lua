@@ -106,8 +106,8 @@ function WsConnector:connect(opts) end
 function coze.new(opts) end
 
 ---@class coze.CallOptions
----@field headers? table<string, string|number> extra request headers / query values for this call
----@field query? table<string, string|number> extra request headers / query values for this call
+---@field headers? table<string, string|number> extra request headers / query values for this call (query works like extra_query)
+---@field query? table<string, string|number> extra request headers / query values for this call (query works like extra_query)
 ---@field wait_ms? number non-blocking driving (README)
 ---@field on_wait? fun(wait_ms: number) non-blocking driving (README)
 ---@field connect_timeout_ms? number timeouts; the idle timer is reset by every byte, so long streams live as long as bytes flow; math.h…
@@ -1000,10 +1000,10 @@ local R_workflows_runs = {}
 function R_workflows_runs:create(opts) end
 
 --- 恢复运行工作流 · `POST /v1/workflows/resume`
----@param opts coze.opts.workflows.runs.resume
----@return coze.result.workflows.runs.resume|nil result
+---@param opts coze.opts.workflows.runs.resume_sync
+---@return coze.result.workflows.runs.resume_sync|nil result
 ---@return coze.Meta|coze.Error|nil meta_or_err
-function R_workflows_runs:resume(opts) end
+function R_workflows_runs:resume_sync(opts) end
 
 --- 执行工作流（流式响应） · `POST /v1/workflow/stream_run`
 ---@param opts coze.opts.workflows.runs.stream
@@ -1012,10 +1012,10 @@ function R_workflows_runs:resume(opts) end
 function R_workflows_runs:stream(opts) end
 
 --- 恢复运行工作流（流式响应） · `POST /v1/workflow/stream_resume`
----@param opts coze.opts.workflows.runs.stream_resume
----@return coze.WorkflowStream|nil result
+---@param opts coze.opts.workflows.runs.resume
+---@return coze.Stream|nil result
 ---@return coze.Error|nil err
-function R_workflows_runs:stream_resume(opts) end
+function R_workflows_runs:resume(opts) end
 
 ---@class coze.opts.workflows.runs.create_and_poll : coze.opts.workflows.runs.create
 ---@field poll_interval_ms? integer ms between polls (default 1000)
@@ -2184,13 +2184,13 @@ function R_chat_completions:stream(opts) end
 ---@field interrupt_data? table
 ---@field usage? table
 
----@class coze.opts.workflows.runs.resume : coze.CallOptions
+---@class coze.opts.workflows.runs.resume_sync : coze.CallOptions
 ---@field event_id string (body) 工作流执行中断事件 ID
 ---@field interrupt_type 1|2|3|4|5|7 (body) 中断类型
 ---@field resume_data string (body) 恢复执行时,用户对智能体指定问题的回复
 ---@field workflow_id string (body) 待执行的 Workflow ID,此工作流应已发布
 
----@class coze.result.workflows.runs.resume
+---@class coze.result.workflows.runs.resume_sync
 ---@field data? string
 ---@field debug_url? string
 ---@field execute_id? string
@@ -2238,7 +2238,7 @@ function R_chat_completions:stream(opts) end
 ---@field parameters? table (body) 工作流开始节点的输入参数及取值 (JSON 序列化字符串)
 ---@field workflow_version? string (body) 资源库工作流版本,只有运行工作流为资源库内工作流时可以传值,不传默认使用最新版本
 
----@class coze.opts.workflows.runs.stream_resume : coze.CallOptions
+---@class coze.opts.workflows.runs.resume : coze.CallOptions
 ---@field event_id string (body) 工作流执行中断事件 ID
 ---@field interrupt_type 1|2|3|4|5|7 (body) 中断类型
 ---@field resume_data string (body) 恢复执行时,用户对智能体指定问题的回复
