@@ -1279,6 +1279,7 @@ local coze = {}
 ---@field chat_status table<string, string>
 ---@field message_type table<string, string>
 ---@field workflow_status table<string, string>
+---@field realtime table<string, { up: table<string, string>, down: table<string, string> }> WebSocket event types per API
 
 ---@class coze.Task
 local Task = {}
@@ -1421,10 +1422,33 @@ function message.user_text(content) end
 ---@param content string
 ---@return coze.Message
 function message.assistant_text(content) end
---- Multimodal content: items like { type = "text", text = "..." }, { type = "image", file_id = "..." }.
----@param items table[]
+--- A multimodal user message from content items (message.text, .image, .file, .audio).
+---@param items coze.ContentItem[]
 ---@return coze.Message
 function message.user_object(items) end
+
+---@class coze.ContentItem
+---@field type "text"|"image"|"file"|"audio"
+---@field text? string
+---@field file_id? string
+---@field file_url? string
+
+--- A text content item.
+---@param s string
+---@return coze.ContentItem
+function message.text(s) end
+--- An image content item from a file id, { file_id = ... } or { file_url = ... }.
+---@param ref string|{ file_id?: string, file_url?: string }
+---@return coze.ContentItem
+function message.image(ref) end
+--- A file content item (as message.image).
+---@param ref string|{ file_id?: string, file_url?: string }
+---@return coze.ContentItem
+function message.file(ref) end
+--- An audio content item (as message.image).
+---@param ref string|{ file_id?: string, file_url?: string }
+---@return coze.ContentItem
+function message.audio(ref) end
 
 ---@class coze.FilePart
 ---@field path? string a file streamed from disk

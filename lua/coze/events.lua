@@ -4,7 +4,8 @@
 -- The long names are the ones coze-py and coze-js use (ChatEventType, ChatStatus, WorkflowEventType,
 -- MessageType); the chat events also have short aliases (MESSAGE_DELTA). Reading a name that does not
 -- exist raises at the caller's line, listing the names that do; the tables are read-only.
--- (The realtime websocket event names are not here yet.)
+-- Realtime (WebSocket) events are under coze.events.realtime.<api>.up / .down, named after their
+-- event_type in capitals (conversation.audio.delta -> CONVERSATION_AUDIO_DELTA).
 local _M = {}
 
 -- A read-only view of t whose missing names raise (a plain table would answer nil to a typo).
@@ -88,5 +89,52 @@ _M.workflow_status = strict("coze.events.workflow_status", {
   RUNNING = "Running",
   FAIL = "Fail",
 })
+
+-- Realtime (WebSocket) event types per API and direction (events.md section 4; simult_interpretation
+-- from @coze/api, the only SDK that has it). Constant names are the event types in capitals.
+local function realtime(where, types)
+  local t = {}
+  for _, v in ipairs(types) do t[(v:upper():gsub("%.", "_"))] = v end
+  return strict(where, t)
+end
+
+local REALTIME = {
+  transcriptions = {
+    up = { "transcriptions.update", "input_audio_buffer.append", "input_audio_buffer.complete",
+      "input_audio_buffer.clear" },
+    down = { "transcriptions.created", "transcriptions.updated", "input_audio_buffer.completed",
+      "input_audio_buffer.cleared", "transcriptions.message.update", "transcriptions.message.completed", "error" },
+  },
+  speech = {
+    up = { "speech.update", "input_text_buffer.append", "input_text_buffer.complete" },
+    down = { "speech.created", "speech.updated", "input_text_buffer.completed", "speech.audio.update",
+      "speech.audio.completed", "error" },
+  },
+  chat = {
+    up = { "chat.update", "input_audio_buffer.append", "input_audio_buffer.complete", "input_audio_buffer.clear",
+      "conversation.message.create", "conversation.clear", "conversation.chat.submit_tool_outputs",
+      "conversation.chat.cancel", "input_text.generate_audio" },
+    down = { "chat.created", "chat.updated", "conversation.chat.created", "conversation.chat.in_progress",
+      "conversation.message.delta", "conversation.audio.sentence_start", "conversation.audio.delta",
+      "conversation.message.completed", "conversation.audio.completed", "conversation.chat.completed",
+      "conversation.chat.failed", "error", "input_audio_buffer.completed", "input_audio_buffer.cleared",
+      "conversation.cleared", "conversation.chat.canceled", "conversation.audio_transcript.update",
+      "conversation.audio_transcript.completed", "conversation.chat.requires_action",
+      "input_audio_buffer.speech_started", "input_audio_buffer.speech_stopped" },
+  },
+  simult_interpretation = {
+    up = { "simult_interpretation.update", "input_audio_buffer.append", "input_audio_buffer.complete" },
+    down = { "simult_interpretation.created", "simult_interpretation.updated",
+      "simult_interpretation.transcription.delta", "simult_interpretation.translation.delta",
+      "simult_interpretation.audio.delta", "simult_interpretation.message.completed",
+      "input_audio_buffer.completed", "error" },
+  },
+}
+local realtime_apis = {}
+for api, dirs in pairs(REALTIME) do
+  local where = "coze.events.realtime." .. api
+  realtime_apis[api] = strict(where, { up = realtime(where .. ".up", dirs.up), down = realtime(where .. ".down", dirs.down) })
+end
+_M.realtime = strict("coze.events.realtime", realtime_apis)
 
 return strict("coze.events", _M)

@@ -10,15 +10,12 @@ local cjson = require "cjson.safe"
 local _M = {}
 
 -- The API catalog, the one place to repoint: $COZE_EMU_CATALOG (nginx.conf.in passes it through with
--- `env`), else the repository's catalog/, else the shared catalog next to the worktrees.
+-- `env`), else the repository's catalog/.
 local EMU_DIR = debug.getinfo(1, "S").source:match("^@(.*)/emu/[^/]+$") or "spec/emulator"
 local function catalog_dir()
   local env = os.getenv("COZE_EMU_CATALOG")
   if env and env ~= "" then return env end
-  local repo = EMU_DIR .. "/../../catalog"
-  local f = io.open(repo .. "/endpoints.tsv", "rb")
-  if f then f:close(); return repo end
-  return EMU_DIR .. "/../../../shared/api"
+  return EMU_DIR .. "/../../catalog"
 end
 _M.CATALOG_DIR = catalog_dir()
 
