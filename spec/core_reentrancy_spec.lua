@@ -68,6 +68,9 @@ end
 
 -- An aggressive collector, so finalizers run inside the calls (in their allocations).
 local function gc_often(on)
+  -- a full collection first: the suite before this file leaves a large heap, whose cycle would
+  -- not end (and run finalizers) within the calls below
+  if on then collectgarbage() end
   if jit then
     -- LuaJIT runs no finalizer while a trace runs: interpret, so they run inside the C calls
     if on then jit.off(); jit.flush() else jit.on() end
