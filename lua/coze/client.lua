@@ -7,6 +7,7 @@ local download = require "coze.download"
 local envelope = require "coze.envelope"
 local errors = require "coze.errors"
 local header = require "coze.header"
+local log = require "coze.log"
 local pipeline = require "coze.pipeline"
 local request = require "coze.request"
 local retry = require "coze.retry"
@@ -31,7 +32,8 @@ _M.Client = Client
 --- coze.new{ token = "pat_...", base_url = coze.CN_BASE_URL, ... }
 -- Options: token or auth, base_url, transport, headers (sent with every call), timeouts
 -- (connect_timeout_ms, first_byte_timeout_ms, idle_timeout_ms, total_timeout_ms), proxy, no_proxy,
--- ca_file, ca_path, tls_verify (true unless set to false), max_event_bytes, max_body_bytes.
+-- ca_file, ca_path, tls_verify (true unless set to false), max_event_bytes, max_body_bytes,
+-- logger (coze.log: a function(record) or an object with level-named methods; default COZE_LOG).
 function _M.new(opts)
   args.table("new", opts)
   local auth = opts.auth
@@ -60,6 +62,7 @@ function _M.new(opts)
     headers = opts.headers or {},
     max_event_bytes = opts.max_event_bytes,
     max_body_bytes = opts.max_body_bytes or defaults.API.max_body_bytes,
+    log = log.new("new", opts.logger),
   }, Client)
   for _, k in ipairs(TIMEOUT_KEYS) do
     self[k] = opts[k] or defaults.API[k]
@@ -115,6 +118,7 @@ local function take(p, h, status, headers, token)
       profile = req.stream, op = req.op, logid = headers["x-tt-logid"], http_status = status,
       headers = headers, max_event_bytes = call.max_event_bytes or client.max_event_bytes,
       wait_ms = call.wait_ms, on_wait = call.on_wait, on_close = req.on_close,
+      on_end = client.log and client.log.on_stream_end,
       scrub = scrub.with { token }, -- server text in the stream's errors (an error event echoing it)
     })
   end
