@@ -234,6 +234,14 @@ describe("logged URLs", function()
   end)
 end)
 
+describe("formatted lines", function()
+  it("are one line: server text with newlines or escape sequences is quoted and escaped", function()
+    local line = log.format { level = "warn", event = "attempt", logid = "a\27[31mb", error = "x\ny\r z", status = 500 }
+    assert.falsy(line:find("[\r\n\27]"))
+    assert.equal('coze level=warn event=attempt status=500 logid="a\\27[31mb" error="x\\ny\\13 z"', line)
+  end)
+end)
+
 describe("no credential in the log", function()
   it("PAT: an API error and a stream error that echo the token", function()
     local rec = recorder()
@@ -282,6 +290,33 @@ describe("no credential in the log", function()
     assert.equal(401, rec2.records[1].status)
     assert.truthy(rec2.records[1].error:find("[redacted]", 1, true)) -- the echo was there
     assert_clean(rec2, { key_line })
+    c:close()
+  end)
+
+  it("JWT: a 401 that echoes the token is logged as a replay with a new token, then the failure", function()
+    local rec = recorder()
+    local auth = coze.auth.jwt { client_id = "emu-client-jwt", public_key_id = "emu-kid-1", private_key = PEM,
+      base_url = emu.url }
+    local c = emu.client { auth = auth, logger = rec.fn }
+    local m = emu.mark()
+    local _, err = c.bots:retrieve { bot_id = "b1", headers = { ["X-Emu-Fault"] = "echo_auth;status=401" } }
+    assert.equal(401, err.http_status)
+    local ops, outcomes = {}, {}
+    for _, r in ipairs(rec.records) do
+      ops[#ops + 1] = r.op:match("^auth") and "auth" or r.op
+      outcomes[#outcomes + 1] = r.outcome
+    end
+    assert.same({ "auth", "bots.retrieve", "auth", "bots.retrieve" }, ops)
+    assert.same({ "ok", "replay", "ok", "fail" }, outcomes)
+    assert.equal("info", rec.records[2].level)
+    assert.truthy(rec.records[2].error:find("[redacted]", 1, true))
+    local sent = {} -- the two tokens the API calls carried, as the emulator saw them
+    for _, r in ipairs(emu.since(m, "^/v1/bots")) do
+      sent[#sent + 1] = r.headers.Authorization:match("^Bearer (.+)$")
+    end
+    assert.equal(2, #sent)
+    assert.are_not.equal(sent[1], sent[2])
+    assert_clean(rec, sent)
     c:close()
   end)
 

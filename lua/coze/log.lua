@@ -72,7 +72,8 @@ local function value(v)
     return format("%.1f", v)
   end
   v = tostring(v)
-  if v == "" or v:find("[%s\"=]") then return format("%q", v):gsub("\\\n", "\\n") end
+  -- quoted (control characters escaped) when it holds anything a terminal or a log parser reads
+  if v == "" or v:find("[%s%c\"=]") then return (format("%q", v):gsub("\\\n", "\\n")) end
   return v
 end
 
