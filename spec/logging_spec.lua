@@ -216,7 +216,7 @@ describe("logger", function()
   it("builds nothing without a logger: no sink on the client, no end hook on its streams", function()
     if os.getenv("COZE_LOG") then return end
     local c = emu.client()
-    assert.is_nil(c.log)
+    assert.is_nil(c.log_sink)
     local s = assert(c.chat:stream { bot_id = "b1", user_id = "u", additional_messages = MSG })
     assert.is_nil(s.on_end)
     s:close()

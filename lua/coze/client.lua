@@ -62,7 +62,7 @@ function _M.new(opts)
     headers = opts.headers or {},
     max_event_bytes = opts.max_event_bytes,
     max_body_bytes = opts.max_body_bytes or defaults.API.max_body_bytes,
-    log = log.new("new", opts.logger),
+    log_sink = log.new("new", opts.logger),
   }, Client)
   for _, k in ipairs(TIMEOUT_KEYS) do
     self[k] = opts[k] or defaults.API[k]
@@ -118,7 +118,7 @@ local function take(p, h, status, headers, token)
       profile = req.stream, op = req.op, logid = headers["x-tt-logid"], http_status = status,
       headers = headers, max_event_bytes = call.max_event_bytes or client.max_event_bytes,
       wait_ms = call.wait_ms, on_wait = call.on_wait, on_close = req.on_close,
-      on_end = client.log and client.log.on_stream_end,
+      on_end = client.log_sink and client.log_sink.on_stream_end,
       scrub = scrub.with { token }, -- server text in the stream's errors (an error event echoing it)
     })
   end

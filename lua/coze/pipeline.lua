@@ -84,7 +84,7 @@ end
 -- call: the call's own settings (wait_ms, on_wait, on_progress, max_body_bytes, max_retries,
 --   retry_base_ms, retry_max_delay_ms, retry_budget_ms);
 -- policy: where a setting the call lacks comes from (the client; retry.DEFAULTS after it), and
---   its log: the coze.log sink that gets a record per attempt (nil: none is built);
+--   its log_sink: the coze.log sink that gets a record per attempt (nil: none is built);
 -- hooks: the caller's functions, each called with p first (p carries what they need, so a call
 -- allocates no closures; a caller keeps one hooks table per shape):
 --   credential(p) -> token | nil, err (optional; per attempt, sent as "Authorization: Bearer")
@@ -97,7 +97,7 @@ function _M.run(p)
   local max_retries, budget = setting(p, "max_retries"), setting(p, "retry_budget_ms")
   local policy = { retry_base_ms = setting(p, "retry_base_ms"), retry_max_delay_ms = setting(p, "retry_max_delay_ms") }
   local on_rejected = p.hooks.on_rejected
-  local sink = p.policy.log
+  local sink = p.policy.log_sink
   local started = transport:now_ms()
   local retries, replayed, n, r = 0, false, 0, nil
   while true do

@@ -59,7 +59,8 @@ end
 -- o: transport, url, op, body (JSON text), bearer (string, or function returning a new string per
 -- attempt, e.g. a freshly signed JWT), headers (list of name->value tables, already checked),
 -- secrets (values to scrub), safe (replaying is harmless once the request reached the server),
--- max_retries, retry_base_ms, retry_max_delay_ms, retry_budget_ms, wait_ms, on_wait, timeouts.
+-- max_retries, retry_base_ms, retry_max_delay_ms, retry_budget_ms, wait_ms, on_wait, timeouts,
+-- log_sink (coze.log: a record per attempt, as for API calls).
 function _M.post(o)
   local ua = useragent.headers()
   local lines = {
