@@ -152,7 +152,12 @@ local OUTCOME_LEVEL = { ok = "debug", retry = "info", replay = "info", fail = "w
 function _M.attempt(sink, p, r, outcome, err, wait_ms)
   local token = r.token
   r.token = nil
-  local secrets = token and { token } or nil
+  local secrets = p.secrets -- an OAuth call's (client secret, refresh token, verifier, ...)
+  if token then
+    local all = { token }
+    for _, v in pairs(secrets or {}) do all[#all + 1] = v end
+    secrets = all
+  end
   r.level = OUTCOME_LEVEL[outcome]
   r.event = "attempt"
   r.op = p.op
@@ -172,8 +177,8 @@ end
 -- A stream's end hook (stream opts.on_end): called once, before its handle and parser are released.
 local function stream_end(sink)
   return function(s, h)
-    local r = { level = s.err and "warn" or "debug", event = "stream_end", op = s.op, logid = s.logid, status = s.http_status,
-      completed = s.completed, last_event = s.last_event }
+    local r = { level = s.err and "warn" or "debug", event = "stream_end", op = s.op, logid = s.logid,
+      status = s.http_status, completed = s.completed, last_event = s.last_event }
     _M.timings(r, h)
     r.reused, r.connect_ms = nil, nil
     local parser = s.parser

@@ -82,6 +82,7 @@ function _M.post(o)
   end
   local p = {
     transport = o.transport, request = req, headers = lines, op = o.op, safe = o.safe,
+    secrets = o.secrets, -- what coze.log scrubs from its records
     call = { wait_ms = o.wait_ms, on_wait = o.on_wait, max_body_bytes = defaults.OAUTH.max_body_bytes },
     policy = o, -- its retry settings
     hooks = {
