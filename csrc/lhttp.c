@@ -518,7 +518,7 @@ static int l_http_info(lua_State *L)
   l_request *u = check_request(L);
   coze_http_info info;
   coze_http_req_info(u->r, &info);
-  lua_createtable(L, 0, 7);
+  lua_createtable(L, 0, 8);
   lua_pushnumber(L, info.total_s);
   lua_setfield(L, -2, "total_s");
   lua_pushnumber(L, info.connect_s);
@@ -536,6 +536,10 @@ static int l_http_info(lua_State *L)
   if (info.upload_total >= 0) {
     lua_pushinteger(L, (lua_Integer)info.upload_total);
     lua_setfield(L, -2, "upload_total");
+  }
+  if (info.download_bytes >= 0) {
+    lua_pushinteger(L, (lua_Integer)info.download_bytes);
+    lua_setfield(L, -2, "download_bytes");
   }
   return 1;
 }

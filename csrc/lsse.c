@@ -325,6 +325,14 @@ static int l_sse_buffered(lua_State *L)
   return 1;
 }
 
+/* parser:events() -> records dispatched so far (coze.log's stream record) */
+static int l_sse_events(lua_State *L)
+{
+  l_sse *s = l_sse_check(L);
+  lua_pushinteger(L, (lua_Integer)s->p.events);
+  return 1;
+}
+
 static void sse_free(l_sse *s)
 {
   if (!s->closed) {
@@ -373,6 +381,7 @@ void coze_l_sse_open(lua_State *L)
     {"reset", l_sse_reset},
     {"retry", l_sse_retry},
     {"buffered", l_sse_buffered},
+    {"events", l_sse_events},
     {"close", l_sse_close},
     {NULL, NULL}
   };

@@ -68,6 +68,7 @@ build = {
     ["coze.header"] = "lua/coze/header.lua",
     ["coze"] = "lua/coze/init.lua",
     ["coze.json"] = "lua/coze/json.lua",
+    ["coze.log"] = "lua/coze/log.lua",
     ["coze.message"] = "lua/coze/message.lua",
     ["coze.multipart"] = "lua/coze/multipart.lua",
     ["coze.pager"] = "lua/coze/pager.lua",

@@ -1358,6 +1358,9 @@ function WsConnector:connect(opts) end
 ---@field ca_path? string
 ---@field tls_verify? boolean true unless false (test servers only)
 ---@field max_buffer? integer
+---@field ws_base_url? string WebSocket base (default derived from base_url: https://api.x -> wss://ws.x)
+---@field max_message_bytes? integer largest WebSocket message (16 MiB)
+---@field logger? fun(record: table)|table a function(record), or an object with debug/info/warn/error methods (default: $COZE_LOG)
 
 --- Creates a client; every option except token/auth/base_url/transport/TLS ones is a client-wide
 --- default of the call option of that name.

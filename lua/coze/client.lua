@@ -7,6 +7,7 @@ local download = require "coze.download"
 local envelope = require "coze.envelope"
 local errors = require "coze.errors"
 local header = require "coze.header"
+local log = require "coze.log"
 local pipeline = require "coze.pipeline"
 local request = require "coze.request"
 local retry = require "coze.retry"
@@ -69,6 +70,7 @@ end
 -- ones (output, on_chunk, request_id, idempotency_key) as the default of every call: headers (sent
 -- with every call), query, the timeouts, the retry settings, the limits, wait_ms, on_wait,
 -- on_progress, conversation_id_header. An unknown option raises ("did you mean ...?").
+-- logger: coze.log (a function(record) or an object with level-named methods; default COZE_LOG).
 function _M.new(opts)
   args.table("new", opts)
   check_options(opts)
@@ -97,6 +99,7 @@ function _M.new(opts)
     headers = opts.headers or {},
     max_event_bytes = opts.max_event_bytes,
     max_body_bytes = opts.max_body_bytes or defaults.API.max_body_bytes,
+    log_sink = log.new("new", opts.logger),
   }, Client)
   for _, k in ipairs(TIMEOUT_KEYS) do
     self[k] = opts[k] or defaults.API[k]
@@ -178,6 +181,7 @@ local function take(p, h, status, headers, token)
       profile = req.stream, op = req.op, logid = headers["x-tt-logid"], http_status = status,
       headers = headers, max_event_bytes = call.max_event_bytes or client.max_event_bytes,
       wait_ms = call.wait_ms, on_wait = call.on_wait, on_close = req.on_close,
+      on_end = client.log_sink and client.log_sink.on_stream_end,
       scrub = scrub.with { token }, -- server text in the stream's errors (an error event echoing it)
     })
   end

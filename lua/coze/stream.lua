@@ -153,6 +153,7 @@ function _M.new(handle, opts)
     wait_ms = opts.wait_ms,
     on_wait = opts.on_wait,
     on_close = opts.on_close,
+    on_end = opts.on_end, -- coze.log's end record (nil when nothing logs)
     scrub = opts.scrub,
     last_event = nil,
     finished = false,
@@ -202,6 +203,8 @@ end
 
 function Stream:_release()
   local h = self.handle
+  local on_end = self.on_end
+  if on_end then self.on_end = nil on_end(self, h) end -- before the handle and parser go
   if h then
     self.handle = nil
     h:close()

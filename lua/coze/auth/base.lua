@@ -7,6 +7,7 @@ local header = require "coze.header"
 local http = require "coze.auth.http"
 local cache_mod = require "coze.auth.cache"
 local json = require "coze.json"
+local log = require "coze.log"
 local retry = require "coze.retry"
 local transport_mod = require "coze.transport"
 local url = require "coze.url"
@@ -145,6 +146,7 @@ function _M.init(self, where, opts, level)
   end
   local on_token = args.type(where, opts, "on_token", "function", level - 1)
   local cache_key = args.string(where, opts, "cache_key", false, level - 1)
+  p.log_sink = opts.logger ~= nil and log.new(where, opts.logger, level) or nil
   p.cache_opts = { refresh_skew = skew, lock = lock, store = store, on_token = on_token,
     lock_timeout_ms = p.numbers.lock_timeout_ms, key = cache_key }
   return p
@@ -219,6 +221,7 @@ function Auth:_post(path, body, o)
     transport = transport, url = self:_base_url(client) .. path, op = o.op, body = text, bearer = o.bearer,
     headers = { p.headers or {}, call.headers or {} }, secrets = secrets, safe = o.safe,
     wait_ms = call.wait_ms, on_wait = call.on_wait,
+    log_sink = p.log_sink or (client and client.log_sink) or log.from_env(), -- token calls log like API calls
   }
   for k, v in pairs(p.numbers) do req[k] = v end
   if client then
