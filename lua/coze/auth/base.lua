@@ -96,7 +96,8 @@ local CALL_NUMBERS = {
 
 -- The options every auth object takes (base.init reads them).
 _M.COMMON = { base_url = true, transport = true, proxy = true, no_proxy = true, ca_file = true, ca_path = true,
-  tls_verify = true, headers = true, refresh_skew = true, lock = true, store = true, on_token = true, cache_key = true }
+  tls_verify = true, headers = true, refresh_skew = true, lock = true, store = true, on_token = true, cache_key = true,
+  logger = true }
 for _, k in ipairs(CALL_NUMBERS) do _M.COMMON[k] = true end
 
 local known_sets = setmetatable({}, { __mode = "k" })
