@@ -2,8 +2,9 @@
 -- comparison that is silently never true:
 --   if ev.event == coze.events.chat.CONVERSATION_MESSAGE_DELTA then ... end
 -- The long names are the ones coze-py and coze-js use (ChatEventType, ChatStatus, WorkflowEventType,
--- MessageType); the chat events also have short aliases (MESSAGE_DELTA). Reading a name that does not
--- exist raises at the caller's line, listing the names that do; the tables are read-only.
+-- MessageType): each is its value upper-cased. The chat events also have short aliases
+-- (MESSAGE_DELTA). Reading a name that does not exist raises at the caller's line, listing the
+-- names that do; the tables are read-only.
 -- (The realtime websocket event names are not here yet.)
 local _M = {}
 
@@ -27,66 +28,41 @@ local function strict(where, t)
   })
 end
 
--- Chat and chatflow SSE (/v3/chat, /v3/chat/submit_tool_outputs, /v1/workflows/chat).
-local CHAT = {
-  CONVERSATION_CHAT_CREATED = "conversation.chat.created",
-  CONVERSATION_CHAT_IN_PROGRESS = "conversation.chat.in_progress",
-  CONVERSATION_MESSAGE_DELTA = "conversation.message.delta",
-  CONVERSATION_AUDIO_DELTA = "conversation.audio.delta",
-  CONVERSATION_MESSAGE_COMPLETED = "conversation.message.completed",
-  CONVERSATION_CHAT_COMPLETED = "conversation.chat.completed",
-  CONVERSATION_CHAT_FAILED = "conversation.chat.failed",
-  CONVERSATION_CHAT_REQUIRES_ACTION = "conversation.chat.requires_action",
-  ERROR = "error",
-  DONE = "done",
-}
-for short, value in pairs({
-  CHAT_CREATED = CHAT.CONVERSATION_CHAT_CREATED,
-  CHAT_IN_PROGRESS = CHAT.CONVERSATION_CHAT_IN_PROGRESS,
-  MESSAGE_DELTA = CHAT.CONVERSATION_MESSAGE_DELTA,
-  AUDIO_DELTA = CHAT.CONVERSATION_AUDIO_DELTA,
-  MESSAGE_COMPLETED = CHAT.CONVERSATION_MESSAGE_COMPLETED,
-  CHAT_COMPLETED = CHAT.CONVERSATION_CHAT_COMPLETED,
-  CHAT_FAILED = CHAT.CONVERSATION_CHAT_FAILED,
-  CHAT_REQUIRES_ACTION = CHAT.CONVERSATION_CHAT_REQUIRES_ACTION,
-}) do CHAT[short] = value end
-_M.chat = strict("coze.events.chat", CHAT)
+-- The group `where` of the values, each under its value upper-cased with '.' as '_' (the name
+-- coze-py and coze-js give it: conversation.chat.created is CONVERSATION_CHAT_CREATED), and also
+-- without `short` in front when a name starts with it.
+local function group(where, values, short)
+  local t = {}
+  for _, value in ipairs(values) do
+    local name = value:upper():gsub("%.", "_")
+    t[name] = value
+    if short and name:sub(1, #short) == short then t[name:sub(#short + 1)] = value end
+  end
+  return strict(where, t)
+end
+
+-- Chat and chatflow SSE (/v3/chat, /v3/chat/submit_tool_outputs, /v1/workflows/chat); the
+-- conversation.* events also without CONVERSATION_ (MESSAGE_DELTA).
+_M.chat = group("coze.events.chat", {
+  "conversation.chat.created", "conversation.chat.in_progress", "conversation.message.delta",
+  "conversation.audio.delta", "conversation.message.completed", "conversation.chat.completed",
+  "conversation.chat.failed", "conversation.chat.requires_action", "error", "done",
+}, "CONVERSATION_")
 
 -- Workflow SSE (/v1/workflow/stream_run, /v1/workflow/stream_resume): capitalised names.
-_M.workflow = strict("coze.events.workflow", {
-  MESSAGE = "Message",
-  ERROR = "Error",
-  DONE = "Done",
-  INTERRUPT = "Interrupt",
-  PING = "PING",
-})
+_M.workflow = group("coze.events.workflow", { "Message", "Error", "Done", "Interrupt", "PING" })
 
 -- Chat.status (/v3/chat, /v3/chat/retrieve and the chat events' data).
-_M.chat_status = strict("coze.events.chat_status", {
-  CREATED = "created",
-  IN_PROGRESS = "in_progress",
-  COMPLETED = "completed",
-  FAILED = "failed",
-  REQUIRES_ACTION = "requires_action",
-  CANCELED = "canceled",
+_M.chat_status = group("coze.events.chat_status", {
+  "created", "in_progress", "completed", "failed", "requires_action", "canceled",
 })
 
 -- Message.type.
-_M.message_type = strict("coze.events.message_type", {
-  QUESTION = "question",
-  ANSWER = "answer",
-  FUNCTION_CALL = "function_call",
-  TOOL_OUTPUT = "tool_output",
-  TOOL_RESPONSE = "tool_response",
-  FOLLOW_UP = "follow_up",
-  VERBOSE = "verbose",
+_M.message_type = group("coze.events.message_type", {
+  "question", "answer", "function_call", "tool_output", "tool_response", "follow_up", "verbose",
 })
 
 -- execute_status of an asynchronous workflow run (/v1/workflows/{workflow_id}/run_histories/{execute_id}).
-_M.workflow_status = strict("coze.events.workflow_status", {
-  SUCCESS = "Success",
-  RUNNING = "Running",
-  FAIL = "Fail",
-})
+_M.workflow_status = group("coze.events.workflow_status", { "Success", "Running", "Fail" })
 
 return strict("coze.events", _M)
