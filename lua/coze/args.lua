@@ -34,6 +34,11 @@ local function describe(v)
   return type(v)
 end
 
+-- Raises "field '<key>' must be <what> (got <v>)" at the line of the check's caller.
+local function bad_field(where, key, what, v, level)
+  fail(where, "field '" .. key .. "' must be " .. what .. " (got " .. describe(v) .. ")", (level or 1) + 2)
+end
+
 -- The options table of a call.
 function _M.table(where, v, level)
   if type(v) ~= "table" then
@@ -46,8 +51,7 @@ end
 function _M.non_negative(where, opts, key, level)
   local v = opts[key]
   if v ~= nil and (type(v) ~= "number" or v < 0 or v ~= v) then
-    fail(where, "field '" .. key .. "' must be a non-negative number (got " .. describe(v) .. ")",
-      (level or 1) + 1)
+    bad_field(where, key, "a non-negative number", v, level)
   end
   return v
 end
@@ -57,9 +61,8 @@ function _M.number(where, opts, key, lo, hi, integer, level)
   local v = opts[key]
   if v == nil then return nil end
   if type(v) ~= "number" or v ~= v or v < lo or (hi and v > hi) or (integer and v % 1 ~= 0) then
-    fail(where, "field '" .. key .. "' must be " .. (integer and "an integer" or "a number") .. " from " .. lo
-      .. (hi and (" to " .. hi) or " up") .. " (got " .. (type(v) == "number" and tostring(v) or describe(v)) .. ")",
-      (level or 1) + 1)
+    bad_field(where, key, (integer and "an integer" or "a number") .. " from " .. lo
+      .. (hi and (" to " .. hi) or " up"), v, level)
   end
   return v
 end
@@ -69,8 +72,7 @@ function _M.string(where, opts, key, required, level)
   local v = opts[key]
   if v == nil and not required then return nil end
   if type(v) ~= "string" or v == "" then
-    fail(where, "field '" .. key .. "' must be a non-empty string (got " .. describe(v) .. ")",
-      (level or 1) + 1)
+    bad_field(where, key, "a non-empty string", v, level)
   end
   return v
 end
@@ -79,7 +81,7 @@ end
 function _M.type(where, opts, key, t, level)
   local v = opts[key]
   if v ~= nil and type(v) ~= t then
-    fail(where, "field '" .. key .. "' must be a " .. t .. " (got " .. describe(v) .. ")", (level or 1) + 1)
+    bad_field(where, key, "a " .. t, v, level)
   end
   return v
 end

@@ -428,6 +428,16 @@ function Stream:_next_raw()
   end
 end
 
+-- What the fast paths of iterate do not hand out: the stream's next(), and at the end close (and
+-- raise the error, if any).
+local function iterate_slow(s)
+  local ev, err = s:next()
+  if ev then return ev end
+  s:close()
+  if err then error(err, 0) end
+  return nil
+end
+
 local function iterate(s)
   local hot = s._hot
   if hot then -- Stream.next's fast path, inline
@@ -438,11 +448,7 @@ local function iterate(s)
       return ev
     end
   end
-  local ev, err = s:next()
-  if ev then return ev end
-  s:close()
-  if err then error(err, 0) end
-  return nil
+  return iterate_slow(s)
 end
 
 if EVENTS_IN_LUA then
@@ -457,11 +463,7 @@ if EVENTS_IN_LUA then
         return setmetatable({ event = name, raw = q[i + 1], id = q[i + 2] }, Event)
       end
     end
-    local ev, err = s:next()
-    if ev then return ev end
-    s:close()
-    if err then error(err, 0) end
-    return nil
+    return iterate_slow(s)
   end
 end
 

@@ -265,9 +265,11 @@ function Auth:token_info()
   return _M.info(private[self].cache:peek())
 end
 
--- Checks the per-call options of explicit calls (exchange_code, refresh, ...): returns the call table.
+-- Checks the per-call options of explicit calls (exchange_code, refresh, ...; opts a table, or nil
+-- for none): returns the call table.
 function _M.call_opts(where, opts, level)
   level = (level or 2) + 1
+  opts = args.table(where, opts or {}, level - 1)
   local call = {
     headers = _M.check_headers(where, opts, level),
     wait_ms = args.number(where, opts, "wait_ms", 0, nil, false, level - 1),
