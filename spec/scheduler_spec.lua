@@ -7,16 +7,7 @@ local core = require "coze.core"
 local clock = core.monotonic_ms
 
 -- Time limits stretch under the sanitizers (make sanitize) and valgrind (make valgrind).
-local SLOW = 1
-if os.getenv("COZE_SANITIZE") then
-  SLOW = 10
-else
-  local f = io.open("/proc/self/maps", "r")
-  if f then
-    if f:read("*a"):find("vgpreload", 1, true) then SLOW = 30 end
-    f:close()
-  end
-end
+local SLOW = require("helpers.mem").slow_factor()
 
 local function chat_stream(client, text, headers)
   local h = { ["X-Emu-Reply"] = '"' .. text .. '"' }

@@ -107,14 +107,21 @@ function Task:status()
   return self.status_
 end
 
+-- Closes what the task holds: obj._abort when it has one (a WebSocket session, whose close would
+-- wait for the server), else obj.close.
+local function abort(obj)
+  local f = obj._abort or obj.close
+  if f then pcall(f, obj) end
+end
+
 local function close_open(t)
   local h = t._h
   t._h = nil
-  if h and h.close then pcall(h.close, h) end
+  if h then abort(h) end
   local open = t._open
   if open then
     t._open = nil
-    for obj in pairs(open) do pcall(obj.close, obj) end
+    for obj in pairs(open) do abort(obj) end
   end
 end
 
