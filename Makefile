@@ -21,7 +21,7 @@ DEB_PACKAGES = gcc make pkg-config curl openssl ca-certificates valgrind \
   luarocks python3 \
   love xvfb xauth fonts-wqy-microhei
 
-.PHONY: all luajit deps test demo emulator-start emulator-stop sanitize valgrind fuzz fuzz-build clean
+.PHONY: all luajit core-nohttp deps test demo emulator-start emulator-stop sanitize valgrind fuzz fuzz-build clean
 
 all: build/coze/core.so
 
@@ -35,6 +35,18 @@ build/luajit/coze/core.so: $(SRC) $(HDR) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(MODCFLAGS) $(LUAJIT_INC) -shared -o $@ $(SRC) $(DEP_LIBS)
 
+# The core without the HTTP unit (no libcurl: for nginx users who never touch it): core.session
+# and core.curl_version are absent, and so is the libcurl WebSocket connection (core.ws_open, lws.c);
+# everything else is the same.
+NOHTTP_SRC  = $(filter-out csrc/http.c csrc/lhttp.c csrc/wsconn.c csrc/lws.c,$(SRC))
+core-nohttp: build/nohttp/coze/core.so
+
+build/nohttp/coze/core.so: $(SRC) $(HDR) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARNINGS) -fPIC -fvisibility=hidden -DCOZE_NO_HTTP \
+	  $(shell pkg-config --cflags openssl 2>/dev/null) $(LUA_INC) -shared -o $@ $(NOHTTP_SRC) \
+	  $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)
+
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -45,7 +57,7 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-test: deps all luajit
+test: deps all luajit core-nohttp
 	@sh spec/run.sh
 
 emulator-start:
@@ -89,9 +101,12 @@ build/fuzz/fuzz_pem: fuzz/fuzz_pem.c csrc/crypto.c csrc/crypto.h
 build/fuzz/fuzz_utf8: fuzz/fuzz_utf8.c csrc/utf8.c csrc/utf8.h
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_utf8.c csrc/utf8.c
-build/fuzz/fuzz_json: fuzz/fuzz_json.c csrc/json.c csrc/ljson.c csrc/utf8.c $(HDR)
+build/fuzz/fuzz_headers: fuzz/fuzz_headers.c csrc/headers.c csrc/buf.c csrc/headers.h csrc/buf.h
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) $(LUA_INC) -o $@ fuzz/fuzz_json.c csrc/json.c csrc/ljson.c csrc/utf8.c -llua5.4 -lm -ldl
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_headers.c csrc/headers.c csrc/buf.c
+build/fuzz/fuzz_json: fuzz/fuzz_json.c csrc/json.c csrc/ljson.c $(HDR)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) $(LUA_INC) -o $@ fuzz/fuzz_json.c csrc/json.c csrc/ljson.c -llua5.4 -lm -ldl
 build/fuzz/fuzz_ws: fuzz/fuzz_ws.c csrc/ws.c csrc/wshs.c csrc/jscan.c csrc/crypto.c csrc/buf.c csrc/utf8.c $(HDR)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_ws.c csrc/ws.c csrc/wshs.c csrc/jscan.c csrc/crypto.c csrc/buf.c csrc/utf8.c -lcrypto

@@ -34,10 +34,7 @@ int coze_buf_append(coze_buf *b, const void *bytes, size_t n)
 {
   if (coze_buf_reserve(b, n) != 0)
     return -1;
-  if (n > 0)
-    memcpy(b->data + b->len, bytes, n);
-  b->len += n;
-  b->data[b->len] = '\0';
+  coze_buf_put(b, bytes, n);
   return 0;
 }
 

@@ -7,7 +7,16 @@
 
 #if LUA_VERSION_NUM == 501
 #define lua_rawlen(L, i) lua_objlen((L), (i))
+/* the value a userdata carries for its binding (5.1: its environment table) */
+#define coze_setuservalue(L, i) lua_setfenv((L), (i))
+#define coze_getuservalue(L, i) lua_getfenv((L), (i))
+#else
+#define coze_setuservalue(L, i) lua_setuservalue((L), (i))
+#define coze_getuservalue(L, i) ((void)lua_getuservalue((L), (i)))
 #endif
+
+/* Lua 5.3+: 64-bit integers (JSON keeps them exact) and lua_callk (SSEParser:iterator). */
+#define COZE_LUA_53 (LUA_VERSION_NUM >= 503)
 
 /* LuaJIT 2.1 (the OpenResty branch Debian ships) already has these 5.2 helpers; plain 5.1 does not. */
 #if LUA_VERSION_NUM == 501 && !defined(luaL_newlibtable)
@@ -59,6 +68,17 @@ static inline void coze_newclass(lua_State *L, const char *tname, const luaL_Reg
   lua_pushstring(L, tname);
   lua_setfield(L, -2, "__name");
   lua_pop(L, 1);
+}
+
+/* The one __tostring scheme of every userdata: "<class> (<address>)", or "<class> (closed)" when
+ * p is NULL (PrivateKey shows "redacted" in place of the address). */
+static inline int coze_pushtostring(lua_State *L, const char *tname, const void *p)
+{
+  if (p == NULL)
+    lua_pushfstring(L, "%s (closed)", tname);
+  else
+    lua_pushfstring(L, "%s (%p)", tname, p);
+  return 1;
 }
 
 #endif

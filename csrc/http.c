@@ -3,7 +3,7 @@
  * Each request owns two buffers: `in` is filled by curl's write callback, `out` holds the bytes
  * last handed to the caller. read() swaps them, so the pointer it returns stays valid while other
  * requests of the session drive the multi handle (which may run this request's callbacks).
- * With an SSE parser attached (coze_http_attach_sse) write_cb feeds it instead and neither is used.
+ * With a sink attached (coze_http_attach) write_cb feeds it instead and neither is used.
  *
  * After coze_http_session_close every live request is detached from the multi handle (an aborted
  * transfer closes its connection) and its next wait/read returns its buffered bytes, then
@@ -25,10 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "buf.h"
-#include "sse.h"
+#include "clock.h"
+#include "headers.h"
 
 /* 64 KiB: a reader that keeps up never sees more, and a large buffer only costs memory
    (200 concurrent streams: 232 -> 36 MB RSS) and cache misses. */
@@ -50,6 +50,8 @@ struct coze_http_session {
   int sockets_lost;             /* out of memory once: rounds fall back to curl_multi_wait */
 };
 
+enum { BODY_OVER_MAX = 1, BODY_UNREAD };
+
 struct coze_http_req {
   coze_http_session *s;
   coze_http_req *prev, *next;
@@ -61,11 +63,17 @@ struct coze_http_req {
   coze_buf hdr;                 /* header block being received (status line excluded) */
   int status;                   /* of the latest status line */
   int hdr_done;                 /* the final (>= 200) block has ended */
+  int hdr_lines;                /* lines of the current block (headers.h limits) */
+  int hdr_too_large;            /* the transfer was aborted for that */
 
   coze_buf in, out;
   size_t max_buffer;
+  size_t max_body, body_bytes;  /* body bytes taken so far (after decompression) */
+  int encoded;                  /* the final response has a Content-Encoding: never paused */
+  int body_too_large;           /* aborted for BODY_OVER_MAX or BODY_UNREAD */
   int paused;
-  coze_sse_parser *sink;        /* attached parser: write_cb feeds it instead of `in` */
+  int all;                      /* coze_http_read_all: 1 reading, 2 handed out */
+  coze_sink sink;               /* when sink.feed is set, write_cb feeds it instead of `in` */
   size_t fed;                   /* bytes fed to it since the last pump */
 
   int attached;                 /* in the multi handle */
@@ -85,13 +93,6 @@ struct coze_http_req {
 };
 
 /* ---- helpers ---- */
-
-long long coze_http_now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_OK; /* written once, under global_once */
@@ -135,12 +136,29 @@ static void detach(coze_http_req *r)
 
 /* ---- curl callbacks: C buffers only ---- */
 
+/* The final header block names a Content-Encoding other than identity (curl decodes it). */
+static int content_encoded(const coze_http_req *r)
+{
+  coze_headers h;
+  const coze_header *ce;
+  int yes;
+  coze_headers_init(&h);
+  if (coze_headers_parse(&h, r->hdr.data != NULL ? r->hdr.data : "", r->hdr.len) != COZE_HEADERS_OK) {
+    coze_headers_free(&h);
+    return 1; /* unknown: the safe side (no pause) */
+  }
+  ce = coze_headers_get(&h, "content-encoding");
+  yes = ce != NULL && ce->value_len > 0 && strcmp(ce->value, "identity") != 0;
+  coze_headers_free(&h);
+  return yes;
+}
+
 static size_t header_cb(char *p, size_t size, size_t n, void *ud)
 {
   coze_http_req *r = ud;
   size_t len = size * n;
   r->got_byte = 1;
-  r->last_byte_ms = coze_http_now_ms();
+  r->last_byte_ms = coze_now_ms();
   if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) {
     /* a new response block: 1xx interim responses come before the final one */
     const char *sp = memchr(p, ' ', len);
@@ -152,15 +170,22 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
     }
     r->status = code;
     r->hdr_done = 0;
+    r->hdr_lines = 0;
     coze_buf_reset(&r->hdr);
     return len;
   }
   if (r->hdr_done)
     return len; /* trailers */
   if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
-    if (r->status >= 200)
+    if (r->status >= 200) {
       r->hdr_done = 1;
+      r->encoded = content_encoded(r);
+    }
     return len;
+  }
+  if (len > COZE_HEADERS_MAX_BYTES - r->hdr.len || ++r->hdr_lines > COZE_HEADERS_MAX_FIELDS) {
+    r->hdr_too_large = 1;
+    return 0;
   }
   if (coze_buf_append(&r->hdr, p, len) != 0) {
     r->nomem = 1;
@@ -169,31 +194,57 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
   return len;
 }
 
+/* Whether the body can take len more bytes: max_body, and for a content-encoded body (never
+   paused) COZE_HTTP_MAX_UNREAD unread bytes. Else the transfer is aborted. */
+static int body_room(coze_http_req *r, size_t unread, size_t len)
+{
+  if (r->max_body > 0 && (r->body_bytes > r->max_body || len > r->max_body - r->body_bytes)) {
+    r->body_too_large = BODY_OVER_MAX;
+    return 0;
+  }
+  if (r->encoded && !r->all && unread + len > COZE_HTTP_MAX_UNREAD) {
+    r->body_too_large = BODY_UNREAD;
+    return 0;
+  }
+  r->body_bytes += len;
+  return 1;
+}
+
 static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 {
   coze_http_req *r = ud;
   size_t len = size * n;
-  if (r->sink != NULL) {
-    /* straight into the parser: the bytes are copied once, from curl's buffer to the parser's */
-    if (r->fed >= r->max_buffer) {
+  int rc;
+  if (r->sink.feed != NULL) {
+    /* straight into the sink: the bytes are copied once, from curl's buffer to the consumer's */
+    if (r->fed >= r->max_buffer && !r->encoded) {
       r->paused = 1;
       return CURL_WRITEFUNC_PAUSE;
     }
-    r->got_byte = 1;
-    r->last_byte_ms = coze_http_now_ms();
-    if (coze_sse_feed(r->sink, p, len) != 0) {
+    if (!body_room(r, r->fed, len))
+      return 0;
+    rc = r->sink.feed(r->sink.ctx, p, len);
+    if (rc > 0) { /* busy: offered again when the transfer resumes */
+      r->paused = 1;
+      return CURL_WRITEFUNC_PAUSE;
+    }
+    if (rc != 0) {
       r->nomem = 1;
       return 0;
     }
+    r->got_byte = 1;
+    r->last_byte_ms = coze_now_ms();
     r->fed += len;
     return len;
   }
-  if (r->in.len >= r->max_buffer) {
+  if (r->in.len >= r->max_buffer && !r->encoded) {
     r->paused = 1;
     return CURL_WRITEFUNC_PAUSE; /* curl keeps these bytes and offers them again on resume */
   }
+  if (!body_room(r, r->in.len, len))
+    return 0;
   r->got_byte = 1;
-  r->last_byte_ms = coze_http_now_ms();
+  r->last_byte_ms = coze_now_ms();
   if (coze_buf_append(&r->in, p, len) != 0) {
     r->nomem = 1;
     return 0;
@@ -259,7 +310,7 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 {
   coze_http_session *s = userp;
   (void)multi;
-  s->timer_at = timeout_ms < 0 ? -1 : coze_http_now_ms() + timeout_ms;
+  s->timer_at = timeout_ms < 0 ? -1 : coze_now_ms() + timeout_ms;
   return 0;
 }
 
@@ -402,7 +453,7 @@ static int xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
   (void)dlnow;
   (void)ultotal;
   if (ulnow > r->ul_now) {
-    long long now = coze_http_now_ms();
+    long long now = coze_now_ms();
     r->ul_now = ulnow;
     r->last_byte_ms = now;
     if (!r->got_byte)
@@ -414,32 +465,13 @@ static int xferinfo_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 /* Bodies at least this large report upload progress (smaller ones go out in one write). */
 #define PROGRESS_MIN_BODY 65536
 
-static CURLcode setup(coze_http_req *r, const coze_http_opts *o, coze_http_error *err)
+#define SET(opt, val) do { if ((rc = curl_easy_setopt(e, opt, val)) != CURLE_OK) return rc; } while (0)
+
+/* The method and what it sends: multipart parts, a body (copied), or nothing. */
+static CURLcode setup_method(coze_http_req *r, const coze_http_opts *o, coze_http_error *err)
 {
   CURL *e = r->easy;
   CURLcode rc = CURLE_OK;
-  size_t i;
-
-#define SET(opt, val) do { if ((rc = curl_easy_setopt(e, opt, val)) != CURLE_OK) return rc; } while (0)
-  SET(CURLOPT_URL, o->url);
-  SET(CURLOPT_PRIVATE, (void *)r);
-  SET(CURLOPT_ERRORBUFFER, r->errbuf);
-  SET(CURLOPT_NOSIGNAL, 1L);
-  SET(CURLOPT_TCP_KEEPALIVE, 1L);
-  SET(CURLOPT_ACCEPT_ENCODING, "");
-  SET(CURLOPT_FOLLOWLOCATION, 0L);
-  SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L); /* a proxy's CONNECT reply is not the response */
-  SET(CURLOPT_HEADERFUNCTION, header_cb);
-  SET(CURLOPT_HEADERDATA, (void *)r);
-  SET(CURLOPT_WRITEFUNCTION, write_cb);
-  SET(CURLOPT_WRITEDATA, (void *)r);
-  SET(CURLOPT_BUFFERSIZE, 65536L); /* fewer, larger reads on long streams */
-  if (o->nparts > 0 || (o->body != NULL && o->body_len >= PROGRESS_MIN_BODY)) {
-    SET(CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
-    SET(CURLOPT_XFERINFODATA, (void *)r);
-    SET(CURLOPT_NOPROGRESS, 0L);
-  }
-
   if (o->nparts > 0) {
     if ((rc = setup_parts(r, o, err)) != CURLE_OK)
       return rc;
@@ -461,16 +493,14 @@ static CURLcode setup(coze_http_req *r, const coze_http_opts *o, coze_http_error
     SET(CURLOPT_HTTPGET, 1L);
     SET(CURLOPT_CUSTOMREQUEST, o->method);
   }
+  return rc;
+}
 
-  for (i = 0; i < o->nheaders; i++) {
-    struct curl_slist *n = curl_slist_append(r->slist, o->headers[i]);
-    if (n == NULL)
-      return CURLE_OUT_OF_MEMORY;
-    r->slist = n;
-  }
-  if (r->slist != NULL)
-    SET(CURLOPT_HTTPHEADER, r->slist);
-
+/* Where the connection goes and how it is trusted: proxy, CA, verification, curl's timers. */
+static CURLcode setup_connection(coze_http_req *r, const coze_http_opts *o)
+{
+  CURL *e = r->easy;
+  CURLcode rc = CURLE_OK;
   if (o->proxy != NULL)
     SET(CURLOPT_PROXY, o->proxy);
   if (o->no_proxy != NULL)
@@ -481,12 +511,67 @@ static CURLcode setup(coze_http_req *r, const coze_http_opts *o, coze_http_error
     SET(CURLOPT_CAPATH, o->ca_path);
   SET(CURLOPT_SSL_VERIFYPEER, o->tls_verify == 0 ? 0L : 1L);
   SET(CURLOPT_SSL_VERIFYHOST, o->tls_verify == 0 ? 0L : 2L);
-  if (o->connect_timeout_ms > 0)
-    SET(CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-  if (o->total_timeout_ms > 0)
-    SET(CURLOPT_TIMEOUT_MS, o->total_timeout_ms);
+  if (r->connect_ms > 0) /* no limit: curl cannot disable it, so its longest */
+    SET(CURLOPT_CONNECTTIMEOUT_MS, r->connect_ms);
+  if (r->total_ms > 0)
+    SET(CURLOPT_TIMEOUT_MS, r->total_ms);
+  return rc;
+}
+
+/* The callbacks (C buffers only) and the options every request shares. */
+static CURLcode setup_transfer(coze_http_req *r, const coze_http_opts *o)
+{
+  CURL *e = r->easy;
+  CURLcode rc = CURLE_OK;
+  SET(CURLOPT_URL, o->url);
+  SET(CURLOPT_PRIVATE, (void *)r);
+  SET(CURLOPT_ERRORBUFFER, r->errbuf);
+  SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_TCP_KEEPALIVE, 1L);
+  SET(CURLOPT_ACCEPT_ENCODING, "");
+  SET(CURLOPT_FOLLOWLOCATION, 0L);
+  SET(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L); /* a proxy's CONNECT reply is not the response */
+  SET(CURLOPT_HEADERFUNCTION, header_cb);
+  SET(CURLOPT_HEADERDATA, (void *)r);
+  SET(CURLOPT_WRITEFUNCTION, write_cb);
+  SET(CURLOPT_WRITEDATA, (void *)r);
+  SET(CURLOPT_BUFFERSIZE, 65536L); /* fewer, larger reads on long streams */
+  if (o->nparts > 0 || (o->body != NULL && o->body_len >= PROGRESS_MIN_BODY)) {
+    SET(CURLOPT_XFERINFOFUNCTION, xferinfo_cb);
+    SET(CURLOPT_XFERINFODATA, (void *)r);
+    SET(CURLOPT_NOPROGRESS, 0L);
+  }
+  return rc;
+}
+
+static CURLcode setup_headers(coze_http_req *r, const coze_http_opts *o)
+{
+  size_t i;
+  for (i = 0; i < o->nheaders; i++) {
+    struct curl_slist *n = curl_slist_append(r->slist, o->headers[i]);
+    if (n == NULL)
+      return CURLE_OUT_OF_MEMORY;
+    r->slist = n;
+  }
+  if (r->slist == NULL)
+    return CURLE_OK;
+  return curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->slist);
+}
 #undef SET
-  return CURLE_OK;
+
+static CURLcode setup(coze_http_req *r, const coze_http_opts *o, coze_http_error *err)
+{
+  CURLcode rc;
+  if ((rc = setup_transfer(r, o)) != CURLE_OK || (rc = setup_method(r, o, err)) != CURLE_OK ||
+      (rc = setup_headers(r, o)) != CURLE_OK)
+    return rc;
+  return setup_connection(r, o);
+}
+
+/* A request timer in ms: 0 (none) for no limit, so deadlines stay within the clock's range. */
+static long timer_ms(long ms)
+{
+  return ms > 0 && ms < COZE_HTTP_MS_MAX ? ms : 0;
 }
 
 static void req_destroy(coze_http_req *r)
@@ -522,10 +607,12 @@ coze_http_req *coze_http_start(coze_http_session *s, const coze_http_opts *o, co
   coze_buf_init(&r->in);
   coze_buf_init(&r->out);
   r->max_buffer = o->max_buffer > 0 ? o->max_buffer : DEFAULT_MAX_BUFFER;
-  r->connect_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 0;
-  r->first_byte_ms = o->first_byte_timeout_ms > 0 ? o->first_byte_timeout_ms : 0;
-  r->idle_ms = o->idle_timeout_ms > 0 ? o->idle_timeout_ms : 0;
-  r->total_ms = o->total_timeout_ms > 0 ? o->total_timeout_ms : 0;
+  r->max_body = o->max_body;
+  r->connect_ms = o->connect_timeout_ms <= 0 ? 0
+                  : o->connect_timeout_ms < COZE_HTTP_MS_MAX ? o->connect_timeout_ms : COZE_HTTP_MS_MAX;
+  r->first_byte_ms = timer_ms(o->first_byte_timeout_ms);
+  r->idle_ms = timer_ms(o->idle_timeout_ms);
+  r->total_ms = timer_ms(o->total_timeout_ms);
   r->easy = curl_easy_init();
   if (r->easy == NULL) {
     req_destroy(r);
@@ -544,7 +631,7 @@ coze_http_req *coze_http_start(coze_http_session *s, const coze_http_opts *o, co
     req_destroy(r);
     return NULL;
   }
-  r->start_ms = r->last_byte_ms = r->first_byte_from_ms = coze_http_now_ms();
+  r->start_ms = r->last_byte_ms = r->first_byte_from_ms = coze_now_ms();
   mrc = curl_multi_add_handle(s->multi, r->easy);
   if (mrc != CURLM_OK) {
     set_error(err, mrc == CURLM_OUT_OF_MEMORY ? COZE_HTTP_E_NOMEM : COZE_HTTP_E_TRANSPORT, NULL,
@@ -578,12 +665,31 @@ void coze_http_free(coze_http_req *r)
   session_unref(s);
 }
 
+static void set_too_large(coze_http_req *r)
+{
+  if (r->body_too_large == BODY_OVER_MAX)
+    set_error(&r->err, COZE_HTTP_E_TOO_LARGE, NULL, CURLE_WRITE_ERROR,
+              "%s body exceeds max_body_bytes (%lu)", r->encoded ? "decompressed" : "response",
+              (unsigned long)r->max_body);
+  else
+    set_error(&r->err, COZE_HTTP_E_TOO_LARGE, NULL, CURLE_WRITE_ERROR,
+              "decompressed body: more than %lu MiB received and not read",
+              (unsigned long)(COZE_HTTP_MAX_UNREAD >> 20));
+}
+
 /* Fills r->err from a finished transfer that did not succeed. */
 static void transfer_error(coze_http_req *r)
 {
   const char *msg = r->errbuf[0] ? r->errbuf : curl_easy_strerror(r->result);
   if (r->nomem) {
     set_error(&r->err, COZE_HTTP_E_NOMEM, NULL, CURLE_OUT_OF_MEMORY, "not enough memory");
+  } else if (r->body_too_large) {
+    set_too_large(r);
+  } else if (r->hdr_too_large || (r->result == CURLE_OUT_OF_MEMORY && !r->hdr_done)) {
+    /* ours, or curl's own cap on one header line (it reports that as out of memory) */
+    set_error(&r->err, COZE_HTTP_E_TRANSPORT, NULL, r->result,
+              "response headers too large (limit %u KiB, %d lines)",
+              (unsigned)(COZE_HEADERS_MAX_BYTES >> 10), COZE_HEADERS_MAX_FIELDS);
   } else if (r->result == CURLE_OPERATION_TIMEDOUT) {
     /* curl's own timers: while connecting (TCP + TLS, before "pretransfer") the earlier of
        CONNECTTIMEOUT (default 300 s) and TIMEOUT fired; once connected only TIMEOUT (= total) */
@@ -625,12 +731,14 @@ static long long next_deadline(const coze_http_req *r, const char **which)
   return d;
 }
 
-enum { WANT_HEADERS, WANT_DATA };
+enum { WANT_HEADERS, WANT_DATA, WANT_END };
 
 static int satisfied(const coze_http_req *r, int want)
 {
   if (r->done || r->err.kind != COZE_HTTP_E_NONE)
     return 1;
+  if (want == WANT_END)
+    return 0;
   return want == WANT_HEADERS ? r->hdr_done : r->in.len > 0 || r->fed > 0;
 }
 
@@ -638,7 +746,10 @@ static int satisfied(const coze_http_req *r, int want)
    1 when the caller should look at the request's state, 0 when the caller's timeout ran out. */
 static int pump(coze_http_req *r, long timeout_ms, int want)
 {
-  long long until = timeout_ms >= 0 ? coze_http_now_ms() + timeout_ms : 0;
+  long long until;
+  if (timeout_ms >= COZE_HTTP_MS_MAX)
+    timeout_ms = -1;
+  until = timeout_ms >= 0 ? coze_now_ms() + timeout_ms : 0;
   for (;;) {
     long long now, d, wait;
     const char *which;
@@ -647,7 +758,7 @@ static int pump(coze_http_req *r, long timeout_ms, int want)
     drive(r->s);
     if (satisfied(r, want))
       return 1;
-    now = coze_http_now_ms();
+    now = coze_now_ms();
     d = next_deadline(r, &which);
     if (d != 0 && now >= d) {
       detach(r);
@@ -697,20 +808,23 @@ static void resume(coze_http_req *r)
 {
   if (r->paused && r->attached) {
     r->paused = 0;
-    r->last_byte_ms = coze_http_now_ms(); /* the stall was ours, not the server's */
+    r->last_byte_ms = coze_now_ms(); /* the stall was ours, not the server's */
     curl_easy_pause(r->easy, CURLPAUSE_CONT);
   }
 }
 
-int coze_http_attach_sse(coze_http_req *r, coze_sse_parser *p)
+int coze_http_attach(coze_http_req *r, const coze_sink *sink)
 {
-  if (p == r->sink)
+  static const coze_sink none = {NULL, NULL};
+  if (sink == NULL)
+    sink = &none;
+  if (sink->feed == r->sink.feed && sink->ctx == r->sink.ctx)
     return 0;
-  r->sink = p;
+  r->sink = *sink;
   r->fed = 0;
-  if (p != NULL && r->in.len > 0) { /* bytes that came before: the parser gets them first */
-    if (coze_sse_feed(p, r->in.data, r->in.len) != 0) {
-      r->sink = NULL;
+  if (sink->feed != NULL && r->in.len > 0) { /* bytes that came before: the sink gets them first */
+    if (sink->feed(sink->ctx, r->in.data, r->in.len) != 0) {
+      r->sink = none;
       return COZE_HTTP_ERR;
     }
     r->fed = r->in.len;
@@ -722,6 +836,8 @@ int coze_http_attach_sse(coze_http_req *r, coze_sse_parser *p)
 
 int coze_http_pump(coze_http_req *r, long timeout_ms)
 {
+  if (r->paused && r->fed == 0)
+    resume(r); /* paused by a busy sink, not by max_buffer */
   if (r->fed == 0 && !r->done && r->err.kind == COZE_HTTP_E_NONE) {
     if (!pump(r, timeout_ms, WANT_DATA))
       return COZE_HTTP_AGAIN;
@@ -739,8 +855,8 @@ int coze_http_read(coze_http_req *r, long timeout_ms, const char **data, size_t 
   coze_buf tmp;
   *data = NULL;
   *len = 0;
-  if (r->sink != NULL)
-    coze_http_attach_sse(r, NULL); /* cannot fail */
+  if (r->sink.feed != NULL)
+    coze_http_attach(r, NULL); /* cannot fail */
   coze_buf_reset(&r->out); /* the bytes handed out last time are gone now */
   if (r->in.len == 0 && !r->done && r->err.kind == COZE_HTTP_E_NONE) {
     if (!pump(r, timeout_ms, WANT_DATA))
@@ -823,7 +939,7 @@ static void look(coze_http_session *s, unsigned long round)
   }
   for (i = 0; i < k; i++)
     curl_multi_socket_action(s->multi, fds[i], evs[i], &running);
-  if (s->timer_at >= 0 && coze_http_now_ms() >= s->timer_at) {
+  if (s->timer_at >= 0 && coze_now_ms() >= s->timer_at) {
     curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     k++;
   }
@@ -842,7 +958,7 @@ static int is_ready(const coze_http_req *r, int want_headers, long long *now)
   if (d == 0)
     return 0;
   if (*now == 0)
-    *now = coze_http_now_ms();
+    *now = coze_now_ms();
   return *now >= d; /* the wait call reports the timeout */
 }
 
@@ -874,6 +990,60 @@ size_t coze_http_session_ready(coze_http_session *s, unsigned long round, size_t
     }
   }
   return n;
+}
+
+/* The body grows in `in`, unpaused, sized from Content-Length when the server sent one. */
+static void start_read_all(coze_http_req *r, size_t max_body)
+{
+  curl_off_t cl = -1;
+  r->all = 1;
+  if (max_body > 0 && (r->max_body == 0 || max_body < r->max_body))
+    r->max_body = max_body;
+  r->max_buffer = (size_t)-1;
+  if (r->max_body > 0 && r->body_bytes > r->max_body && r->err.kind == COZE_HTTP_E_NONE) {
+    detach(r); /* more than that came before the limit was set */
+    r->body_too_large = BODY_OVER_MAX;
+    set_too_large(r);
+    return;
+  }
+  if (r->hdr_done && !r->encoded &&
+      curl_easy_getinfo(r->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK && cl > 0 &&
+      (r->max_body == 0 || (curl_off_t)r->max_body >= cl) && (curl_off_t)r->in.len < cl)
+    coze_buf_reserve(&r->in, (size_t)cl - r->in.len); /* a failure only means growing later */
+  resume(r);
+}
+
+int coze_http_read_all(coze_http_req *r, size_t max_body, long timeout_ms, const char **data,
+                       size_t *len)
+{
+  coze_buf tmp;
+  *data = NULL;
+  *len = 0;
+  if (r->sink.feed != NULL)
+    coze_http_attach(r, NULL); /* cannot fail */
+  coze_buf_free(&r->out);
+  if (!r->all)
+    start_read_all(r, max_body);
+  if (!r->done && r->err.kind == COZE_HTTP_E_NONE) {
+    if (!pump(r, timeout_ms, WANT_END))
+      return COZE_HTTP_AGAIN;
+  }
+  if (finished_state(r) == COZE_HTTP_ERR)
+    return COZE_HTTP_ERR;
+  if (r->all == 2)
+    return COZE_HTTP_EOF; /* handed out already */
+  r->all = 2;
+  tmp = r->out;
+  r->out = r->in;
+  r->in = tmp;
+  *data = r->out.data != NULL ? r->out.data : "";
+  *len = r->out.len;
+  return COZE_HTTP_OK;
+}
+
+void coze_http_release(coze_http_req *r)
+{
+  coze_buf_free(&r->out);
 }
 
 int coze_http_status(const coze_http_req *r)

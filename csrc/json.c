@@ -136,16 +136,23 @@ static const double pow10tab[23] = {
 
 #define DIGIT(c) ((unsigned)((c) - '0') < 10u)
 
-/* At '-' or a digit. The JSON grammar is parsed here; anything else strtod would read ("01",
- * "1.", "0x1F", "-inf"), and what needs correct rounding beyond Clinger's fast path, goes to
+/* A JSON number as scanned: m * 10^exp10, negated when neg; isint without fraction or exponent. */
+typedef struct jnum {
+  uint64_t m;
+  int neg, exp10, isint;
+} jnum;
+
+/* At '-' or a digit: scans the JSON grammar into *n and sets *end past it. -1 for anything else
+ * strtod would read ("01", "1.", "0x1F", "-inf") or more than 19 significant digits: those go to
  * strtod from the start, exactly as cjson does. */
-static int parse_number(jp *j)
+static int scan_number(const char *p, jnum *n, const char **end)
 {
-  const char *p = j->p;
-  uint64_t m = 0;
-  int neg = 0, nd = 0, exp10 = 0, isint = 1;
+  int nd = 0;
+  n->m = 0;
+  n->neg = n->exp10 = 0;
+  n->isint = 1;
   if (*p == '-') {
-    neg = 1;
+    n->neg = 1;
     p++;
   }
   if (*p == '0') {
@@ -153,30 +160,30 @@ static int parse_number(jp *j)
   } else if (*p >= '1' && *p <= '9') {
     do {
       if (nd == 19)
-        return number_strtod(j);
-      m = m * 10 + (uint64_t)(*p++ - '0');
+        return -1;
+      n->m = n->m * 10 + (uint64_t)(*p++ - '0');
       nd++;
     } while (DIGIT(*p));
   } else {
-    return number_strtod(j);
+    return -1;
   }
   if (*p == '.') {
     p++;
     if (!DIGIT(*p))
-      return number_strtod(j);
-    isint = 0;
+      return -1;
+    n->isint = 0;
     do {
-      if (m == 0 && *p == '0') { /* leading zeros of 0.00ddd are not significant */
-        if (exp10 > -100000) /* past -22 only strtod is used: the count need not be exact */
-          exp10--;
+      if (n->m == 0 && *p == '0') { /* leading zeros of 0.00ddd are not significant */
+        if (n->exp10 > -100000) /* past -22 only strtod is used: the count need not be exact */
+          n->exp10--;
         p++;
         continue;
       }
       if (nd == 19)
-        return number_strtod(j);
-      m = m * 10 + (uint64_t)(*p++ - '0');
+        return -1;
+      n->m = n->m * 10 + (uint64_t)(*p++ - '0');
       nd++;
-      exp10--;
+      n->exp10--;
     } while (DIGIT(*p));
   }
   if (*p == 'e' || *p == 'E') {
@@ -185,51 +192,67 @@ static int parse_number(jp *j)
     if (*p == '+' || *p == '-')
       eneg = *p++ == '-';
     if (!DIGIT(*p))
-      return number_strtod(j);
-    isint = 0;
+      return -1;
+    n->isint = 0;
     do {
       if (e < 100000)
         e = e * 10 + (*p - '0');
       p++;
     } while (DIGIT(*p));
-    exp10 += eneg ? -e : e;
+    n->exp10 += eneg ? -e : e;
   }
   /* strtod would read further: leading zeros, "0x..", "1.5.", "1e5e" (the last two then fail) */
   if (*p == '.' || *p == 'x' || *p == 'X' || *p == 'e' || *p == 'E' || DIGIT(*p))
-    return number_strtod(j);
-#if LUA_VERSION_NUM >= 503
-  if (isint && !(neg && m == 0)) { /* "-0" stays a float: -0.0, as cjson */
-    if (!neg && m <= (uint64_t)LUA_MAXINTEGER) {
-      lua_pushinteger(j->L, (lua_Integer)m);
-      j->p = p;
+    return -1;
+  *end = p;
+  return 0;
+}
+
+/* Pushes a scanned number exactly: a Lua integer when it is one and fits, else a float when
+ * Clinger's fast path rounds correctly, else strtod's answer. */
+static int push_number(jp *j, const jnum *n, const char *end)
+{
+#if COZE_LUA_53
+  if (n->isint && !(n->neg && n->m == 0)) { /* "-0" stays a float: -0.0, as cjson */
+    if (!n->neg && n->m <= (uint64_t)LUA_MAXINTEGER) {
+      lua_pushinteger(j->L, (lua_Integer)n->m);
+      j->p = end;
       return 0;
     }
-    if (neg && m - 1 <= (uint64_t)LUA_MAXINTEGER) {
-      lua_pushinteger(j->L, -(lua_Integer)(m - 1) - 1);
-      j->p = p;
+    if (n->neg && n->m - 1 <= (uint64_t)LUA_MAXINTEGER) {
+      lua_pushinteger(j->L, -(lua_Integer)(n->m - 1) - 1);
+      j->p = end;
       return 0;
     }
     return number_strtod(j);
   }
-#else
-  (void)isint;
 #endif
 #ifdef FAST_FLOAT
   /* Clinger: m and 10^|e| are exact doubles, so one multiply or divide rounds correctly */
-  if (m == 0 || (m <= ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22)) {
-    double d = (double)m;
-    if (m != 0) {
-      if (exp10 < 0)
-        d /= pow10tab[-exp10];
+  if (n->m == 0 || (n->m <= ((uint64_t)1 << 53) && n->exp10 >= -22 && n->exp10 <= 22)) {
+    double d = (double)n->m;
+    if (n->m != 0) {
+      if (n->exp10 < 0)
+        d /= pow10tab[-n->exp10];
       else
-        d *= pow10tab[exp10];
+        d *= pow10tab[n->exp10];
     }
-    lua_pushnumber(j->L, (lua_Number)(neg ? -d : d));
-    j->p = p;
+    lua_pushnumber(j->L, (lua_Number)(n->neg ? -d : d));
+    j->p = end;
     return 0;
   }
 #endif
+  (void)end;
   return number_strtod(j);
+}
+
+static int parse_number(jp *j)
+{
+  jnum n;
+  const char *end;
+  if (scan_number(j->p, &n, &end) != 0)
+    return number_strtod(j);
+  return push_number(j, &n, end);
 }
 
 /* ---- strings ---- */
@@ -368,11 +391,34 @@ static int parse_string(jp *j)
 
 /* ---- containers ---- */
 
+/* The n items waiting on the stack above base (key/value pairs when pairs) go into a new table
+ * created with room for narr/nrec, which takes their place at base + 1. In order: the last of
+ * duplicate keys wins. */
+static void flush_pending(lua_State *L, int base, int n, int pairs, int narr, int nrec)
+{
+  int i;
+  lua_createtable(L, narr, nrec);
+  for (i = 1; i <= n; i++) {
+    if (pairs) {
+      lua_pushvalue(L, base + 2 * i - 1);
+      lua_pushvalue(L, base + 2 * i);
+      lua_rawset(L, -3);
+    } else {
+      lua_pushvalue(L, base + i);
+      lua_rawseti(L, -2, i);
+    }
+  }
+  if (n > 0) {
+    lua_replace(L, base + 1);
+    lua_settop(L, base + 1);
+  }
+}
+
 static int parse_array(jp *j)
 {
   lua_State *L = j->L;
   const char *p = j->p;
-  int mode = enter(j, p), base, t = 0, n = 0, i;
+  int mode = enter(j, p), base, t = 0, n = 0;
   if (mode < 0)
     return -1;
   base = lua_gettop(L);
@@ -391,13 +437,7 @@ static int parse_array(jp *j)
       if (t != 0) {
         lua_rawseti(L, t, n);
       } else if (n == PENDING) { /* a long array: table now, the rest directly */
-        lua_createtable(L, 4 * PENDING, 0);
-        for (i = 1; i <= n; i++) {
-          lua_pushvalue(L, base + i);
-          lua_rawseti(L, -2, i);
-        }
-        lua_replace(L, base + 1);
-        lua_settop(L, base + 1);
+        flush_pending(L, base, n, 0, 4 * PENDING, 0);
         t = base + 1;
       }
       p = j->p;
@@ -412,27 +452,34 @@ static int parse_array(jp *j)
       return fail(j, "comma or array end", p);
     }
   }
-  if (t == 0) {
-    lua_createtable(L, n, 0);
-    for (i = 1; i <= n; i++) {
-      lua_pushvalue(L, base + i);
-      lua_rawseti(L, -2, i);
-    }
-    if (n > 0) {
-      lua_replace(L, base + 1);
-      lua_settop(L, base + 1);
-    }
-  }
+  if (t == 0)
+    flush_pending(L, base, n, 0, n, 0);
   j->p = p + 1;
   j->depth--;
   return 0;
+}
+
+/* At the '"' of a member: pushes its key and value, leaves j->p after the value. */
+static int parse_member(jp *j)
+{
+  const char *p;
+  if (parse_string(j) != 0)
+    return -1;
+  p = j->p;
+  SKIP_WS(p);
+  if (*p != ':')
+    return fail(j, "colon", p);
+  p++;
+  SKIP_WS(p);
+  j->p = p;
+  return parse_value(j);
 }
 
 static int parse_object(jp *j)
 {
   lua_State *L = j->L;
   const char *p = j->p;
-  int mode = enter(j, p), base, t = 0, n = 0, i;
+  int mode = enter(j, p), base, t = 0, n = 0;
   if (mode < 0)
     return -1;
   base = lua_gettop(L);
@@ -447,29 +494,13 @@ static int parse_object(jp *j)
       if (*p != '"')
         return fail(j, "object key string", p);
       j->p = p;
-      if (parse_string(j) != 0)
-        return -1;
-      p = j->p;
-      SKIP_WS(p);
-      if (*p != ':')
-        return fail(j, "colon", p);
-      p++;
-      SKIP_WS(p);
-      j->p = p;
-      if (parse_value(j) != 0)
+      if (parse_member(j) != 0)
         return -1;
       n++;
       if (t != 0) {
         lua_rawset(L, t);
       } else if (n == PENDING) {
-        lua_createtable(L, 0, 2 * PENDING);
-        for (i = 1; i <= n; i++) { /* in order: the last of duplicate keys wins */
-          lua_pushvalue(L, base + 2 * i - 1);
-          lua_pushvalue(L, base + 2 * i);
-          lua_rawset(L, -3);
-        }
-        lua_replace(L, base + 1);
-        lua_settop(L, base + 1);
+        flush_pending(L, base, n, 1, 0, 2 * PENDING);
         t = base + 1;
       }
       p = j->p;
@@ -484,18 +515,8 @@ static int parse_object(jp *j)
       return fail(j, "comma or object end", p);
     }
   }
-  if (t == 0) {
-    lua_createtable(L, 0, n);
-    for (i = 1; i <= n; i++) {
-      lua_pushvalue(L, base + 2 * i - 1);
-      lua_pushvalue(L, base + 2 * i);
-      lua_rawset(L, -3);
-    }
-    if (n > 0) {
-      lua_replace(L, base + 1);
-      lua_settop(L, base + 1);
-    }
-  }
+  if (t == 0)
+    flush_pending(L, base, n, 1, 0, n);
   j->p = p + 1;
   j->depth--;
   return 0;

@@ -2,12 +2,19 @@
 #ifndef COZE_LCORE_H
 #define COZE_LCORE_H
 
+#include <stddef.h>
+
 #include <lua.h>
+
+#include "sink.h"
 
 #if defined(__GNUC__)
 #define COZE_EXPORT __attribute__((visibility("default")))
 #else
 #define COZE_EXPORT
+/* Pushes the table core.parse_headers(block, len) returns (1), or nil, msg (2). */
+int coze_l_headers_push(lua_State *L, const char *block, size_t len);
+
 #endif
 
 void coze_l_sse_open(lua_State *L);
@@ -17,9 +24,16 @@ void coze_l_crypto_open(lua_State *L);
 void coze_l_json_open(lua_State *L);
 void coze_l_cli_open(lua_State *L);
 void coze_l_ws_open(lua_State *L);
+void coze_l_headers_open(lua_State *L);
+void coze_l_utf8_open(lua_State *L);
 
 /* The parser inside a coze.core.SSEParser at idx, for a binding that feeds it (lhttp's
  * read_into): raises if it is not one, is closed, or was finished. */
 struct coze_sse_parser *coze_l_sse_check(lua_State *L, int idx);
+/* ... and as the sink a transfer feeds (refusing bytes while a call uses it: the transfer pauses). */
+coze_sink coze_l_sse_sink(lua_State *L, int idx);
+
+/* Pushes the table core.parse_headers(block, len) returns (1), or nil, msg (2). */
+int coze_l_headers_push(lua_State *L, const char *block, size_t len);
 
 #endif

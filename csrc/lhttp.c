@@ -6,8 +6,8 @@
  * stream is being read does not close it; an explicit s:close() does (kind "closed"). It keeps an
  * attached SSEParser alive the same way (user value [2]) while curl's callback feeds it.
  */
-#include <ctype.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -27,14 +27,6 @@ typedef struct l_request {
   coze_http_req *r;     /* NULL when closed */
   coze_sse_parser *sink; /* the attached parser (user value [2]), or NULL */
 } l_request;
-
-#if LUA_VERSION_NUM == 501
-#define set_uservalue(L, i) lua_setfenv((L), (i))
-#define get_uservalue(L, i) lua_getfenv((L), (i))
-#else
-#define set_uservalue(L, i) lua_setuservalue((L), (i))
-#define get_uservalue(L, i) ((void)lua_getuservalue((L), (i)))
-#endif
 
 /* Raises "<where>request: <msg>" pointing at the Lua caller. */
 static int opt_error(lua_State *L, const char *fmt, ...)
@@ -65,7 +57,18 @@ static l_request *check_request(lua_State *L)
   return u;
 }
 
-/* ---- option parsing: values stay on the Lua stack (or in anchored tables) while used ---- */
+/* ---- option parsing ----
+ * Every string C keeps a pointer to stays referenced until curl has copied it: top-level values on
+ * the stack, header and part strings in an anchor table only this call can reach. Their own tables
+ * are no anchor: an __index metamethod met later (any option the table lacks) may run Lua code that
+ * empties them and collects the strings (issue 12 #5). */
+
+/* Keeps the string on top referenced by the anchor table at `anchor` (pops nothing). */
+static void anchor_top(lua_State *L, int anchor)
+{
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, anchor, (int)lua_rawlen(L, anchor) + 1);
+}
 
 /* Pushes opts[name]; NULL when nil. The value is left on the stack to keep it alive. */
 static const char *field_string(lua_State *L, int t, const char *name, int required, size_t *len)
@@ -90,7 +93,8 @@ static const char *field_string(lua_State *L, int t, const char *name, int requi
   return s;
 }
 
-static long field_ms(lua_State *L, int t, const char *name)
+/* opts[name], a number >= 0 (not NaN); 0 when nil. */
+static lua_Number field_number(lua_State *L, int t, const char *name)
 {
   lua_Number v;
   lua_getfield(L, t, name);
@@ -104,7 +108,18 @@ static long field_ms(lua_State *L, int t, const char *name)
   lua_pop(L, 1);
   if (!(v >= 0))
     opt_error(L, "field '%s' must be >= 0", name);
-  return v >= (lua_Number)LONG_MAX ? LONG_MAX : (long)v;
+  return v;
+}
+
+/* A timeout in ms; huge ones (math.huge too) become COZE_HTTP_MS_MAX, "no limit" (http.h). */
+static long to_ms(lua_Number v)
+{
+  return v >= (lua_Number)COZE_HTTP_MS_MAX ? COZE_HTTP_MS_MAX : (long)v;
+}
+
+static long field_ms(lua_State *L, int t, const char *name)
+{
+  return to_ms(field_number(L, t, name));
 }
 
 static void check_header(lua_State *L, const char *h, size_t len)
@@ -121,7 +136,7 @@ static void check_header(lua_State *L, const char *h, size_t len)
     opt_error(L, "header '%s' must have the form 'Name: value'", h);
 }
 
-static void parse_headers(lua_State *L, int t, coze_http_opts *o)
+static void parse_headers(lua_State *L, int t, int anchor, coze_http_opts *o)
 {
   size_t i, n;
   const char **hs;
@@ -139,13 +154,15 @@ static void parse_headers(lua_State *L, int t, coze_http_opts *o)
       opt_error(L, "field 'headers' must be an array of strings (item %d)", (int)i + 1);
     hs[i] = lua_tolstring(L, -1, &len);
     check_header(L, hs[i], len);
-    lua_pop(L, 1); /* still referenced by the headers table */
+    anchor_top(L, anchor);
+    lua_pop(L, 1);
   }
   o->headers = hs;
   o->nheaders = n;
 }
 
-static const char *part_string(lua_State *L, int pt, int idx, const char *name, size_t *len)
+static const char *part_string(lua_State *L, int pt, int anchor, int idx, const char *name,
+                               size_t *len)
 {
   size_t n;
   const char *s;
@@ -162,11 +179,12 @@ static const char *part_string(lua_State *L, int pt, int idx, const char *name, 
     *len = n;
   else if (strlen(s) != n)
     opt_error(L, "field 'parts[%d].%s' must not contain NUL bytes", idx, name);
-  lua_pop(L, 1); /* still referenced by the part table */
+  anchor_top(L, anchor);
+  lua_pop(L, 1);
   return s;
 }
 
-static void parse_parts(lua_State *L, int t, coze_http_opts *o)
+static void parse_parts(lua_State *L, int t, int anchor, coze_http_opts *o)
 {
   size_t i, n;
   coze_http_part *ps;
@@ -186,39 +204,50 @@ static void parse_parts(lua_State *L, int t, coze_http_opts *o)
     if (!lua_istable(L, -1))
       opt_error(L, "field 'parts[%d]' must be a table", idx);
     pt = lua_gettop(L);
-    ps[i].name = part_string(L, pt, idx, "name", NULL);
+    ps[i].name = part_string(L, pt, anchor, idx, "name", NULL);
     if (ps[i].name == NULL)
       opt_error(L, "field 'parts[%d].name' must be a string", idx);
-    ps[i].filename = part_string(L, pt, idx, "filename", NULL);
-    ps[i].type = part_string(L, pt, idx, "type", NULL);
-    ps[i].path = part_string(L, pt, idx, "path", NULL);
-    ps[i].data = part_string(L, pt, idx, "data", &ps[i].data_len);
+    ps[i].filename = part_string(L, pt, anchor, idx, "filename", NULL);
+    ps[i].type = part_string(L, pt, anchor, idx, "type", NULL);
+    ps[i].path = part_string(L, pt, anchor, idx, "path", NULL);
+    ps[i].data = part_string(L, pt, anchor, idx, "data", &ps[i].data_len);
     if ((ps[i].path == NULL) == (ps[i].data == NULL))
       opt_error(L, "field 'parts[%d]' needs exactly one of 'path' or 'data'", idx);
-    lua_pop(L, 1); /* the part table stays referenced by the parts array */
+    lua_pop(L, 1);
   }
   o->parts = ps;
   o->nparts = n;
 }
 
+/* Options: method, url, body | parts, headers, the four *_timeout_ms, max_buffer, max_body_bytes
+ * (decompressed body size; a larger body fails with kind "too_large"), proxy, no_proxy, ca_file,
+ * ca_path, tls_verify. */
 static void parse_opts(lua_State *L, int t, coze_http_opts *o)
 {
+  int anchor;
   memset(o, 0, sizeof *o);
   luaL_checkstack(L, 24, "request options");
+  lua_newtable(L);
+  anchor = lua_gettop(L);
   o->method = field_string(L, t, "method", 1, NULL);
   if (o->method[0] == '\0')
     opt_error(L, "field 'method' must not be empty");
   o->url = field_string(L, t, "url", 1, NULL);
   o->body = field_string(L, t, "body", 0, &o->body_len);
-  parse_headers(L, t, o);
-  parse_parts(L, t, o);
+  parse_headers(L, t, anchor, o);
+  parse_parts(L, t, anchor, o);
   if (o->body != NULL && o->nparts > 0)
     opt_error(L, "fields 'body' and 'parts' exclude each other");
   o->connect_timeout_ms = field_ms(L, t, "connect_timeout_ms");
   o->first_byte_timeout_ms = field_ms(L, t, "first_byte_timeout_ms");
   o->idle_timeout_ms = field_ms(L, t, "idle_timeout_ms");
   o->total_timeout_ms = field_ms(L, t, "total_timeout_ms");
-  o->max_buffer = (size_t)field_ms(L, t, "max_buffer");
+  {
+    lua_Number mb = field_number(L, t, "max_buffer");
+    o->max_buffer = mb >= (lua_Number)(SIZE_MAX / 2) ? SIZE_MAX / 2 : (size_t)mb;
+    mb = field_number(L, t, "max_body_bytes");
+    o->max_body = mb >= (lua_Number)(SIZE_MAX / 2) ? SIZE_MAX / 2 : (size_t)mb;
+  }
   o->proxy = field_string(L, t, "proxy", 0, NULL);
   o->no_proxy = field_string(L, t, "no_proxy", 0, NULL);
   o->ca_file = field_string(L, t, "ca_file", 0, NULL);
@@ -240,6 +269,7 @@ static const char *kind_name(int kind)
   switch (kind) {
   case COZE_HTTP_E_TIMEOUT: return "timeout";
   case COZE_HTTP_E_CLOSED: return "closed";
+  case COZE_HTTP_E_TOO_LARGE: return "too_large";
   default: return "transport";
   }
 }
@@ -261,12 +291,13 @@ static int push_error(lua_State *L, const coze_http_error *e)
   return 4;
 }
 
+/* A wait in ms: nil, negative or NaN = no limit of its own, as huge ones are (http.h). */
 static long opt_timeout(lua_State *L, int i)
 {
   lua_Number t = luaL_optnumber(L, i, -1);
   if (!(t >= 0))
     return -1;
-  return t >= (lua_Number)LONG_MAX ? LONG_MAX : (long)t;
+  return to_ms(t);
 }
 
 /* ---- Session ---- */
@@ -297,7 +328,7 @@ static int l_http_request(lua_State *L)
   lua_createtable(L, 1, 0); /* keeps the session alive while the request is */
   lua_pushvalue(L, 1);
   lua_rawseti(L, -2, 1);
-  set_uservalue(L, -2);
+  coze_setuservalue(L, -2);
   u->r = coze_http_start(su->s, &o, &err);
   if (u->r == NULL)
     return push_error(L, &err);
@@ -317,11 +348,7 @@ static int l_http_session_close(lua_State *L)
 static int l_http_session_tostring(lua_State *L)
 {
   l_session *u = (l_session *)luaL_checkudata(L, 1, SESSION_MT);
-  if (u->s == NULL)
-    lua_pushliteral(L, "coze.core.Session (closed)");
-  else
-    lua_pushfstring(L, "coze.core.Session (%p)", (void *)u->s);
-  return 1;
+  return coze_pushtostring(L, SESSION_MT, u->s);
 }
 
 /* ---- Request ---- */
@@ -345,10 +372,13 @@ static int l_http_wait_headers(lua_State *L)
  * keeps the parser alive. Raises only when out of memory, with curl idle. */
 static void set_sink(lua_State *L, l_request *u, coze_sse_parser *p, int pidx)
 {
-  if (coze_http_attach_sse(u->r, p) != 0)
+  coze_sink k = {NULL, NULL};
+  if (p != NULL)
+    k = coze_l_sse_sink(L, pidx);
+  if (coze_http_attach(u->r, &k) != 0)
     luaL_error(L, "not enough memory");
   u->sink = p;
-  get_uservalue(L, 1);
+  coze_getuservalue(L, 1);
   if (p != NULL)
     lua_pushvalue(L, pidx);
   else
@@ -382,6 +412,39 @@ static int l_http_read(lua_State *L)
   }
 }
 
+/* r:read_all(max_bytes, timeout_ms) -> the whole body as one string (its bytes not handed out by
+ * read before), false when timeout_ms ran out first (call again), nil when it was handed out
+ * already, or nil, msg, kind, which ("too_large" past max_bytes, counted after decompression).
+ * One buffer sized from Content-Length, no chunks to join: for wait.read_all when present. */
+static int l_http_read_all(lua_State *L)
+{
+  l_request *u = check_request(L);
+  lua_Number max = luaL_checknumber(L, 2);
+  long t = opt_timeout(L, 3);
+  const char *data;
+  size_t len;
+  int rc;
+  luaL_argcheck(L, max >= 1, 2, "max_bytes must be a positive number");
+  if (u->sink != NULL)
+    set_sink(L, u, NULL, 0);
+  rc = coze_http_read_all(u->r, max >= (lua_Number)(SIZE_MAX / 2) ? SIZE_MAX / 2 : (size_t)max, t,
+                          &data, &len);
+  switch (rc) {
+  case COZE_HTTP_OK:
+    lua_pushlstring(L, data, len);
+    coze_http_release(u->r); /* the body lives once, as the string, from here on */
+    return 1;
+  case COZE_HTTP_AGAIN:
+    lua_pushboolean(L, 0);
+    return 1;
+  case COZE_HTTP_EOF:
+    lua_pushnil(L);
+    return 1;
+  default:
+    return push_error(L, coze_http_req_error(u->r));
+  }
+}
+
 static int push_pumped(lua_State *L, l_request *u, int rc)
 {
   switch (rc) {
@@ -399,36 +462,12 @@ static int push_pumped(lua_State *L, l_request *u, int rc)
   }
 }
 
-/* r:attach_parser(parser | nil) -> r: curl's write callback feeds the body straight into the
- * coze.core.SSEParser from now on (bytes already received first); r:pump drives the transfer.
- * The request keeps the parser alive while attached; nil or r:read() detaches. */
-static int l_http_attach_parser(lua_State *L)
-{
-  l_request *u = check_request(L);
-  coze_sse_parser *p = lua_isnoneornil(L, 2) ? NULL : coze_l_sse_check(L, 2);
-  set_sink(L, u, p, 2);
-  lua_settop(L, 1);
-  return 1;
-}
-
-/* r:pump(timeout_ms): drives the transfer into the attached parser. true when bytes were fed since
- * the last call (drain the parser, then pump again), false, nil at EOF, or nil, msg, kind, which.
- * Raises without a parser attached, or when it was closed or finished. */
-static int l_http_pump(lua_State *L)
-{
-  l_request *u = check_request(L);
-  long t = opt_timeout(L, 2);
-  if (u->sink == NULL)
-    return luaL_error(L, "Request: pump without an attached parser");
-  get_uservalue(L, 1);
-  lua_rawgeti(L, -1, 2);
-  coze_l_sse_check(L, lua_gettop(L)); /* closed or finished: raise before curl runs */
-  return push_pumped(L, u, coze_http_pump(u->r, t));
-}
-
 /* r:read_into(parser, timeout_ms): read(), with the bytes fed straight to a coze.core.SSEParser
- * (no Lua string): attaches it (see attach_parser) and pumps. true when bytes were fed, false, nil
- * at EOF, or nil, msg, kind, which. The parser is checked before curl runs. */
+ * (no Lua string). The first call (or one with another parser) attaches it: curl's write callback
+ * then feeds it in C (bytes already received first) and the request keeps it alive; each call
+ * drives the transfer until bytes were fed. true when bytes were fed since the last call (drain
+ * the parser, then call again), false, nil at EOF, or nil, msg, kind, which. r:read() detaches.
+ * The parser is checked (open, not finished) before curl runs. */
 static int l_http_read_into(lua_State *L)
 {
   l_request *u = check_request(L);
@@ -494,79 +533,18 @@ static int l_http_status(lua_State *L)
   return 1;
 }
 
-/* Lower-cased names; repeats joined with ", "; obs-fold continuation lines join with a space. */
+/* r:headers() -> the final response's header table (headers.h rules: names lower-cased, repeats
+ * joined), nil before it arrived. */
 static int l_http_headers(lua_State *L)
 {
   l_request *u = check_request(L);
   size_t len;
-  const char *p = coze_http_headers(u->r, &len), *end;
-  int t, last;
+  const char *p = coze_http_headers(u->r, &len);
   if (p == NULL) {
     lua_pushnil(L);
     return 1;
   }
-  end = p + len;
-  lua_newtable(L);
-  t = lua_gettop(L);
-  lua_pushnil(L); /* the last name seen */
-  last = t + 1;
-  while (p < end) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p)), *lend, *colon, *v;
-    const char *next = eol != NULL ? eol + 1 : end;
-    lend = eol != NULL ? eol : end;
-    if (lend > p && lend[-1] == '\r')
-      lend--;
-    if (lend == p) {
-      p = next;
-      continue;
-    }
-    if ((*p == ' ' || *p == '\t') && !lua_isnil(L, last)) {
-      for (v = p; v < lend && (*v == ' ' || *v == '\t'); v++)
-        ;
-      lua_pushvalue(L, last);
-      lua_pushvalue(L, last);
-      lua_rawget(L, t);
-      lua_pushliteral(L, " ");
-      lua_pushlstring(L, v, (size_t)(lend - v));
-      lua_concat(L, 3);
-      lua_rawset(L, t);
-      p = next;
-      continue;
-    }
-    colon = memchr(p, ':', (size_t)(lend - p));
-    if (colon == NULL) {
-      p = next;
-      continue;
-    }
-    {
-      luaL_Buffer b;
-      const char *c;
-      luaL_buffinit(L, &b);
-      for (c = p; c < colon; c++)
-        luaL_addchar(&b, (char)tolower((unsigned char)*c));
-      luaL_pushresult(&b);
-    }
-    for (v = colon + 1; v < lend && (*v == ' ' || *v == '\t'); v++)
-      ;
-    while (lend > v && (lend[-1] == ' ' || lend[-1] == '\t'))
-      lend--;
-    lua_pushvalue(L, -1);
-    lua_replace(L, last);
-    lua_pushvalue(L, -1);
-    lua_rawget(L, t);
-    if (lua_isnil(L, -1)) {
-      lua_pop(L, 1);
-      lua_pushlstring(L, v, (size_t)(lend - v));
-    } else {
-      lua_pushliteral(L, ", ");
-      lua_pushlstring(L, v, (size_t)(lend - v));
-      lua_concat(L, 3);
-    }
-    lua_rawset(L, t);
-    p = next;
-  }
-  lua_settop(L, t);
-  return 1;
+  return coze_l_headers_push(L, p, len);
 }
 
 static int l_http_info(lua_State *L)
@@ -610,11 +588,7 @@ static int l_http_request_close(lua_State *L)
 static int l_http_request_tostring(lua_State *L)
 {
   l_request *u = (l_request *)luaL_checkudata(L, 1, REQUEST_MT);
-  if (u->r == NULL)
-    lua_pushliteral(L, "coze.core.Request (closed)");
-  else
-    lua_pushfstring(L, "coze.core.Request (%p)", (void *)u->r);
-  return 1;
+  return coze_pushtostring(L, REQUEST_MT, u->r);
 }
 
 static int l_http_curl_version(lua_State *L)
@@ -643,10 +617,9 @@ void coze_l_http_open(lua_State *L)
     {"wait_headers", l_http_wait_headers},
     {"read", l_http_read},
     {"read_into", l_http_read_into},
-    {"attach_parser", l_http_attach_parser},
-    {"pump", l_http_pump},
     {"ready", l_http_ready},
     {"watch", l_http_watch},
+    {"read_all", l_http_read_all},
     {"status", l_http_status},
     {"headers", l_http_headers},
     {"info", l_http_info},

@@ -4,7 +4,6 @@
 #include "compat.h"
 #include "json.h"
 #include "lcore.h"
-#include "utf8.h"
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -29,26 +28,10 @@ static int l_json_decode(lua_State *L)
   return 2;
 }
 
-/* core.utf8_check(s) -> true | false, position (1-based byte offset of the first bad sequence) */
-static int l_utf8_check(lua_State *L)
-{
-  size_t len;
-  const char *s = luaL_checklstring(L, 1, &len);
-  size_t at = coze_utf8_check(s, len);
-  if (at == len) {
-    lua_pushboolean(L, 1);
-    return 1;
-  }
-  lua_pushboolean(L, 0);
-  lua_pushinteger(L, (lua_Integer)at + 1);
-  return 2;
-}
-
 void coze_l_json_open(lua_State *L)
 {
   static const luaL_Reg fns[] = {
     {"json_decode", l_json_decode},
-    {"utf8_check", l_utf8_check},
     {NULL, NULL}
   };
   luaL_setfuncs(L, fns, 0);

@@ -16,7 +16,25 @@ l_sse *coze_l_sse_at(lua_State *L, int idx)
   l_sse *s = (l_sse *)luaL_checkudata(L, idx, SSE_TNAME);
   if (s->closed)
     luaL_error(L, "attempt to use a closed SSEParser");
+  if (s->busy)
+    luaL_error(L, "SSEParser: in use by another call (from a finalizer or metamethod it ran)");
   return s;
+}
+
+static int sink_feed(void *ctx, const char *bytes, size_t len)
+{
+  l_sse *s = (l_sse *)ctx;
+  if (s->busy)
+    return 1;
+  return coze_sse_feed(&s->p, bytes, len) == 0 ? 0 : -1;
+}
+
+coze_sink coze_l_sse_sink(lua_State *L, int idx)
+{
+  coze_sink k;
+  k.ctx = coze_l_sse_at(L, idx);
+  k.feed = sink_feed;
+  return k;
 }
 
 static l_sse *l_sse_check(lua_State *L)
@@ -51,6 +69,7 @@ static int l_sse_new(lua_State *L)
   luaL_setmetatable(L, SSE_TNAME);
   coze_sse_init(&s->p, max);
   s->direct = 0;
+  s->busy = 0;
   s->closed = 0;
   return 1;
 }
@@ -86,6 +105,7 @@ static int l_sse_next(lua_State *L)
   coze_sse_event ev;
   switch (coze_sse_next(&s->p, &ev)) {
   case COZE_SSE_EVENT:
+    s->busy = 1;
     lua_pushlstring(L, ev.data, ev.data_len);
     if (ev.event != NULL)
       lua_pushlstring(L, ev.event, ev.event_len);
@@ -95,6 +115,7 @@ static int l_sse_next(lua_State *L)
       lua_pushlstring(L, ev.id, ev.id_len);
     else
       lua_pushnil(L);
+    s->busy = 0;
     lua_pushboolean(L, ev.eof_partial);
     return 4;
   case COZE_SSE_NEED_MORE:
@@ -162,6 +183,7 @@ static int l_sse_next_events(lua_State *L)
   lua_pushliteral(L, "raw");   /* 6 */
   lua_pushliteral(L, "id");    /* 7 */
   lua_pushnil(L);              /* 8: the last event name, reused while names repeat */
+  s->busy = 1;
   while (n < max) {
     coze_sse_event ev;
     rc = next_named(L, s, &ev, 8, &cname, &clen);
@@ -186,6 +208,7 @@ static int l_sse_next_events(lua_State *L)
     lua_rawseti(L, 2, ++n);
     partial = ev.eof_partial;
   }
+  s->busy = 0;
   if ((k = batch_error(L, s, rc, n)) != 0)
     return (int)k;
   if (n > 0)
@@ -219,6 +242,7 @@ static int l_sse_next_raw(lua_State *L)
   luaL_argcheck(L, max >= 1 && max <= INT_MAX / 3, 3, "max must be a positive integer");
   lua_settop(L, 3);
   lua_pushnil(L); /* 4: the last event name, reused while names repeat */
+  s->busy = 1;
   while (n < max) {
     coze_sse_event ev;
     rc = next_named(L, s, &ev, 4, &cname, &clen);
@@ -236,6 +260,7 @@ static int l_sse_next_raw(lua_State *L)
     n++;
     partial = ev.eof_partial;
   }
+  s->busy = 0;
   if ((k = batch_error(L, s, rc, n)) != 0)
     return (int)k;
   if (n > 0)
@@ -300,26 +325,37 @@ static int l_sse_buffered(lua_State *L)
   return 1;
 }
 
-/* close, __gc and __close: idempotent */
-static int l_sse_close(lua_State *L)
+static void sse_free(l_sse *s)
 {
-  l_sse *s = (l_sse *)luaL_checkudata(L, 1, SSE_TNAME);
   if (!s->closed) {
     s->closed = 1;
     coze_sse_free(&s->p);
     s->p.finished = 1; /* a Request it is still attached to feeds nothing more (sse.h) */
   }
+}
+
+/* close and __close: idempotent; refused while another call uses the parser */
+static int l_sse_close(lua_State *L)
+{
+  l_sse *s = (l_sse *)luaL_checkudata(L, 1, SSE_TNAME);
+  if (s->busy && !s->closed)
+    return luaL_error(L, "SSEParser: in use by another call (from a finalizer or metamethod it ran)");
+  sse_free(s);
+  return 0;
+}
+
+/* __gc: no call can be using an unreachable parser (a stale busy flag left by a memory error
+   must not leak it) */
+static int l_sse_gc(lua_State *L)
+{
+  sse_free((l_sse *)luaL_checkudata(L, 1, SSE_TNAME));
   return 0;
 }
 
 static int l_sse_tostring(lua_State *L)
 {
   l_sse *s = (l_sse *)luaL_checkudata(L, 1, SSE_TNAME);
-  if (s->closed)
-    lua_pushliteral(L, "SSEParser (closed)");
-  else
-    lua_pushfstring(L, "SSEParser (%p)", (void *)s);
-  return 1;
+  return coze_pushtostring(L, SSE_TNAME, s->closed ? NULL : (void *)s);
 }
 
 void coze_l_sse_open(lua_State *L)
@@ -330,7 +366,7 @@ void coze_l_sse_open(lua_State *L)
     {"next_events", l_sse_next_events},
     {"next_raw", l_sse_next_raw},
     {"set_direct", l_sse_set_direct},
-#if LUA_VERSION_NUM >= 503
+#if COZE_LUA_53
     {"iterator", coze_l_sse_iterator},
 #endif
     {"finish", l_sse_finish},
@@ -341,7 +377,7 @@ void coze_l_sse_open(lua_State *L)
     {NULL, NULL}
   };
   static const luaL_Reg metamethods[] = {
-    {"__gc", l_sse_close},
+    {"__gc", l_sse_gc},
     {"__close", l_sse_close},
     {"__tostring", l_sse_tostring},
     {NULL, NULL}
@@ -352,6 +388,6 @@ void coze_l_sse_open(lua_State *L)
   };
   coze_newclass(L, SSE_TNAME, methods, metamethods);
   luaL_setfuncs(L, fns, 0);
-  lua_pushboolean(L, LUA_VERSION_NUM >= 503);
+  lua_pushboolean(L, COZE_LUA_53);
   lua_setfield(L, -2, "sse_iterators"); /* SSEParser:iterator exists */
 }

@@ -1,11 +1,17 @@
 /* SSEParser:iterator, the for-loop functions of stream:events() and stream:raw_events() on Lua 5.3+
- * (lua_callk). LuaJIT iterates in Lua (lua/coze/stream.lua): this file then compiles to nothing. */
+ * (lua_callk). LuaJIT iterates in Lua (lua/coze/stream.lua): this file then compiles to nothing.
+ *
+ * STYLE EXCEPTION (also in csrc/README.md): this is the one place where C calls back into Lua. The
+ * iterator calls `slow` with lua_callk to read more bytes, so that read may yield (on_wait =
+ * coroutine.yield). It is not an I/O callback: no libcurl or OpenSSL frame is on the C stack, the
+ * parser holds no pointer into Lua memory across the call, and iter_k resumes from the parser's
+ * state alone. */
 #include <string.h>
 
 #include "compat.h"
 #include "lsse.h"
 
-#if LUA_VERSION_NUM >= 503
+#if COZE_LUA_53
 /* p:iterator(kind, slow, stop, mt) -> iter: the for-loop function of stream:events() ("events":
  * iter(s) -> event table with metatable mt) or stream:raw_events() ("raw": iter(s) -> name, raw, id).
  * Each call parses the next event straight from p: no queue, no Lua frame. What needs Lua goes to
@@ -85,9 +91,12 @@ static int iter_run(lua_State *L, int tables)
     coze_sse_event ev;
     int rc = COZE_SSE_NEED_MORE, ctx = tables ? CTX_TABLES : 0, nres = tables ? 1 : 3, event = 0;
     lua_settop(L, 1); /* s */
+    if (s->busy)
+      return luaL_error(L, "SSEParser: in use by another call (from a finalizer or metamethod it ran)");
     if (!s->closed && s->direct) {
       rc = coze_sse_next(&s->p, &ev);
       if (rc == COZE_SSE_EVENT) {
+        s->busy = 1; /* until ev's pointers into the parser were pushed */
         if (ev.event == NULL) {
           ev.event = "message";
           ev.event_len = 7;
@@ -99,6 +108,7 @@ static int iter_run(lua_State *L, int tables)
             lua_pushvalue(L, lua_upvalueindex(UV_NAME));
             push_data_id(L, &ev);
           }
+          s->busy = 0;
           return nres;
         }
         event = 1;
@@ -110,6 +120,7 @@ static int iter_run(lua_State *L, int tables)
       lua_pushvalue(L, lua_upvalueindex(UV_NAME));
       push_data_id(L, &ev);
       lua_pushboolean(L, ev.eof_partial);
+      s->busy = 0;
       lua_callk(L, 5, nres, ctx, iter_k);
     } else if (rc == COZE_SSE_NEED_MORE && !s->closed && s->direct) { /* slow(s) */
       ctx |= CTX_MORE;

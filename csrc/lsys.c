@@ -5,14 +5,13 @@
 #include <time.h>
 
 #include "compat.h"
+#include "clock.h"
 #include "lcore.h"
 
-/* Fractional: a frame budget of 1-2 ms needs microseconds (same clock as coze_http_now_ms). */
+/* Fractional: a frame budget of 1-2 ms needs microseconds (the clock every unit uses, clock.c). */
 static int l_sys_monotonic_ms(lua_State *L)
 {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushnumber(L, (lua_Number)ts.tv_sec * 1000 + (lua_Number)ts.tv_nsec / 1e6);
+  lua_pushnumber(L, (lua_Number)coze_now_ms_frac());
   return 1;
 }
 
@@ -24,12 +23,19 @@ static int l_sys_time(lua_State *L)
   return 1;
 }
 
+/* Longer sleeps are cut to this (about 31 years): the seconds must fit a time_t (a 32-bit one
+   too) without an overflowing conversion, which would make sleep_ms(math.huge) return at once. */
+#define SLEEP_MAX_MS (2147483647.0 * 1000)
+
 static int l_sys_sleep_ms(lua_State *L)
 {
   lua_Number ms = luaL_checknumber(L, 1);
   struct timespec ts;
+  luaL_argcheck(L, ms == ms, 1, "ms must not be NaN");
   if (ms <= 0)
     return 0;
+  if (ms > SLEEP_MAX_MS)
+    ms = SLEEP_MAX_MS;
   ts.tv_sec = (time_t)(ms / 1000);
   ts.tv_nsec = (long)((ms - (lua_Number)ts.tv_sec * 1000) * 1e6);
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR)

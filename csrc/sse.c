@@ -73,9 +73,9 @@ int coze_sse_feed(coze_sse_parser *p, const char *bytes, size_t len)
     coze_buf nb;
     size_t live = p->in.len - p->in_pos;
     coze_buf_init(&nb);
-    if (coze_buf_reserve(&nb, live + len) != 0) /* then the append cannot fail */
+    if (coze_buf_reserve(&nb, live + len) != 0)
       return COZE_SSE_NOMEM;
-    coze_buf_append(&nb, p->in.data + p->in_pos, live);
+    coze_buf_put(&nb, p->in.data + p->in_pos, live);
     coze_buf_free(&p->in);
     p->in = nb;
     p->in_pos = 0;
@@ -95,10 +95,8 @@ static int append2(coze_buf *b, const char *s, size_t n)
 {
   if (coze_buf_reserve(b, n + 1) != 0)
     return -1;
-  memcpy(b->data + b->len, s, n);
-  b->len += n;
-  b->data[b->len++] = '\n';
-  b->data[b->len] = '\0';
+  coze_buf_put(b, s, n);
+  coze_buf_putc(b, '\n');
   return 0;
 }
 
@@ -231,69 +229,68 @@ static int dispatch(coze_sse_parser *p, coze_sse_event *out, int eof_partial)
 
 static const unsigned char bom[3] = {0xEF, 0xBB, 0xBF};
 
-int coze_sse_next(coze_sse_parser *p, coze_sse_event *out)
+/* The record handed out by the last next() is gone: its flags and data go, and its buffers too
+   when one large event grew them. */
+static void reset_record(coze_sse_parser *p)
 {
-  size_t avail;
-  int r;
+  p->dispatched = 0;
+  p->has_event = p->has_data = p->has_ref = p->has_eref = 0;
+  if (p->event.cap > SHRINK_ABOVE)
+    coze_buf_free(&p->event);
+  else
+    p->event.len = 0;
+  if (p->data.cap > SHRINK_ABOVE)
+    coze_buf_free(&p->data);
+  else
+    p->data.len = 0;
+}
 
-  if (p->error)
-    return p->error;
-  if (p->dispatched) {
-    p->dispatched = 0;
-    p->has_event = p->has_data = p->has_ref = p->has_eref = 0;
-    if (p->event.cap > SHRINK_ABOVE)
-      coze_buf_free(&p->event);
-    else
-      p->event.len = 0;
-    if (p->data.cap > SHRINK_ABOVE)
-      coze_buf_free(&p->data);
-    else
-      p->data.len = 0;
+/* Drops a UTF-8 BOM at the start of the stream. 0 when that needs more input. */
+static int skip_bom(coze_sse_parser *p)
+{
+  size_t avail = p->in.len - p->in_pos, n = avail < 3 ? avail : 3;
+  if (n == 0 && !p->finished)
+    return 0;
+  if (n == 0 || memcmp(p->in.data + p->in_pos, bom, n) != 0) {
+    p->bom_checked = 1;
+  } else if (n == 3) {
+    p->in_pos += 3;
+    p->bom_checked = 1;
+  } else if (p->finished) {
+    p->bom_checked = 1; /* a lone BOM prefix at EOF is ordinary text */
+  } else {
+    return 0;
   }
-  if (p->flushed)
-    return COZE_SSE_NEED_MORE;
+  return 1;
+}
 
-  if (!p->bom_checked) {
-    size_t n;
-    avail = p->in.len - p->in_pos;
-    n = avail < 3 ? avail : 3;
-    if (n == 0 && !p->finished)
-      return COZE_SSE_NEED_MORE;
-    if (n == 0 || memcmp(p->in.data + p->in_pos, bom, n) != 0) {
-      p->bom_checked = 1;
-    } else if (n == 3) {
-      p->in_pos += 3;
-      p->bom_checked = 1;
-    } else if (p->finished) {
-      p->bom_checked = 1; /* a lone BOM prefix at EOF is ordinary text */
-    } else {
-      return COZE_SSE_NEED_MORE;
-    }
-  }
-
+/* Processes complete lines until a record ends (COZE_SSE_EVENT), an error, or no complete line
+   is left (NEED_MORE: the bytes after in_pos are then an unterminated line). */
+static int scan_lines(coze_sse_parser *p, coze_sse_event *out)
+{
   for (;;) {
     const char *base, *s, *lf, *cr, *end;
-    size_t len, off, next;
+    size_t len, off, next, n = p->in.len - p->in_pos;
+    int r;
 
-    avail = p->in.len - p->in_pos;
-    if (p->skip_lf && avail > 0) {
+    if (p->skip_lf && n > 0) {
       p->skip_lf = 0;
       if (p->in.data[p->in_pos] == '\n') {
         p->in_pos++;
-        avail--;
+        n--;
       }
     }
-    if (avail == 0)
-      break;
+    if (n == 0)
+      return COZE_SSE_NEED_MORE;
     base = p->in.data + p->in_pos;
     s = base + p->scan;
     /* the blank line that ends a record is the most common line: no call for it */
-    lf = avail > p->scan && *s == '\n' ? s : memchr(s, '\n', avail - p->scan);
-    cr = p->seen_cr ? memchr(s, '\r', lf != NULL ? (size_t)(lf - s) : avail - p->scan) : NULL;
+    lf = n > p->scan && *s == '\n' ? s : memchr(s, '\n', n - p->scan);
+    cr = p->seen_cr ? memchr(s, '\r', lf != NULL ? (size_t)(lf - s) : n - p->scan) : NULL;
     end = cr != NULL ? cr : lf;
     if (end == NULL) {
-      p->scan = avail;
-      break;
+      p->scan = n;
+      return COZE_SSE_NEED_MORE;
     }
     len = (size_t)(end - base);
     off = p->in_pos;
@@ -317,8 +314,14 @@ int coze_sse_next(coze_sse_parser *p, coze_sse_event *out)
     if (r < 0)
       return fail(p, r);
   }
+}
 
-  /* Out of complete lines; avail bytes form an unterminated line. */
+/* Out of complete lines, the bytes after in_pos form an unterminated line: before the end of input
+   they wait (the limit is checked now); at the end they are a last line, and a pending record goes. */
+static int at_end_of_lines(coze_sse_parser *p, coze_sse_event *out)
+{
+  size_t avail = p->in.len - p->in_pos;
+  int r;
   if (!p->finished) {
     if (avail > 0 && record_bytes(p) + avail > p->max_event_bytes)
       return fail(p, COZE_SSE_TOO_LARGE);
@@ -326,7 +329,6 @@ int coze_sse_next(coze_sse_parser *p, coze_sse_event *out)
       return fail(p, COZE_SSE_NOMEM);
     return COZE_SSE_NEED_MORE;
   }
-
   p->flushed = 1;
   if (avail > 0) {
     size_t off = p->in_pos;
@@ -339,4 +341,21 @@ int coze_sse_next(coze_sse_parser *p, coze_sse_event *out)
   if (p->has_data || p->has_event)
     return dispatch(p, out, avail > 0);
   return COZE_SSE_NEED_MORE;
+}
+
+int coze_sse_next(coze_sse_parser *p, coze_sse_event *out)
+{
+  int r;
+  if (p->error)
+    return p->error;
+  if (p->dispatched)
+    reset_record(p);
+  if (p->flushed)
+    return COZE_SSE_NEED_MORE;
+  if (!p->bom_checked && !skip_bom(p))
+    return COZE_SSE_NEED_MORE;
+  r = scan_lines(p, out);
+  if (r != COZE_SSE_NEED_MORE)
+    return r;
+  return at_end_of_lines(p, out);
 }

@@ -10,41 +10,8 @@ local endpoints = require "coze.endpoints"
 local CATALOG = os.getenv("COZE_API_CATALOG") or "catalog/endpoints.tsv"
 local PARAMS = CATALOG:gsub("endpoints%.tsv$", "params.tsv")
 
-local function read_tsv(path)
-  local f = assert(io.open(path, "rb"), "cannot open the API catalog at " .. path)
-  local text = f:read("*a")
-  f:close()
-  local rows, head = {}, nil
-  for line in text:gmatch("([^\n]*)\n?") do
-    if line ~= "" then
-      local cells = {}
-      for cell in (line .. "\t"):gmatch("([^\t]*)\t") do cells[#cells + 1] = cell end
-      if not head then
-        head = cells
-      else
-        local row = {}
-        for i, name in ipairs(head) do row[name] = cells[i] or "" end
-        rows[#rows + 1] = row
-      end
-    end
-  end
-  return rows
-end
-
-local function in_scope(row)
-  return row.group ~= "auth" and row.response ~= "ws" and row.response ~= "redirect"
-    and not row.operation:match("^websdk%.")
-end
-
--- The SDK method names of a row: "a|b" = two; a json|sse row with one name gets a ".stream" twin.
-local function names_of(row)
-  local names = {}
-  for n in row.operation:gmatch("[^|]+") do names[#names + 1] = n end
-  if row.response == "json|sse" and #names == 1 then
-    names[2] = names[1]:gsub("%.[%w_]+$", "") .. ".stream"
-  end
-  return names
-end
+local catalog = require "helpers.catalog"
+local read_tsv, in_scope, names_of = catalog.read_tsv, catalog.in_scope, catalog.names_of
 
 local function method_of(client, op)
   local target = client

@@ -537,7 +537,7 @@ describe("SSEParser:next_raw", function()
   end)
 end)
 
-describe("Request:attach_parser and Request:pump", function()
+describe("Request:read_into attaching its parser", function()
   local session
   before_each(function() session = core.session() end)
   after_each(function() session:close() end)
@@ -552,7 +552,7 @@ describe("Request:attach_parser and Request:pump", function()
     return r
   end
 
-  -- Pumps r into its attached parser p to the end: delta count, last name, peak buffered().
+  -- Reads r into parser p to the end: delta count, last name, peak buffered().
   local function pump_all(r, p)
     local deltas, last, peak = 0, nil, 0
     while true do
@@ -563,7 +563,7 @@ describe("Request:attach_parser and Request:pump", function()
         if name == "conversation.message.delta" then deltas = deltas + 1 end
         last = name
       end
-      local ok, msg = r:pump(5000)
+      local ok, msg = r:read_into(p, 5000)
       assert.is_nil(msg)
       if ok == nil then break end
     end
@@ -572,11 +572,10 @@ describe("Request:attach_parser and Request:pump", function()
 
   it("feeds the whole body to the attached parser and returns nil at the end", function()
     local r, p = chat_request(), core.sse_parser()
-    assert.equal(r, r:attach_parser(p))
     local deltas, last = pump_all(r, p)
     assert.equal(300, deltas)
     assert.equal("done", last)
-    assert.is_nil(r:pump(0))
+    assert.is_nil(r:read_into(p, 0))
     r:close()
   end)
 
@@ -586,7 +585,6 @@ describe("Request:attach_parser and Request:pump", function()
     local other = chat_request(2000)
     while other:read(5000) do end
     other:close()
-    r:attach_parser(p)
     local deltas, last = pump_all(r, p)
     assert.equal(50, deltas)
     assert.equal("done", last)
@@ -596,7 +594,6 @@ describe("Request:attach_parser and Request:pump", function()
   it("pauses the transfer while the parser holds max_buffer bytes not pumped", function()
     local headers = { max_buffer = 4096 }
     local r, p = chat_request(3000, headers), core.sse_parser()
-    r:attach_parser(p)
     local deltas, last, peak = pump_all(r, p)
     assert.equal(3000, deltas)
     assert.equal("done", last)
@@ -606,17 +603,20 @@ describe("Request:attach_parser and Request:pump", function()
 
   it("keeps a parser it has no other reference to alive", function()
     local r = chat_request(100)
-    r:attach_parser(core.sse_parser())
+    local weak = setmetatable({ core.sse_parser() }, { __mode = "v" })
+    assert.is_true(r:read_into(weak[1], 5000))
     collectgarbage()
     collectgarbage()
-    assert.is_true(r:pump(5000))
+    assert.is_not_nil(weak[1])
+    local other = chat_request(2000) -- drives the shared handle: curl feeds r's parser meanwhile
+    while other:read(5000) do end
+    other:close()
     r:close()
   end)
 
   it("is detached by read(), which goes on with the bytes not fed yet", function()
     local r, p = chat_request(2000), core.sse_parser()
-    r:attach_parser(p)
-    assert.is_true(r:pump(5000))
+    assert.is_true(r:read_into(p, 5000))
     local parts = {}
     while true do
       local chunk, msg = r:read(5000)
@@ -638,13 +638,9 @@ describe("Request:attach_parser and Request:pump", function()
     r:close()
   end)
 
-  it("is detached by attach_parser(nil) and moves to another parser", function()
+  it("moves to another parser given to read_into", function()
     local r, p1, p2 = chat_request(2000), core.sse_parser(), core.sse_parser()
-    r:attach_parser(p1)
-    assert.is_true(r:pump(5000))
-    r:attach_parser(nil)
-    assert.has_error(function() r:pump(0) end, "Request: pump without an attached parser")
-    r:attach_parser(p2)
+    assert.is_true(r:read_into(p1, 5000))
     local d2 = pump_all(r, p2)
     local d1 = 0
     p1:feed("\n") -- the record cut at the switch is not part of either count
@@ -660,35 +656,31 @@ describe("Request:attach_parser and Request:pump", function()
 
   it("returns a transport failure as nil, msg, kind like read", function()
     local r, p = chat_request(300, { "X-Emu-Fault: reset;after=3" }), core.sse_parser()
-    r:attach_parser(p)
     local ok, msg, kind
-    repeat ok, msg, kind = r:pump(5000) until ok ~= true
+    repeat ok, msg, kind = r:read_into(p, 5000) until ok ~= true
     assert.is_nil(ok)
     assert.is_string(msg)
     assert.equal("transport", kind)
     r:close()
   end)
 
-  it("raises before driving curl without a parser or with a closed or finished one", function()
+  it("raises before driving curl with a closed or finished parser", function()
     local r = chat_request()
-    assert.has_error(function() r:pump(0) end, "Request: pump without an attached parser")
     local p = core.sse_parser()
-    r:attach_parser(p)
     p:finish()
-    assert.has_error(function() r:pump(0) end, "SSEParser: feed after finish")
-    assert.has_error(function() r:attach_parser(p) end, "SSEParser: feed after finish")
+    assert.has_error(function() r:read_into(p, 0) end, "SSEParser: feed after finish")
     p = core.sse_parser()
-    r:attach_parser(p)
+    assert.is_true(r:read_into(p, 5000))
     p:close()
-    assert.has_error(function() r:pump(0) end, "attempt to use a closed SSEParser")
-    assert.has_error(function() r:attach_parser({}) end)
+    assert.has_error(function() r:read_into(p, 0) end, "attempt to use a closed SSEParser")
+    assert.has_error(function() r:read_into({}, 0) end)
     r:close()
-    assert.has_error(function() r:pump(0) end, "attempt to use a closed Request")
+    assert.has_error(function() r:read_into(core.sse_parser(), 0) end, "attempt to use a closed Request")
   end)
 
   it("drops what the session delivers for a request whose parser was closed", function()
     local r1, p = chat_request(5000), core.sse_parser()
-    r1:attach_parser(p)
+    r1:read_into(p, 0)
     p:close()
     local r2 = chat_request(5000)
     local bytes = 0
@@ -700,15 +692,6 @@ describe("Request:attach_parser and Request:pump", function()
     assert.is_true(bytes > 5000 * 100)
     r1:close()
     r2:close()
-  end)
-
-  it("is what read_into uses: the parser is attached on the first call", function()
-    local r, p = chat_request(200), core.sse_parser()
-    assert.is_true(r:read_into(p, 5000))
-    local deltas, last = pump_all(r, p) -- pump goes on with the parser read_into attached
-    assert.equal("done", last)
-    assert.equal(200, deltas)
-    r:close()
   end)
 end)
 

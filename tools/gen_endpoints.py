@@ -2,13 +2,20 @@
 """Generates the endpoint table of the SDK, the emulator's catalog and the resources page from the
 API catalog in catalog/ (endpoints.tsv, params.tsv, openapi.reconstructed.json):
 
-    python3 tools/gen_endpoints.py [CATALOG_DIR]      (default: catalog/ of this repository)
+    python3 tools/gen_endpoints.py [--out DIR] [CATALOG_DIR]   (default: catalog/ of this repository;
+                                         --out writes the outputs under DIR instead of the tree)
 
 Outputs (committed; run this again after the catalog changes and review the diff):
     lua/coze/endpoints.lua               one row per operation: method, path, where each field goes,
                                          types, paging, stream profile, `idempotent` for reads
     spec/emulator/emu/catalog_data.lua   a response sample and the paging layout per operation
     docs/resources.md                    the table of every method, with examples
+    docs/reference.md                    every method's fields (type, required, where sent, meaning),
+                                         result, paging and stream events, and the call options
+    types/coze.lua                       the same as LuaLS definitions (---@meta coze), with the
+                                         client, streams, pages, errors and auth constructors
+The last two also read lua/coze/pager.lua (paging defaults), lua/coze/request.lua (CALL_OPTIONS) and
+the README's table of call options, so each fact has one copy.
 """
 import json
 import os
@@ -600,17 +607,1060 @@ def resources_md(rows, skipped):
     return "".join(doc)
 
 
+
+# --- the reference model: fields, meanings and results of every operation -------------------------
+# Shared by docs/reference.md and types/coze.lua (both below); reads the catalog again beside build()
+# so the endpoint table's code stays as it is.
+
+REFERENCE_MD = os.path.join("docs", "reference.md")
+LUALS_DEFS = os.path.join("types", "coze.lua")
+PAGER_LUA = os.path.join("lua", "coze", "pager.lua")
+REQUEST_LUA = os.path.join("lua", "coze", "request.lua")
+README_MD = "README.md"
+
+WHERE_ORDER = {"path": 0, "query": 1, "body": 2, "multipart": 3}
+
+
+def one_line(text, limit=110):
+    """The first sentence of a catalog description, without markdown links and line breaks."""
+    if not text:
+        return ""
+    t = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", str(text))
+    t = re.sub(r"\s+", " ", t.replace("*", " ")).strip()
+    m = re.search(r"(。|；|(?<=[a-z0-9)])\. )", t)
+    if m:
+        t = t[:m.start()] + ("" if m.group(1).strip() == "." else "")
+    t = re.sub(r"^(required|optional)\b[ ,，]*", "", t, flags=re.I)  # the table says it
+    t = t.strip(" ，,;；:：")
+    if len(t) > limit:
+        t = t[:limit - 1].rstrip() + "…"
+    return t
+
+
+class Meanings(Samples):
+    """One line of meaning per (operationId, field), and item fields, from openapi.reconstructed.json
+    (loaded and resolved as for the samples)."""
+
+    def item_schema_fields(self, ps, g):
+        """Fields of a page's items from the OpenAPI schema its list names (params.tsv stops one
+        level down): (name, catalog-style type, enum)."""
+        if "paging" not in g:
+            return []
+        key = _result_prefix(g) + g.get("items", "items")
+        for p in ps:
+            m = re.match(r"^array<object\((\w+)\)>$", p["type"]) if p["location"] == "response" and p["name"] == key else None
+            if m and m.group(1) in self.schemas and m.group(1) != "properties_data":
+                out = []
+                for k, v in sorted(self.resolve(self.schemas[m.group(1)]).get("properties", {}).items()):
+                    v = self.resolve(v)
+                    t = v.get("type") or ("object" if "properties" in v else "?")
+                    if t == "array":
+                        it = v.get("items", {}) if isinstance(v.get("items"), dict) else {}
+                        t = "array<string>" if it.get("type") == "string" else "array"
+                    out.append((k, t, ",".join(str(x) for x in v.get("enum", []))))
+                return out
+        return []
+
+    def fields(self, opid):
+        op = self.by_opid.get(opid) if opid else None
+        out = {}
+        if not op:
+            return out
+        for p in op.get("parameters", []):
+            if isinstance(p, dict) and p.get("name"):
+                out[p["name"]] = one_line(p.get("description") or p.get("title"))
+        for ct in (op.get("requestBody") or {}).get("content", {}).values():
+            props = self.resolve(ct.get("schema", {})).get("properties", {})
+            for k, v in props.items():
+                v = v if isinstance(v, dict) else {}
+                r = self.resolve(v)
+                text = v.get("description") or v.get("title") or r.get("description") or r.get("title")
+                if k not in out or not out[k]:
+                    out[k] = one_line(text)
+        return out
+
+
+def luals_type(ctype, enum, name, multipart):
+    """The LuaLS type of a catalog field type."""
+    low = ctype.strip().lower()
+    if multipart and (low in ("file", "string(binary)") or name == "file"):
+        return "string|coze.FilePart"
+    if enum:
+        vals = [v.strip() for v in enum.split(",") if v.strip()]
+        if vals and low in ("integer", "interger", "long") and all(re.match(r"^-?\d+$", v) for v in vals):
+            return "|".join(vals)
+        if vals and low.startswith("string"):
+            return "|".join(lua_str(v) for v in vals)
+    if "entermessage" in low:
+        return "coze.Message[]"
+    if low == "string(i64)":
+        return "string|integer"
+    scalar = lua_type(ctype)
+    if scalar in ("integer", "number", "boolean"):
+        return scalar
+    if low.startswith("string"):
+        return "string"
+    if low in ("array<string>", "array of string"):
+        return "string[]"
+    if low == "array<string(i64)>":
+        return "(string|integer)[]"
+    if low.startswith("array"):
+        return "table[]"
+    if low == "map<string,string>":
+        return "table<string, string>"
+    if low.startswith("map"):
+        return "table<string, any>"
+    if low.startswith("object") or low.startswith("obj"):
+        return "table"
+    return "any"
+
+
+# Types of the OpenAI-style body fields that the catalog names only in its notes (chat.completions).
+OPENAI_TYPES = {"model": "string", "messages": "table[]", "stream": "boolean", "stream_options": "table",
+                "temperature": "number", "top_p": "number", "max_tokens": "integer", "max_completion_tokens": "integer",
+                "thinking_enabled": "boolean", "reasoning_effort": "string", "stop": "string|string[]",
+                "response_format": "table", "tools": "table[]", "tool_choice": "string|table",
+                "parallel_tool_calls": "boolean", "logprobs": "boolean", "top_logprobs": "integer",
+                "modalities": "string[]"}
+
+
+def reference_model(api, rows):
+    """Per generated operation: title, fields (name, type, required, where, meaning, catalog type),
+    result fields and page item fields, from the catalog rows behind each endpoint-table row."""
+    endpoints = read_tsv(api, "endpoints.tsv")
+    params = read_tsv(api, "params.tsv")
+    meanings = Meanings(api)
+    by_key = {}
+    for p in params:
+        by_key.setdefault(p["operation"], []).append(p)
+    row_of = {}  # generated op name -> endpoints.tsv row
+    for e in endpoints:
+        ops = e["operation"].split("|")
+        if e["response"] == "json|sse" and len(ops) == 1:
+            ops.append(ops[0].rsplit(".", 1)[0] + ".stream")
+        for o in ops:
+            row_of[o] = e
+    model = []
+    for name, method, path, g in rows:
+        e = row_of[name]
+        ps = by_key.get(e["operation"], [])
+        multipart = g.get("body") == "multipart"
+        no_body = method in BODYLESS or g.get("body") == "none"
+        path_names = re.findall(r"{([A-Za-z0-9_]+)}", path)
+        required = set(g.get("required", [])) | set(path_names)
+        query = set(g.get("query", []))
+        mean = meanings.fields(e["operation_id"])
+        fields, seen = [], set()
+        for p in ps:
+            loc, fname = p["location"], p["name"]
+            if loc not in ("query", "body", "form", "path") or fname in seen:
+                continue
+            if multipart and fname in ("Data", "body"):
+                continue
+            seen.add(fname)
+            if loc == "path" or fname in path_names:
+                where = "path"
+            elif fname in query or no_body:
+                where = "query"
+            elif multipart:
+                where = "multipart"
+            else:
+                where = "body"
+            fields.append({"name": fname, "ctype": p["type"], "enum": p["enum"],
+                           "type": luals_type(p["type"], p["enum"], fname, multipart),
+                           "required": fname in required, "where": where,
+                           "meaning": mean.get(fname, "")})
+        forced = g.get("set", {})
+        for f in fields:
+            if f["name"] in forced:
+                f["meaning"] = "set by this method (%s)" % lua_val(forced[f["name"]])
+        m = re.search(r"OpenAI-style body \(([^)]*)\)", e["notes"])
+        if m and not fields:  # no params rows: the body fields the catalog notes name
+            for fname in re.split(r"[,|]\s*", m.group(1)):
+                fname = fname.strip()
+                meaning = ("set by this method (%s)" % lua_val(forced[fname]) if fname in forced
+                           else "OpenAI-style body field (catalog notes)"
+                           + ("; the API requires it" if fname in ("model", "messages") else ""))
+                fields.append({"name": fname, "ctype": "?", "enum": "", "type": OPENAI_TYPES.get(fname, "any"),
+                               "required": False, "where": "body", "meaning": meaning})
+                seen.add(fname)
+        for fname in path_names:  # path params the catalog forgot
+            if fname not in seen:
+                fields.append({"name": fname, "ctype": "string", "enum": "", "type": "string|integer",
+                               "required": True, "where": "path", "meaning": ""})
+        fields.sort(key=lambda f: (not f["required"], WHERE_ORDER[f["where"]]))
+        model.append({"op": name, "method": method, "path": path, "g": g, "title": e["doc_title"],
+                      "fields": fields, "result": result_fields(ps, g, name, e), "list": result_is_list(ps, g),
+                      "items": item_fields(ps, g) or meanings.item_schema_fields(ps, g)})
+    return model
+
+
+def _children(ps, prefix):
+    out = []
+    for p in ps:
+        if p["location"] != "response" or not p["name"].startswith(prefix):
+            continue
+        rest = p["name"][len(prefix):]
+        if rest and "." not in rest and rest not in ("code", "msg", "detail"):
+            out.append((rest, p["type"], p["enum"]))
+    return out
+
+
+def _result_prefix(g):
+    r = g.get("result")
+    return "" if r == "body" else (r or "data") + "."
+
+
+def result_fields(ps, g, name, e):
+    """Fields of the result (name, catalog type, enum), or None when the catalog's are not to be trusted."""
+    if name in FIXED_SAMPLES:
+        sample = FIXED_SAMPLES[name]
+        return [(k, "integer" if isinstance(v, int) else "array" if isinstance(v, list)
+                 else "object" if isinstance(v, dict) else "string", "") for k, v in sample.items()]
+    if "do not trust it" in e["notes"]:
+        return None
+    for p in ps:
+        if p["location"] == "response" and p["name"] == "data" and "properties_data" in p["type"]:
+            return None  # the clobbered shared schema (catalog README)
+    return _children(ps, _result_prefix(g))
+
+
+def result_is_list(ps, g):
+    """Whether the result is an array (its fields in the catalog are then those of each element)."""
+    key = _result_prefix(g)[:-1]
+    return any(p["location"] == "response" and p["name"] == key and p["type"].lower().startswith("array")
+               for p in ps)
+
+
+def item_fields(ps, g):
+    if "paging" not in g:
+        return []
+    return _children(ps, _result_prefix(g) + g.get("items", "items") + ".")
+
+
+def pager_defaults(root):
+    """The paging schemes' default names, read from lua/coze/pager.lua (the one copy)."""
+    with open(os.path.join(root, PAGER_LUA), encoding="utf-8") as fh:
+        text = fh.read()
+    block = re.search(r"local DEFAULTS = \{(.*?)\n\}", text, re.S).group(1)
+    out = {}
+    for scheme, body in re.findall(r"(\w+) = \{([^}]*)\}", block):
+        out[scheme] = dict(re.findall(r'(\w+) = "([^"]*)"', body))
+    max_pages = re.search(r"DEFAULT_MAX_PAGES = (\d+)", text).group(1)
+    return out, max_pages
+
+
+def call_options(root):
+    """(name, Lua type, meaning) of every call option: names and types from CALL_OPTIONS in
+    lua/coze/request.lua, meanings from the README's table of call options."""
+    with open(os.path.join(root, REQUEST_LUA), encoding="utf-8") as fh:
+        text = fh.read()
+    block = re.search(r"CALL_OPTIONS = \{(.*?)\n\}", text, re.S).group(1)
+    block = re.sub(r"--[^\n]*", "", block)
+    opts = re.findall(r'(\w+) = "(\w+)"', block)
+    meaning = {}
+    with open(os.path.join(root, README_MD), encoding="utf-8") as fh:
+        for line in fh:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) == 2 and cells[0].startswith("`"):
+                for n in re.findall(r"`(\w+)`(?: \(([^)]*)\))?", cells[0]):
+                    text = cells[1].replace(" (below)", " (README)")
+                    meaning.setdefault(n[0], text + (" (default " + n[1] + ")" if n[1] else ""))
+    return [(n, t, meaning.get(n, "")) for n, t in opts]
+
+
+def stream_events(api):
+    """Event names and meanings per stream profile from events.md (sections 1 and 3)."""
+    with open(os.path.join(api, "events.md"), encoding="utf-8") as fh:
+        text = fh.read()
+    out = {}
+    for profile, head in (("chat", "## 1."), ("workflow", "## 3.")):
+        at = text.index(head)
+        end = text.find("\n## ", at + 1)
+        section = text[at:end if end > 0 else len(text)]
+        evs = []
+        for m in re.finditer(r"^\| `([^`]+)` \| ([^|]*) \| ([^|]*) \|$", section, re.M):
+            evs.append((m.group(1), m.group(2).strip(), m.group(3).strip()))
+        out[profile] = evs
+    return out
+
+
+# Helpers written in Lua on top of the generated operations (lua/coze/resources/*.lua): their
+# options beyond the operation's own, their result and one line each.
+EXTENSIONS = {
+    "chat.create_and_poll": {
+        "base": "chat.create", "extra": [("poll_interval_ms", "integer", "ms between chat:retrieve polls (default 1000)"),
+                                        ("poll_timeout_ms", "integer", "give up after this many ms (default 600000): err.timeout \"poll\", err.chat")],
+        "returns": "coze.ChatPollResult", "doc": "creates a chat, polls chat:retrieve until a terminal status, then lists its messages when it completed; returns `{ chat = Chat, messages = {...} | nil }`"},
+    "workflows.runs.create_and_poll": {
+        "base": "workflows.runs.create", "extra": [("poll_interval_ms", "integer", "ms between polls (default 1000)"),
+                                                  ("poll_timeout_ms", "integer", "give up after this many ms (default 600000)")],
+        "returns": "table", "doc": "runs the workflow asynchronously (is_async = true) and polls its run history until it is no longer Running; returns the run history record"},
+    "workflows.runs.run_histories.wait": {
+        "base": "workflows.runs.run_histories.retrieve", "extra": [("poll_interval_ms", "integer", "ms between polls (default 1000)"),
+                                                                   ("poll_timeout_ms", "integer", "give up after this many ms (default 600000)")],
+        "returns": "table", "doc": "polls run_histories:retrieve until the record's execute_status is not Running; returns the record"},
+}
+
+# Options a generated method takes beyond its fields and the call options.
+STREAM_OPTIONS = {
+    "chat.stream": [("cancel_on_close", "boolean", "closing the stream before done also calls chat:cancel")],
+    "chat.submit_tool_outputs_stream": [("cancel_on_close", "boolean", "closing the stream before done also calls chat:cancel")],
+}
+PAGE_OPTIONS = [("max_pages", "integer", "cap of the walk in pages (default %s); past it next_page() is nil, err")]
+
+
+def stream_class(g, name):
+    if name.startswith("workflows.runs.stream"):
+        return "coze.WorkflowStream"
+    if g.get("stream") == "chat":
+        return "coze.ChatStream"
+    return "coze.Stream"
+
+
+def returns_of(m):
+    g = m["g"]
+    if "stream" in g:
+        return stream_class(g, m["op"])
+    if "paging" in g:
+        return "coze.page." + m["op"] if m["items"] else "coze.Page"
+    if g.get("response") == "binary":
+        return "string|integer"
+    if not m["result"]:
+        return "table"
+    return "coze.result." + m["op"] + ("[]" if m["list"] else "")
+
+
+def md_cell(s):
+    return (s or "").replace("|", "\\|").replace("\n", " ")
+
+
+# --- docs/reference.md -----------------------------------------------------------------------------
+
+def paging_line(g, defaults):
+    d = dict(defaults.get(g["paging"], {}))
+    for k in ("items", "total", "has_more", "next_token", "page_param", "size_param", "token_param"):
+        if k in g:
+            d[k] = g[k]
+    if g["paging"] == "first_last_id":
+        req = "`%s` / `%s`, `%s`" % (d.get("before_param"), d.get("after_param"), d.get("size_param"))
+        res = "`%s`, next page from `%s` (or `%s` going back), `%s`" % (d.get("items"), d.get("last_id"),
+                                                                      d.get("first_id"), d.get("has_more"))
+    elif d.get("kind") == "token":
+        req = "`%s`, `%s`" % (d.get("token_param"), d.get("size_param"))
+        res = "`%s`, next token `%s`, `%s`" % (d.get("items"), d.get("next_token"), d.get("has_more"))
+    else:
+        req = "`%s` (first page 1 unless given), `%s`" % (d.get("page_param"), d.get("size_param"))
+        res = "`%s`, `%s` / `%s`" % (d.get("items"), d.get("total"), d.get("has_more"))
+    return "%s: the request sends %s; the page reads %s" % (g["paging"], req, res)
+
+
+def reference_md(model, root, api):
+    defaults, max_pages = pager_defaults(root)
+    events = stream_events(api)
+    groups, by_group = [], {}
+    for m in model:
+        top = m["op"].split(".")[0]
+        if top not in by_group:
+            by_group[top] = []
+            groups.append(top)
+        by_group[top].append(m)
+    ext_by_group = {}
+    for name in EXTENSIONS:
+        ext_by_group.setdefault(name.split(".")[0], []).append(name)
+    out = ["<!-- GENERATED by tools/gen_endpoints.py from catalog/, lua/coze/pager.lua, lua/coze/request.lua and the\n"
+           "     README's call options; edit those, not this file. -->\n",
+           "# Reference\n\n",
+           "Every operation of the Coze API as the Lua SDK calls it: `client.a.b:c{ ... }` with one options table.\n",
+           "For each operation: its fields (type as Lua sees it, whether it is required, where it is sent: `path`,\n",
+           "`query`, JSON `body` or `multipart` form, and one line of meaning from the API's own description), what it\n",
+           "returns, and how it pages or streams. The same facts, typed for an editor, are in\n",
+           "[`types/coze.lua`](../types/coze.lua), a LuaLS definitions file: add the `types` folder to\n",
+           "`workspace.library` of lua-language-server (`.luarc.json`: `{ \"workspace.library\": [\"path/to/lua-coze/types\"] }`).\n\n",
+           "Rules every operation shares:\n\n",
+           "- A method returns `result, meta` (`meta.http_status`, `meta.logid`, `meta.headers`) or `nil, err`\n",
+           "  (`err` a `coze.errors` object: `kind`, `code`, `msg`, `http_status`, `logid`, `retry_after`, `op`).\n",
+           "- A missing required field or a value of an impossible type raises at the caller's line. Ids typed\n",
+           "  `string` may also be given as integers; fields the table does not name go to the body (the query\n",
+           "  string for GET), so new server fields work without a release.\n",
+           "- Call options (below) can be mixed into any options table; they configure the call and are not sent.\n",
+           "- `binary` operations return the bytes (or write them to `output`); multipart `file` fields take a\n",
+           "  path, `{ path = ..., filename =, type = }` or `{ data = bytes, filename =, type = }`.\n\n",
+           "## Contents\n\n"]
+    out.append(", ".join("[%s](#%s)" % (t, t) for t in groups) + "; [call options](#call-options), "
+               "[pages](#pages), [streams](#streams)\n\n")
+
+    out.append("## Call options\n\n| option | type | meaning |\n|---|---|---|\n")
+    for n, t, meaning in call_options(root):
+        out.append("| `%s` | %s | %s |\n" % (n, t, md_cell(meaning)))
+    out.append("| `max_pages` | number | list calls: cap of a walk in pages (default %s) |\n" % max_pages)
+    out.append("| `cancel_on_close` | boolean | `chat:stream`, `chat:submit_tool_outputs_stream`: closing the stream "
+               "before `done` also cancels the chat |\n\n")
+
+    out.append("## Pages\n\nA paged operation returns a `coze.Page` after one request: `page.items`, `page.has_more`,\n"
+               "`page.total` (or nil), `page.raw` (the decoded result), `page.meta`; `page:next_page()` -> Page | nil |\n"
+               "nil, err; `page:iter()` -> a function giving the next item across pages (nil at the end, or nil, err);\n"
+               "`page:each()` -> the for-loop form (a failed page raises its error). Schemes and their default names\n"
+               "(`lua/coze/pager.lua`; an operation below names the fields it overrides):\n\n"
+               "| scheme | request | result |\n|---|---|---|\n")
+    for scheme, d in defaults.items():
+        line = paging_line({"paging": scheme}, defaults).split(": ", 1)[1]
+        req, res = line.split("; the page reads ")
+        out.append("| `%s` | %s | %s |\n" % (scheme, req.replace("the request sends ", ""), res))
+    out.append("\n")
+
+    out.append("## Streams\n\nA streaming operation returns a `coze.Stream`: `stream:next()` -> event | nil (the end) |\n"
+               "nil, err (never raises); `for ev in stream:events()` (a failure raises; `break` closes on 5.4);\n"
+               "`for name, raw, id in stream:raw_events()`; `stream:close()`. An event is\n"
+               "`{ event = name, id = ..., raw = data text, data = decoded JSON (lazy) }`. Event names\n"
+               "(catalog/events.md):\n\n")
+    for profile, title in (("chat", "chat (`chat:stream`, `chat:submit_tool_outputs_stream`, `workflows.chat:stream`)"),
+                           ("workflow", "workflow (`workflows.runs:stream`, `workflows.runs:stream_resume`)")):
+        out.append("### %s\n\n| event | data | meaning |\n|---|---|---|\n" % title)
+        for name, data, meaning in events[profile]:
+            out.append("| `%s` | %s | %s |\n" % (name, md_cell(data), md_cell(meaning)))
+        out.append("\n")
+    out.append("`chat.completions:stream` follows the OpenAI framing: `data:` chunks without event names, "
+               "ending at `data: [DONE]` (not delivered).\n\n")
+
+    for top in groups:
+        out.append("## %s\n\n" % top)
+        for m in by_group[top]:
+            out.append(reference_op_md(m, defaults, max_pages))
+        for name in ext_by_group.get(top, []):
+            x = EXTENSIONS[name]
+            out.append("### `%s`\n\nHelper (Lua, on `%s`): %s. Takes the fields of `%s`, plus:\n\n"
+                       "| option | type | meaning |\n|---|---|---|\n" % (call_name(name), call_name(x["base"]),
+                                                                      x["doc"], call_name(x["base"])))
+            for n, t, d in x["extra"]:
+                out.append("| `%s` | %s | %s |\n" % (n, t, md_cell(d)))
+            out.append("\n")
+    return "".join(out)
+
+
+def reference_op_md(m, defaults, max_pages):
+    g = m["g"]
+    out = ["### `%s`\n\n`%s %s`" % (call_name(m["op"]), m["method"], m["path"])]
+    if m["title"]:
+        out.append(" · %s" % m["title"])
+    out.append(" · %s\n\n" % ("read: retried like a GET" if g.get("idempotent") else "write: not replayed once sent"))
+    if m["fields"]:
+        out.append("| field | type | required | in | meaning |\n|---|---|---|---|---|\n")
+        for f in m["fields"]:
+            t = f["type"]
+            out.append("| `%s` | `%s` | %s | %s | %s |\n" % (f["name"], md_cell(t), "yes" if f["required"] else "",
+                                                          f["where"], md_cell(f["meaning"])))
+        out.append("\n")
+    else:
+        out.append("No fields.\n\n")
+    extra = STREAM_OPTIONS.get(m["op"], [])
+    for n, t, d in extra:
+        out.append("Option `%s` (%s): %s.\n\n" % (n, t, d))
+    if "headers" in g:
+        out.append("Sends %s.\n\n" % ", ".join("`%s: %s`" % kv for kv in g["headers"].items()))
+    if "stream" in g:
+        prof = {"chat": "chat events", "workflow": "workflow events", "completions": "OpenAI-style chunks"}[g["stream"]]
+        out.append("**Returns** a `%s` (%s, see [streams](#streams)).\n\n" % (stream_class(g, m["op"]), prof))
+    elif "paging" in g:
+        out.append("**Returns** a `coze.Page` (%s).\n\n" % paging_line(g, defaults))
+        if m["items"]:
+            out.append("Items: %s.\n\n" % ", ".join("`%s` (%s)" % (n, t) for n, t, _ in m["items"]))
+    elif g.get("response") == "binary":
+        out.append("**Returns** the bytes as a string (the byte count when written to `output` or handed to `on_chunk`).\n\n")
+    else:
+        where = {None: "`data`", "data": "`data`", "body": "the whole body"}.get(g.get("result"), "`%s`" % g.get("result"))
+        if m["result"]:
+            out.append("**Returns** %s: %s%s.\n\n" % (where, "a list of elements with " if m["list"] else "",
+                                                       ", ".join("`%s` (%s)" % (n, t) for n, t, _ in m["result"])))
+        elif m["result"] is None:
+            out.append("**Returns** %s (the catalog's schema of it is unreliable; see the API docs).\n\n" % where)
+        else:
+            out.append("**Returns** %s (`true` when the answer carries no data).\n\n" % where)
+    return "".join(out)
+
+
+# --- types/coze.lua (LuaLS definitions) ------------------------------------------------------------
+
+LUALS_HEAD = r'''---@meta coze
+-- GENERATED by tools/gen_endpoints.py from catalog/ and the SDK's modules; edit the generator.
+-- LuaLS (lua-language-server) definitions of lua-coze: add this folder to `workspace.library`
+-- (.luarc.json: { "workspace.library": ["path/to/lua-coze/types"] }) and `client.chat:stream{`
+-- completes its fields. Human-readable twin: docs/reference.md.
+
+---@class coze
+---@field _VERSION string
+---@field CN_BASE_URL string https://api.coze.cn
+---@field COM_BASE_URL string https://api.coze.com
+---@field errors coze.errors
+---@field message coze.message
+---@field auth coze.auth
+---@field events coze.events event-name and status constants; a misspelt name raises
+local coze = {}
+
+---@class coze.events
+---@field chat table<string, string> chat stream event names (CONVERSATION_MESSAGE_DELTA, MESSAGE_DELTA, ...)
+---@field workflow table<string, string> workflow stream event names
+---@field chat_status table<string, string>
+---@field message_type table<string, string>
+---@field workflow_status table<string, string>
+
+---@class coze.Task
+local Task = {}
+---@return "ready"|"waiting"|"running"|"done"|"failed"|"cancelled"
+function Task:status() end
+--- The function's returns, or nil, err when it raised or was cancelled.
+---@return any ...
+function Task:result() end
+--- Closes the task's open streams and the request it waits on.
+function Task:cancel() end
+
+---@class coze.Scheduler
+local Scheduler = {}
+--- Runs fn(...) as a task: every SDK wait inside it yields to this scheduler.
+---@param fn fun(...): ...
+---@return coze.Task
+function Scheduler:spawn(fn, ...) end
+--- Resumes ready tasks round-robin for at most budget_ms; returns how many tasks are alive.
+---@param budget_ms? number
+---@return integer
+function Scheduler:step(budget_ms) end
+--- Drives every task to its end (for scripts).
+function Scheduler:run() end
+--- Cancels every task (call it when the game quits).
+function Scheduler:close() end
+
+--- A scheduler for frame loops: `sched:step(2)` in love.update.
+---@return coze.Scheduler
+function coze.scheduler() end
+
+---@class coze.WsEvent
+---@field event_type string
+---@field id string
+---@field data any decoded lazily
+---@field raw string the whole message text
+---@field logid? string
+---@field audio? string decoded audio bytes, for events carrying base64 audio
+
+---@class coze.WsSession
+local WsSession = {}
+---@param event_type string
+---@param data? table
+---@param id? string
+---@return string|nil id
+---@return coze.Error|nil err
+function WsSession:send(event_type, data, id) end
+---@return coze.WsEvent|nil event
+---@return coze.Error|nil err
+function WsSession:next() end
+---@return fun(): coze.WsEvent
+function WsSession:events() end
+---@param code? integer
+---@param reason? string
+function WsSession:close(code, reason) end
+
+---@class coze.WsConnector
+local WsConnector = {}
+--- opts: query fields (bot_id, ...) and session options (wait_ms, on_wait, idle_timeout_ms, ...)
+---@param opts table
+---@return coze.WsSession|nil session
+---@return coze.Error|nil err
+function WsConnector:connect(opts) end
+
+---@class coze.Websockets
+---@field chat coze.WsConnector
+---@field audio { speech: coze.WsConnector, transcriptions: coze.WsConnector, simult_interpretation: coze.WsConnector }
+
+---@class coze.NewOptions : coze.CallOptions
+---@field token? string personal or service access token (or give `auth`)
+---@field auth? coze.Auth an auth object (coze.auth.jwt{...}, ...) asked for a token before each request
+---@field base_url? string API base (default $COZE_API_BASE or coze.COM_BASE_URL)
+---@field transport? table a transport object (default: the libcurl one)
+---@field proxy? string
+---@field no_proxy? string
+---@field ca_file? string
+---@field ca_path? string
+---@field tls_verify? boolean true unless false (test servers only)
+---@field max_buffer? integer
+
+--- Creates a client; every option except token/auth/base_url/transport/TLS ones is a client-wide
+--- default of the call option of that name.
+---@param opts coze.NewOptions
+---@return coze.Client
+function coze.new(opts) end
+
+---@class coze.CallOptions
+'''
+
+LUALS_COMMON = r'''
+---@class coze.Meta
+---@field http_status integer
+---@field logid? string
+---@field headers table<string, string>
+---@field body? table the decoded JSON body
+---@field bytes? integer binary answers: their size
+---@field path? string binary answers written to `output`: the file
+
+---@alias coze.ErrorKind "api"|"http"|"transport"|"timeout"|"decode"|"stream"|"auth"|"io"
+
+---@class coze.Error
+---@field kind coze.ErrorKind
+---@field code? integer|string Coze's code (kind "api"), an OAuth error code (kind "auth")
+---@field msg string
+---@field http_status? integer
+---@field logid? string
+---@field timeout? "connect"|"first_byte"|"idle"|"total"|"poll"
+---@field retry_after? number seconds
+---@field op? string the operation ("chat.create")
+---@field attempts? integer
+---@field path? string kind "io": the local file
+---@field event? coze.Event the error event that ended a stream
+---@field chat? table chat:create_and_poll timeout: the last chat seen
+---@field history? table workflow poll timeout: the last record seen
+---@field execute_id? string
+
+---@class coze.errors
+---@field Error table the metatable of error objects
+---@field FIELDS string[]
+local errors = {}
+---@param kind coze.ErrorKind
+---@param fields? table
+---@return coze.Error
+function errors.new(kind, fields) end
+---@param v any
+---@return boolean
+function errors.is(v) end
+
+---@class coze.Message
+---@field role "user"|"assistant"
+---@field content string
+---@field content_type "text"|"object_string"|"card"
+---@field type? string
+---@field meta_data? table<string, string>
+
+---@class coze.message
+local message = {}
+---@param content string
+---@return coze.Message
+function message.user_text(content) end
+---@param content string
+---@return coze.Message
+function message.assistant_text(content) end
+--- Multimodal content: items like { type = "text", text = "..." }, { type = "image", file_id = "..." }.
+---@param items table[]
+---@return coze.Message
+function message.user_object(items) end
+
+---@class coze.FilePart
+---@field path? string a file streamed from disk
+---@field data? string the bytes
+---@field filename? string
+---@field type? string content type
+
+---@class coze.Event
+---@field event string the event name
+---@field id? string
+---@field raw string the data text as received
+---@field data any decoded JSON on first access (the raw text when it is not JSON)
+
+---@class coze.ChatEvent : coze.Event
+---@field event coze.ChatEventName|string
+
+---@class coze.WorkflowEvent : coze.Event
+---@field event coze.WorkflowEventName|string
+---@field resume_args? { workflow_id: string, event_id: string, interrupt_type: integer } after Interrupt
+
+---@class coze.Stream
+---@field logid? string
+---@field http_status integer
+---@field headers table<string, string>
+---@field completed? boolean true once the terminal event (or the soft end) arrived
+---@field err? coze.Error
+local Stream = {}
+--- The next event, nil at the normal end (or when closed), or nil, err. Never raises.
+---@return coze.Event|nil event
+---@return coze.Error|nil err
+function Stream:next() end
+--- for ev in stream:events() do ... end: a failure raises the error object; break closes (5.4).
+---@return fun(): coze.Event
+function Stream:events() end
+--- for name, raw, id in stream:raw_events() do ... end: the same walk without a table per event.
+---@return fun(): string, string, string?
+function Stream:raw_events() end
+--- Closes the connection at once (idempotent).
+function Stream:close() end
+
+---@class coze.ChatStream : coze.Stream
+---@field chat_id? string with cancel_on_close: the chat it started
+---@field conversation_id? string
+local ChatStream = {}
+---@return coze.ChatEvent|nil event
+---@return coze.Error|nil err
+function ChatStream:next() end
+---@return fun(): coze.ChatEvent
+function ChatStream:events() end
+
+---@class coze.WorkflowInterrupt
+---@field workflow_id string
+---@field event_id string
+---@field interrupt_type integer
+---@field data string
+---@field node_title string
+
+---@class coze.WorkflowStream : coze.Stream
+---@field interrupt? coze.WorkflowInterrupt after an Interrupt event
+---@field debug_url? string from the Done event
+---@field workflow_id string
+local WorkflowStream = {}
+---@return coze.WorkflowEvent|nil event
+---@return coze.Error|nil err
+function WorkflowStream:next() end
+---@return fun(): coze.WorkflowEvent
+function WorkflowStream:events() end
+--- After an Interrupt: workflows.runs:stream_resume with the interrupt's ids.
+---@param opts { resume_data: string } | coze.CallOptions
+---@return coze.WorkflowStream|nil stream
+---@return coze.Error|nil err
+function WorkflowStream:resume(opts) end
+
+---@class coze.Page
+---@field items any[]
+---@field has_more boolean
+---@field total? number
+---@field raw table the decoded result
+---@field meta coze.Meta
+local Page = {}
+--- The next page, nil when there are no more, or nil, err.
+---@return coze.Page|nil page
+---@return coze.Error|nil err
+function Page:next_page() end
+--- A function giving the next item across pages: item, nil at the end, or nil, err.
+---@return fun(): any, coze.Error?
+function Page:iter() end
+--- for item in page:each() do ... end (a failed page raises its error object).
+---@return fun(): any
+function Page:each() end
+
+---@class coze.ChatPollResult
+---@field chat coze.result.chat.create
+---@field messages? coze.result.chat.messages.list[] the chat's messages when it completed
+
+-- Auth ------------------------------------------------------------------------------------------
+
+---@class coze.AuthOptions
+---@field base_url? string
+---@field transport? table
+---@field proxy? string
+---@field no_proxy? string
+---@field ca_file? string
+---@field ca_path? string
+---@field tls_verify? boolean
+---@field headers? table<string, string>
+---@field connect_timeout_ms? number
+---@field first_byte_timeout_ms? number
+---@field idle_timeout_ms? number
+---@field total_timeout_ms? number
+---@field max_retries? number
+---@field retry_base_ms? number
+---@field retry_max_delay_ms? number
+---@field retry_budget_ms? number
+---@field lock_timeout_ms? number
+---@field refresh_skew? number seconds before expiry to refresh (default 60)
+---@field lock? { lock: function, unlock: function } single-flight lock (default: one Lua state)
+---@field store? { get: function, set: function } token store (default: one Lua state)
+---@field on_token? fun(info: coze.TokenInfo) called with every new token (to save it)
+---@field cache_key? string
+
+---@class coze.TokenInfo
+---@field access_token string
+---@field expires_in integer absolute Unix time (s)
+---@field refresh_token? string
+---@field token_type? string
+
+---@class coze.Auth
+local Auth = {}
+--- An access token (cached, refreshed before it expires), or nil, err.
+---@param client? coze.Client
+---@param call? table
+---@return string|nil token
+---@return coze.Error|nil err
+function Auth:token(client, call) end
+--- Forgets the cached token when it is `token` (the client calls it once on a 401).
+---@param token string
+function Auth:invalidate(token) end
+---@return coze.TokenInfo|nil
+function Auth:token_info() end
+--- Drops the connection cache of a transport the auth object made for itself.
+function Auth:close() end
+
+---@class coze.AppAuth : coze.Auth
+---@field client_id string
+local AppAuth = {}
+--- Refreshes now with the stored (or the given) refresh token.
+---@param opts? { refresh_token?: string, on_wait?: function }
+---@return coze.TokenInfo|nil info
+---@return coze.Error|nil err
+function AppAuth:refresh(opts) end
+
+---@class coze.auth.TokenOptions
+---@field token string
+
+---@class coze.auth.JWTOptions : coze.AuthOptions
+---@field client_id string
+---@field public_key_id string
+---@field private_key string PEM
+---@field ttl? integer seconds (default 900)
+---@field session_name? string
+---@field session_context? table
+---@field scope? table channel token scope
+---@field account_id? string|integer
+---@field enterprise_id? string|integer
+---@field aud? string
+
+---@class coze.auth.JWT : coze.Auth
+---@field client_id string
+---@field public_key_id string
+local JWT = {}
+---@param base_url string
+---@return string|nil jwt
+---@return coze.Error|nil err
+function JWT:sign(base_url) end
+---@param opts? { on_wait?: function }
+---@return coze.TokenInfo|nil info
+---@return coze.Error|nil err
+function JWT:refresh(opts) end
+
+---@class coze.auth.AppOptions : coze.AuthOptions
+---@field client_id string
+---@field refresh_token? string a saved refresh token
+---@field access_token? string a saved access token (with expires_in)
+---@field expires_in? integer
+
+---@class coze.auth.CodeOptions : coze.auth.AppOptions
+---@field redirect_uri? string
+---@field www_base_url? string
+
+---@class coze.auth.PKCEOptions : coze.auth.CodeOptions
+---@field code_challenge_method? "S256"|"plain"
+---@field code_verifier_length? integer 43..128 (default 64)
+
+---@class coze.auth.WebOptions : coze.auth.CodeOptions
+---@field client_secret string
+
+---@class coze.auth.AuthorizeSession
+---@field state string
+---@field redirect_uri string
+---@field code_verifier? string
+---@field code_challenge? string
+---@field code_challenge_method? string
+
+---@class coze.auth.PKCE : coze.AppAuth
+local PKCE = {}
+---@param opts? { redirect_uri?: string, state?: string, workspace_id?: string, code_challenge_method?: string, code_verifier?: string }
+---@return string url
+---@return coze.auth.AuthorizeSession session
+function PKCE:authorize_url(opts) end
+---@param opts { code: string, code_verifier?: string, state?: string, redirect_uri?: string, on_wait?: function }
+---@return coze.TokenInfo|nil info
+---@return coze.Error|nil err
+function PKCE:exchange_code(opts) end
+
+---@class coze.auth.Web : coze.AppAuth
+local Web = {}
+---@param opts? { redirect_uri?: string, state?: string, workspace_id?: string }
+---@return string url
+---@return coze.auth.AuthorizeSession session
+function Web:authorize_url(opts) end
+---@param opts { code: string, redirect_uri?: string, state?: string, on_wait?: function }
+---@return coze.TokenInfo|nil info
+---@return coze.Error|nil err
+function Web:exchange_code(opts) end
+
+---@class coze.auth.DeviceOptions : coze.auth.AppOptions
+---@field workspace_id? string|integer
+
+---@class coze.auth.DeviceCode
+---@field device_code string
+---@field user_code string show it to the user
+---@field verification_uri string
+---@field verification_url string show it to the user
+---@field expires_in integer seconds
+---@field interval integer seconds
+
+---@class coze.auth.Device : coze.AppAuth
+local Device = {}
+---@param opts? { workspace_id?: string, on_wait?: function }
+---@return coze.auth.DeviceCode|nil code
+---@return coze.Error|nil err
+function Device:get_device_code(opts) end
+--- At most one request, none before the interval passed: token, info | false, wait_ms | nil, err.
+---@param opts? { on_wait?: function }
+---@return string|false|nil token
+---@return coze.TokenInfo|integer|coze.Error|nil info_or_wait_or_err
+function Device:poll_once(opts) end
+---@param opts? { deadline_ms?: number, on_wait?: function, wait_ms?: number }
+---@return string|nil token
+---@return coze.TokenInfo|coze.Error|nil info_or_err
+function Device:wait_for_token(opts) end
+
+---@class coze.auth
+local auth = {}
+--- A personal or service access token.
+---@param opts coze.auth.TokenOptions
+---@return coze.Auth
+function auth.token(opts) end
+--- JWT OAuth app (server to server).
+---@param opts coze.auth.JWTOptions
+---@return coze.auth.JWT
+function auth.jwt(opts) end
+--- Authorization code + PKCE (public clients).
+---@param opts coze.auth.PKCEOptions
+---@return coze.auth.PKCE
+function auth.pkce(opts) end
+--- Authorization code with a client secret (web apps).
+---@param opts coze.auth.WebOptions
+---@return coze.auth.Web
+function auth.web(opts) end
+--- Device code (TVs, CLIs, consoles).
+---@param opts coze.auth.DeviceOptions
+---@return coze.auth.Device
+function auth.device(opts) end
+--- A PKCE code verifier of n characters (43..128).
+---@param n? integer
+---@return string
+function auth.code_verifier(n) end
+--- A lock for one Lua state (coroutines); pass your own for OpenResty (resty.lock).
+---@return { lock: function, unlock: function }
+function auth.local_lock() end
+--- A token store for one Lua state; pass your own for OpenResty (ngx.shared.DICT).
+---@return { get: function, set: function }
+function auth.local_store() end
+'''
+
+
+def luals_name(n):
+    return n if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", n) else "[" + lua_str(n) + "]"
+
+
+def luals_defs(model, root, api):
+    events = stream_events(api)
+    _, max_pages = pager_defaults(root)
+    out = [LUALS_HEAD]
+    for n, t, meaning in call_options(root):
+        lt = {"table": "table", "number": "number", "string": "string", "function": "function"}.get(t, "any")
+        if n == "on_wait":
+            lt = "fun(wait_ms: number)"
+        elif n == "on_progress":
+            lt = "fun(sent: integer, total: integer)"
+        elif n == "on_chunk":
+            lt = "fun(chunk: string)"
+        elif n in ("headers", "query"):
+            lt = "table<string, string|number>"
+        out.append("---@field %s? %s %s\n" % (n, lt, one_line(re.sub(r"`", "", meaning), 100)))
+    out.append(LUALS_COMMON)
+    for profile, alias in (("chat", "coze.ChatEventName"), ("workflow", "coze.WorkflowEventName")):
+        out.append("\n---@alias %s\n" % alias)
+        for name, _, meaning in events[profile]:
+            out.append("---| %s # %s\n" % (lua_str(name), one_line(meaning, 80)))
+
+    # resource tree: client fields and one class per resource node
+    nodes, children = [], {}
+    methods = {}
+    for m in model:
+        parts = m["op"].split(".")
+        for i in range(1, len(parts)):
+            node = ".".join(parts[:i])
+            parent = ".".join(parts[:i - 1])
+            if node not in children:
+                children[node] = []
+                nodes.append(node)
+                children.setdefault(parent, [])
+                if node not in children[parent]:
+                    children[parent].append(node)
+        methods.setdefault(".".join(parts[:-1]), []).append(m)
+    for name in EXTENSIONS:
+        methods.setdefault(name.rsplit(".", 1)[0], []).append({"ext": name})
+
+    out.append("\n-- Client and resources ----------------------------------------------------------------------\n\n")
+    out.append("---@class coze.Client\n---@field base_url string\n---@field auth coze.Auth\n"
+               "---@field websockets coze.Websockets\n")
+    for child in children.get("", []):
+        out.append("---@field %s coze.resource.%s\n" % (child, child))
+    out.append("local Client = {}\n--- Drops the transport's connection cache.\nfunction Client:close() end\n")
+    for node in nodes:
+        cls = "coze.resource." + node
+        var = "R_" + node.replace(".", "_")
+        out.append("\n---@class %s\n" % cls)
+        for child in children.get(node, []):
+            out.append("---@field %s coze.resource.%s\n" % (child.rsplit(".", 1)[-1], child))
+        out.append("local %s = {}\n" % var)
+        for m in methods.get(node, []):
+            out.append(luals_method(var, m))
+
+    out.append("\n-- Options and results of the operations --------------------------------------------------\n")
+    for m in model:
+        out.append(luals_options(m, max_pages))
+        if m["items"]:  # a page whose items' fields the catalog knows
+            out.append("\n---@class coze.page.%s : coze.Page\n---@field items coze.item.%s[]\n" % (m["op"], m["op"]))
+            out.append("---@class coze.item.%s\n" % m["op"])
+            for n, t, enum in m["items"]:
+                out.append("---@field %s? %s\n" % (luals_name(n), luals_type(t, enum, n, False)))
+        if m["result"] and "stream" not in m["g"] and "paging" not in m["g"] and m["g"].get("response") != "binary":
+            out.append("\n---@class coze.result.%s\n" % m["op"])
+            for n, t, enum in m["result"]:
+                out.append("---@field %s? %s\n" % (luals_name(n), luals_type(t, enum, n, False)))
+    out.append("\nreturn coze\n")
+    return "".join(out)
+
+
+def luals_options(m, max_pages):
+    out = ["\n---@class coze.opts.%s : coze.CallOptions\n" % m["op"]]
+    for f in m["fields"]:
+        out.append("---@field %s%s %s %s\n" % (luals_name(f["name"]), "" if f["required"] else "?", f["type"],
+                                               ("(" + f["where"] + ") " + f["meaning"]).strip()))
+    if "paging" in m["g"]:
+        out.append("---@field max_pages? integer cap of the walk in pages (default %s)\n" % max_pages)
+    for n, t, d in STREAM_OPTIONS.get(m["op"], []):
+        out.append("---@field %s? %s %s\n" % (n, t, d))
+    return "".join(out)
+
+
+def luals_method(var, m):
+    if "ext" in m:
+        name = m["ext"]
+        x = EXTENSIONS[name]
+        out = ["\n---@class coze.opts.%s : coze.opts.%s\n" % (name, x["base"])]
+        for n, t, d in x["extra"]:
+            out.append("---@field %s? %s %s\n" % (n, t, d))
+        out.append("\n--- %s\n" % x["doc"].replace("`", ""))
+        out.append("---@param opts coze.opts.%s\n---@return %s|nil result\n---@return coze.Meta|coze.Error|nil meta_or_err\n"
+                   "function %s:%s(opts) end\n" % (name, x["returns"], var, name.rsplit(".", 1)[-1]))
+        return "".join(out)
+    title = (m["title"] + " · ") if m["title"] else ""
+    second = ("coze.Error|nil err" if "stream" in m["g"] else "coze.Meta|coze.Error|nil meta_or_err")
+    return ("\n--- %s`%s %s`\n---@param opts coze.opts.%s\n---@return %s|nil result\n"
+            "---@return %s\nfunction %s:%s(opts) end\n"
+            % (title, m["method"], m["path"], m["op"], returns_of(m), second, var, m["op"].rsplit(".", 1)[-1]))
+
+
 def main(argv):
-    api = argv[1] if len(argv) > 1 else CATALOG
+    args = argv[1:]
+    out_root = ROOT
+    if len(args) >= 2 and args[0] == "--out":  # e.g. a temporary directory, to compare with the tree
+        out_root = args[1]
+        args = args[2:]
+    api = args[0] if args else CATALOG
     rows, skipped, emu_ops, decisions = build(api)
     text, ndecisions = endpoints_lua(rows, skipped, decisions)
+    model = reference_model(api, rows)
     outputs = {
         ENDPOINTS_LUA: text,
         CATALOG_DATA_LUA: catalog_data_lua(emu_ops),
         RESOURCES_MD: resources_md(rows, skipped),
+        REFERENCE_MD: reference_md(model, ROOT, api),
+        LUALS_DEFS: luals_defs(model, ROOT, api),
     }
     for rel, content in outputs.items():
-        path = os.path.join(ROOT, rel)
+        path = os.path.join(out_root, rel)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(content)

@@ -35,6 +35,9 @@ local function transport_error(msg, kind, which)
   if kind == "timeout" then
     return errors.new("timeout", { timeout = which, msg = msg, not_sent = which == "connect" or nil })
   end
+  if kind == "too_large" then -- req.max_body_bytes (decompressed size), as wait.read_all's own check
+    return errors.new("decode", { msg = msg })
+  end
   return errors.new("transport", { msg = msg, curl_code = which, closed = kind == "closed" or nil,
     not_sent = NOT_SENT[which], tls = TLS_VERIFY[which] })
 end
@@ -124,6 +127,13 @@ end
 -- Optional (stream.lua falls back to read + parser:feed without it): feeds the next body bytes
 -- straight into a core.sse_parser. true, false, nil at the end, or nil, err, as read. The first
 -- call attaches the parser to the transfer (curl's callback feeds it in C); read() detaches it.
+-- Optional: the whole body in one string (false: wait_ms ran out, call again).
+function Handle:read_all(max_bytes, wait_ms)
+  local body, msg, kind, which = self.r:read_all(max_bytes, wait_ms)
+  if body == nil and msg then return nil, transport_error(msg, kind, which) end
+  return body
+end
+
 function Handle:read_into(parser, wait_ms)
   local ok, msg, kind, which = self.r:read_into(parser, wait_ms)
   if ok == nil and msg ~= nil then return nil, transport_error(msg, kind, which) end

@@ -148,6 +148,30 @@ local function gzip_text()
   ngx.print(string.rep(GZIP_LINE, num("lines", 20000)))
 end
 
+-- A header block written raw on the socket (obs-folds, repeats, sizes nginx would not send):
+-- the request body is the block (lines after the status line, without the blank line);
+-- ?big=B adds one header line of B bytes, ?many=N N more "X-Many: i" lines. Body "ok".
+local function raw_headers()
+  local block = util.body_raw() or ""
+  local big, many = num("big", 0), num("many", 0)
+  local sock = assert(ngx.req.socket(true))
+  local parts = { "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nConnection: close\r\n", block }
+  if big > 0 then parts[#parts + 1] = "X-Big: " .. string.rep("b", big) .. "\r\n" end
+  for i = 1, many do parts[#parts + 1] = "X-Many: " .. i .. "\r\n" end
+  parts[#parts + 1] = "\r\nok"
+  sock:send(table.concat(parts))
+  return ngx.exit(ngx.OK)
+end
+
+-- mb MiB of zero bytes in 1 MiB writes; under /__low/gzip/ a gzip bomb (about 1000:1 on the wire).
+local function zeros()
+  local mib = string.rep("\0", 1048576)
+  ngx.header["Content-Type"] = "text/plain"
+  for _ = 1, num("mb", 1) do
+    if not ngx.print(mib) then return ngx.exit(ngx.ERROR) end
+  end
+end
+
 local routes = {}
 for _, m in ipairs({ "GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS" }) do
   routes[#routes + 1] = { m, "/__low/echo", echo }
@@ -160,6 +184,8 @@ for _, m in ipairs({ "GET", "POST" }) do
   routes[#routes + 1] = { m, "/__low/redirect", redirect }
   routes[#routes + 1] = { m, "/__low/status", status }
   routes[#routes + 1] = { m, "/__low/gzip/text", gzip_text }
+  routes[#routes + 1] = { m, "/__low/gzip/zeros", zeros }
+  routes[#routes + 1] = { m, "/__low/raw_headers", raw_headers }
 end
 _M.routes = routes
 
