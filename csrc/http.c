@@ -17,7 +17,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <unistd.h>
-#ifdef __linux__
+#if defined(__linux__) && !defined(COZE_HTTP_NO_EPOLL) /* -DCOZE_HTTP_NO_EPOLL tests the poll() path */
 #include <sys/epoll.h>
 #define COZE_HTTP_EPOLL 1
 #endif
