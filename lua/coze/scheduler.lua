@@ -43,6 +43,7 @@ local FINISHED = { done = true, failed = true, cancelled = true }
 local running = nil          -- the task being resumed (any scheduler), or nil
 local last_key = 0           -- tasks' keys for h:watch, unique across schedulers
 local by_key = setmetatable({}, { __mode = "v" })
+local watcher = setmetatable({}, { __mode = "kv" }) -- handle -> the task watching it
 local slice_end = huge       -- when the step resuming it runs out of budget
 local round = 0              -- one per step: handles poll their sockets once per round
 
@@ -89,6 +90,7 @@ local function unwatch(t)
   t._parked = false
   if not h then return end
   t._wh, t._wwhat = nil, nil
+  if watcher[h] == t then watcher[h] = nil end
   h:watch(0, nil)
   local sources, src = t.sched.sources, t._src
   t._src = nil
@@ -96,12 +98,16 @@ local function unwatch(t)
   if c > 0 then sources[src] = c else sources[src] = nil end
 end
 
--- Parks the task on h: step leaves it alone until h's transport names it in ready_keys.
+-- Parks the task on h: step leaves it alone until h's transport names it in ready_keys. A handle
+-- carries one key: a second task waiting on it is not parked (it asks h:ready every step).
 local function park(t, h, what)
   if t._wh ~= h or t._wwhat ~= what then
     unwatch(t)
+    local owner = watcher[h]
+    if owner and owner._wh == h then return end
     local src = h:watch(t.key, what)
     if not src then return end
+    watcher[h] = t
     t._wh, t._wwhat, t._src = h, what, src
     local sources = t.sched.sources
     sources[src] = (sources[src] or 0) + 1
