@@ -513,8 +513,13 @@ static int l_http_ready_keys(lua_State *L)
   }
   n = coze_http_session_ready(u->s, round, 0, keys, 256);
   for (i = 0; i < n; i++) {
-    if (i % 256 == 0 && i > 0) /* same round: no second poll, the next keys */
+    if (i % 256 == 0 && i > 0) { /* same round: no second poll, the next keys */
+      if (u->s == NULL) { /* a finalizer run by rawseti closed the session */
+        n = i;
+        break;
+      }
       coze_http_session_ready(u->s, round, i, keys, 256);
+    }
     lua_pushinteger(L, (lua_Integer)keys[i % 256]);
     lua_rawseti(L, 3, (int)i + 1);
   }
