@@ -1089,5 +1089,6 @@ void coze_http_req_info(coze_http_req *r, coze_http_info *info)
       info->upload_bytes = (long long)v;
     if (curl_easy_getinfo(r->easy, CURLINFO_CONTENT_LENGTH_UPLOAD_T, &v) == CURLE_OK && v >= 0)
       info->upload_total = (long long)v;
+    info->download_bytes = curl_easy_getinfo(r->easy, CURLINFO_SIZE_DOWNLOAD_T, &v) == CURLE_OK ? (long long)v : -1;
   }
 }

@@ -88,6 +88,7 @@ typedef struct coze_http_info {
   long local_port;
   long long upload_bytes;        /* request body bytes sent; -1 unknown */
   long long upload_total;        /* request body size; -1 unknown (chunked) */
+  long long download_bytes;      /* response body bytes received so far; -1 unknown */
 } coze_http_info;
 
 coze_http_session *coze_http_session_new(void);

@@ -387,19 +387,16 @@ static void set_sink(lua_State *L, l_request *u, coze_sse_parser *p, int pidx)
   lua_pop(L, 1);
 }
 
-static int l_http_read(lua_State *L)
+/* What every read answers: its bytes (true when they went to the attached parser: data NULL),
+ * false when timeout_ms ran out first (call again), nil at EOF, or nil, msg, kind, which. */
+static int push_read(lua_State *L, l_request *u, int rc, const char *data, size_t len)
 {
-  l_request *u = check_request(L);
-  long t = opt_timeout(L, 2);
-  const char *data;
-  size_t len;
-  int rc;
-  if (u->sink != NULL)
-    set_sink(L, u, NULL, 0);
-  rc = coze_http_read(u->r, t, &data, &len);
   switch (rc) {
   case COZE_HTTP_OK:
-    lua_pushlstring(L, data, len);
+    if (data != NULL)
+      lua_pushlstring(L, data, len);
+    else
+      lua_pushboolean(L, 1);
     return 1;
   case COZE_HTTP_AGAIN:
     lua_pushboolean(L, 0);
@@ -410,6 +407,19 @@ static int l_http_read(lua_State *L)
   default:
     return push_error(L, coze_http_req_error(u->r));
   }
+}
+
+static int l_http_read(lua_State *L)
+{
+  l_request *u = check_request(L);
+  long t = opt_timeout(L, 2);
+  const char *data;
+  size_t len;
+  int rc;
+  if (u->sink != NULL)
+    set_sink(L, u, NULL, 0);
+  rc = coze_http_read(u->r, t, &data, &len);
+  return push_read(L, u, rc, data, len);
 }
 
 /* r:read_all(max_bytes, timeout_ms) -> the whole body as one string (its bytes not handed out by
@@ -423,43 +433,16 @@ static int l_http_read_all(lua_State *L)
   long t = opt_timeout(L, 3);
   const char *data;
   size_t len;
-  int rc;
+  int rc, n;
   luaL_argcheck(L, max >= 1, 2, "max_bytes must be a positive number");
   if (u->sink != NULL)
     set_sink(L, u, NULL, 0);
   rc = coze_http_read_all(u->r, max >= (lua_Number)(SIZE_MAX / 2) ? SIZE_MAX / 2 : (size_t)max, t,
                           &data, &len);
-  switch (rc) {
-  case COZE_HTTP_OK:
-    lua_pushlstring(L, data, len);
+  n = push_read(L, u, rc, data, len);
+  if (rc == COZE_HTTP_OK)
     coze_http_release(u->r); /* the body lives once, as the string, from here on */
-    return 1;
-  case COZE_HTTP_AGAIN:
-    lua_pushboolean(L, 0);
-    return 1;
-  case COZE_HTTP_EOF:
-    lua_pushnil(L);
-    return 1;
-  default:
-    return push_error(L, coze_http_req_error(u->r));
-  }
-}
-
-static int push_pumped(lua_State *L, l_request *u, int rc)
-{
-  switch (rc) {
-  case COZE_HTTP_OK:
-    lua_pushboolean(L, 1);
-    return 1;
-  case COZE_HTTP_AGAIN:
-    lua_pushboolean(L, 0);
-    return 1;
-  case COZE_HTTP_EOF:
-    lua_pushnil(L);
-    return 1;
-  default:
-    return push_error(L, coze_http_req_error(u->r));
-  }
+  return n;
 }
 
 /* r:read_into(parser, timeout_ms): read(), with the bytes fed straight to a coze.core.SSEParser
@@ -475,7 +458,7 @@ static int l_http_read_into(lua_State *L)
   long t = opt_timeout(L, 3);
   if (u->sink != p)
     set_sink(L, u, p, 2);
-  return push_pumped(L, u, coze_http_pump(u->r, t));
+  return push_read(L, u, coze_http_pump(u->r, t), NULL, 0);
 }
 
 /* r:ready(round, want_headers) -> boolean, never blocks (see coze_http_ready); a closed request is
@@ -557,7 +540,7 @@ static int l_http_info(lua_State *L)
   l_request *u = check_request(L);
   coze_http_info info;
   coze_http_req_info(u->r, &info);
-  lua_createtable(L, 0, 7);
+  lua_createtable(L, 0, 8);
   lua_pushnumber(L, info.total_s);
   lua_setfield(L, -2, "total_s");
   lua_pushnumber(L, info.connect_s);
@@ -575,6 +558,10 @@ static int l_http_info(lua_State *L)
   if (info.upload_total >= 0) {
     lua_pushinteger(L, (lua_Integer)info.upload_total);
     lua_setfield(L, -2, "upload_total");
+  }
+  if (info.download_bytes >= 0) {
+    lua_pushinteger(L, (lua_Integer)info.download_bytes);
+    lua_setfield(L, -2, "download_bytes");
   }
   return 1;
 }

@@ -159,6 +159,76 @@ static int batch_error(lua_State *L, l_sse *s, int rc, lua_Integer n)
   return 0;
 }
 
+/* The loop of next_events (stride 1: a table per event, its keys at stack slots 5..7, metatable at
+ * 3 when has_mt) and next_raw (stride 3: name, data, id) into queue (argument 2): up to max events,
+ * then the stale slots of an earlier, longer batch cleared. Returns n, partial or the error. */
+static int next_batch(lua_State *L, l_sse *s, lua_Integer max, int stride, int has_mt)
+{
+  lua_Integer n = 0, k;
+  int rc = COZE_SSE_NEED_MORE, partial = 0, slot;
+  const char *cname = NULL;
+  size_t clen = 0;
+  lua_pushnil(L); /* the last event name, reused while names repeat */
+  slot = lua_gettop(L);
+  s->busy = 1;
+  while (n < max) {
+    coze_sse_event ev;
+    rc = next_named(L, s, &ev, slot, &cname, &clen);
+    if (rc != COZE_SSE_EVENT)
+      break;
+    if (stride == 1) {
+      lua_createtable(L, 0, 4); /* event, raw, id and the lazily decoded data */
+      lua_pushvalue(L, 5);
+      lua_pushvalue(L, slot);
+      lua_rawset(L, -3);
+      lua_pushvalue(L, 6);
+      lua_pushlstring(L, ev.data, ev.data_len);
+      lua_rawset(L, -3);
+      if (ev.id != NULL) {
+        lua_pushvalue(L, 7);
+        lua_pushlstring(L, ev.id, ev.id_len);
+        lua_rawset(L, -3);
+      }
+      if (has_mt) {
+        lua_pushvalue(L, 3);
+        lua_setmetatable(L, -2);
+      }
+      lua_rawseti(L, 2, n + 1);
+    } else {
+      lua_pushvalue(L, slot);
+      lua_rawseti(L, 2, 3 * n + 1);
+      lua_pushlstring(L, ev.data, ev.data_len);
+      lua_rawseti(L, 2, 3 * n + 2);
+      if (ev.id != NULL)
+        lua_pushlstring(L, ev.id, ev.id_len);
+      else
+        lua_pushnil(L);
+      lua_rawseti(L, 2, 3 * n + 3);
+    }
+    n++;
+    partial = ev.eof_partial;
+  }
+  s->busy = 0;
+  if ((k = batch_error(L, s, rc, n)) != 0)
+    return (int)k;
+  if (n > 0)
+    s->direct = 0;
+  for (k = stride * n + 1;; k += stride) { /* drop the rest of an earlier, longer batch */
+    int i;
+    lua_rawgeti(L, 2, k);
+    if (lua_isnil(L, -1))
+      break;
+    lua_pop(L, 1);
+    for (i = 0; i < stride; i++) {
+      lua_pushnil(L);
+      lua_rawseti(L, 2, k + i);
+    }
+  }
+  lua_pushinteger(L, n);
+  lua_pushboolean(L, partial);
+  return 2;
+}
+
 /* p:next_events(queue, mt, max) -> n, partial | nil, msg
  * Stores up to max (default 64) events as queue[1..n], each a table { event =, raw =, id = }
  * (event "message" when the record had none; id only when set) with metatable mt (may be nil),
@@ -168,10 +238,8 @@ static int batch_error(lua_State *L, l_sse *s, int rc, lua_Integer n)
 static int l_sse_next_events(lua_State *L)
 {
   l_sse *s = l_sse_check(L);
-  lua_Integer max, n = 0, k;
-  int has_mt, rc = COZE_SSE_NEED_MORE, partial = 0;
-  const char *cname = NULL;
-  size_t clen = 0;
+  lua_Integer max;
+  int has_mt;
   luaL_checktype(L, 2, LUA_TTABLE);
   has_mt = !lua_isnoneornil(L, 3);
   if (has_mt)
@@ -182,48 +250,7 @@ static int l_sse_next_events(lua_State *L)
   lua_pushliteral(L, "event"); /* 5 */
   lua_pushliteral(L, "raw");   /* 6 */
   lua_pushliteral(L, "id");    /* 7 */
-  lua_pushnil(L);              /* 8: the last event name, reused while names repeat */
-  s->busy = 1;
-  while (n < max) {
-    coze_sse_event ev;
-    rc = next_named(L, s, &ev, 8, &cname, &clen);
-    if (rc != COZE_SSE_EVENT)
-      break;
-    lua_createtable(L, 0, 4); /* event, raw, id and the lazily decoded data */
-    lua_pushvalue(L, 5);
-    lua_pushvalue(L, 8);
-    lua_rawset(L, -3);
-    lua_pushvalue(L, 6);
-    lua_pushlstring(L, ev.data, ev.data_len);
-    lua_rawset(L, -3);
-    if (ev.id != NULL) {
-      lua_pushvalue(L, 7);
-      lua_pushlstring(L, ev.id, ev.id_len);
-      lua_rawset(L, -3);
-    }
-    if (has_mt) {
-      lua_pushvalue(L, 3);
-      lua_setmetatable(L, -2);
-    }
-    lua_rawseti(L, 2, ++n);
-    partial = ev.eof_partial;
-  }
-  s->busy = 0;
-  if ((k = batch_error(L, s, rc, n)) != 0)
-    return (int)k;
-  if (n > 0)
-    s->direct = 0;
-  for (k = n + 1;; k++) { /* drop the rest of an earlier, longer batch */
-    lua_rawgeti(L, 2, k);
-    if (lua_isnil(L, -1))
-      break;
-    lua_pop(L, 1);
-    lua_pushnil(L);
-    lua_rawseti(L, 2, k);
-  }
-  lua_pushinteger(L, n);
-  lua_pushboolean(L, partial);
-  return 2;
+  return next_batch(L, s, max, 1, has_mt);
 }
 
 /* p:next_raw(queue, max) -> n, partial | nil, msg
@@ -233,53 +260,12 @@ static int l_sse_next_events(lua_State *L)
 static int l_sse_next_raw(lua_State *L)
 {
   l_sse *s = l_sse_check(L);
-  lua_Integer max, n = 0, k;
-  int rc = COZE_SSE_NEED_MORE, partial = 0;
-  const char *cname = NULL;
-  size_t clen = 0;
+  lua_Integer max;
   luaL_checktype(L, 2, LUA_TTABLE);
   max = luaL_optinteger(L, 3, 64);
   luaL_argcheck(L, max >= 1 && max <= INT_MAX / 3, 3, "max must be a positive integer");
   lua_settop(L, 3);
-  lua_pushnil(L); /* 4: the last event name, reused while names repeat */
-  s->busy = 1;
-  while (n < max) {
-    coze_sse_event ev;
-    rc = next_named(L, s, &ev, 4, &cname, &clen);
-    if (rc != COZE_SSE_EVENT)
-      break;
-    lua_pushvalue(L, 4);
-    lua_rawseti(L, 2, (int)(3 * n + 1));
-    lua_pushlstring(L, ev.data, ev.data_len);
-    lua_rawseti(L, 2, (int)(3 * n + 2));
-    if (ev.id != NULL)
-      lua_pushlstring(L, ev.id, ev.id_len);
-    else
-      lua_pushnil(L);
-    lua_rawseti(L, 2, (int)(3 * n + 3));
-    n++;
-    partial = ev.eof_partial;
-  }
-  s->busy = 0;
-  if ((k = batch_error(L, s, rc, n)) != 0)
-    return (int)k;
-  if (n > 0)
-    s->direct = 0;
-  for (k = 3 * n + 1;; k += 3) { /* drop the rest of an earlier, longer batch */
-    lua_rawgeti(L, 2, (int)k);
-    if (lua_isnil(L, -1))
-      break;
-    lua_pop(L, 1);
-    lua_pushnil(L);
-    lua_rawseti(L, 2, (int)k);
-    lua_pushnil(L);
-    lua_rawseti(L, 2, (int)k + 1);
-    lua_pushnil(L);
-    lua_rawseti(L, 2, (int)k + 2);
-  }
-  lua_pushinteger(L, n);
-  lua_pushboolean(L, partial);
-  return 2;
+  return next_batch(L, s, max, 3, 0);
 }
 
 /* p:set_direct(on): whether the iterators may parse events themselves. next_events and next_raw
@@ -322,6 +308,14 @@ static int l_sse_buffered(lua_State *L)
 {
   l_sse *s = l_sse_check(L);
   lua_pushinteger(L, (lua_Integer)coze_sse_buffered(&s->p));
+  return 1;
+}
+
+/* parser:events() -> records dispatched so far (coze.log's stream record) */
+static int l_sse_events(lua_State *L)
+{
+  l_sse *s = l_sse_check(L);
+  lua_pushinteger(L, (lua_Integer)s->p.events);
   return 1;
 }
 
@@ -373,6 +367,7 @@ void coze_l_sse_open(lua_State *L)
     {"reset", l_sse_reset},
     {"retry", l_sse_retry},
     {"buffered", l_sse_buffered},
+    {"events", l_sse_events},
     {"close", l_sse_close},
     {NULL, NULL}
   };

@@ -224,6 +224,7 @@ static int dispatch(coze_sse_parser *p, coze_sse_event *out, int eof_partial)
   out->retry = p->retry;
   out->eof_partial = eof_partial;
   p->dispatched = 1;
+  p->events++;
   return COZE_SSE_EVENT;
 }
 

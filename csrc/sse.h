@@ -53,6 +53,7 @@ typedef struct coze_sse_parser {
   int flushed;        /* ... and the end of input has been processed */
   int dispatched;     /* the record handed out by the last next() is reset on the next call */
   int error;          /* sticky COZE_SSE_TOO_LARGE / COZE_SSE_NOMEM, else 0 */
+  size_t events;      /* records dispatched since init (what a log reports at a stream's end) */
 } coze_sse_parser;
 
 void coze_sse_init(coze_sse_parser *p, size_t max_event_bytes);

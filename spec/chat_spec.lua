@@ -77,7 +77,7 @@ describe("chat", function()
     assert.has_error(function() client.chat:create_and_poll(ask { poll_interval_ms = 0 / 0 }) end,
       "coze: chat.create_and_poll: field 'poll_interval_ms' must be a non-negative number (got NaN)")
     assert.has_error(function() client.chat:create_and_poll(ask { poll_timeout_ms = -1 }) end,
-      "coze: chat.create_and_poll: field 'poll_timeout_ms' must be a non-negative number (got number)")
+      "coze: chat.create_and_poll: field 'poll_timeout_ms' must be a non-negative number (got -1)")
     assert.has_error(function()
       client.workflows.runs.run_histories:wait { workflow_id = "w", execute_id = "e", poll_interval_ms = 0 / 0 }
     end, "coze: workflows.runs.run_histories.wait: field 'poll_interval_ms' must be a non-negative number (got NaN)")

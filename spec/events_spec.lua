@@ -2,7 +2,7 @@
 local coze = require "coze"
 local emu = require "helpers.emu"
 
-local CATALOG = os.getenv("COZE_API_CATALOG") or "../shared/api/endpoints.tsv"
+local CATALOG = os.getenv("COZE_API_CATALOG") or "catalog/endpoints.tsv"
 local EVENTS_MD = CATALOG:gsub("endpoints%.tsv$", "events.md")
 
 -- The backquoted event names of the first table after the heading that starts with `heading`.
@@ -56,6 +56,35 @@ describe("coze.events", function()
     local names = catalog_events("## 3. Workflow SSE")
     assert.equal(5, #names)
     for _, name in ipairs(names) do assert.is_true(have[name], name) end
+  end)
+
+  it("has a constant for every realtime (WebSocket) event of the catalog, up and down", function()
+    -- the views are strict (no pairs): each catalog name must be a constant of its API, up or down
+    local function has(api, name)
+      local key = name:upper():gsub("%.", "_")
+      for _, dir in ipairs({ "up", "down" }) do
+        local ok, v = pcall(function() return coze.events.realtime[api][dir][key] end)
+        if ok and v == name then return true end
+      end
+      return false
+    end
+    local f = assert(io.open(EVENTS_MD, "rb"))
+    local text = f:read("*a")
+    f:close()
+    for heading, api in pairs({ ["### 4.1"] = "transcriptions", ["### 4.2"] = "speech", ["### 4.3"] = "chat" }) do
+      local from = assert(text:find(heading, 1, true), heading)
+      local to = text:find("\n##", from + 5) or #text
+      local n = 0
+      for name in text:sub(from, to):gmatch("\n| `([%w_%.]+)` |") do
+        assert.is_true(has(api, name), api .. ": " .. name)
+        n = n + 1
+      end
+      assert.truthy(n > 5, heading)
+    end
+    assert.equal("conversation.audio.delta", coze.events.realtime.chat.down.CONVERSATION_AUDIO_DELTA)
+    assert.equal("input_text_buffer.append", coze.events.realtime.speech.up.INPUT_TEXT_BUFFER_APPEND)
+    assert.equal("input_audio_buffer.append", coze.events.realtime.chat.up.INPUT_AUDIO_BUFFER_APPEND)
+    assert.has_error(function() return coze.events.realtime.chat.down.CONVERSATION_AUDIO_DELTAS end)
   end)
 
   it("has the chat statuses, message types and workflow run statuses", function()

@@ -154,7 +154,8 @@ describe("files:upload", function()
 
   it("sends other file tables as file parts and plain fields as form fields", function()
     local file = assert(client.files:upload { file = { data = "a", filename = "a.txt" },
-      other = { data = "b\0", filename = "b.bin" }, purpose = "test", n = 3, flag = true, meta = { k = "v" } })
+      extra_body = { other = { data = "b\0", filename = "b.bin" }, purpose = "test", n = 3, flag = true,
+        meta = { k = "v" } } })
     assert.equal(1, file.bytes)
     local body = emu.last_request().body
     assert.truthy(body:find('name="other"; filename="b.bin"', 1, true))

@@ -30,21 +30,22 @@ local function read_reply(stream)
 end
 
 -- Steps like a frame loop (sleep ms between steps) until every task finished or limit_ms passed.
--- Returns the step count and the longest step in ms.
+-- Returns the step count, the longest step in ms and the time of all steps together.
 local function frames(sched, budget, sleep_ms, limit_ms)
   local t_end = clock() + (limit_ms or 10000)
-  local steps, max = 0, 0
+  local steps, max, total = 0, 0, 0
   while true do
     local t0 = clock()
     local alive = sched:step(budget)
     local dt = clock() - t0
     if dt > max then max = dt end
+    total = total + dt
     steps = steps + 1
     if alive == 0 then break end
     assert(clock() < t_end, "tasks still alive after " .. (limit_ms or 10000) .. " ms")
     core.sleep_ms(sleep_ms or 1)
   end
-  return steps, max
+  return steps, max, total
 end
 
 describe("coze.scheduler", function()
@@ -229,10 +230,12 @@ describe("coze.scheduler", function()
       end
       return n
     end)
-    local steps, max = frames(sched, 1, 0)
+    local steps, max, total = frames(sched, 1, 0)
     assert.equal(30000, (task:result()))
     assert.truthy(steps > 5, "done in " .. steps .. " steps")
-    assert.truthy(max < 15 * SLOW, "longest step " .. max .. " ms with a 1 ms budget")
+    -- preempted: no step ran most of the stream (a wall-clock bound alone fails on a loaded machine)
+    assert.truthy(max < 15 * SLOW or max < total / 4,
+      string.format("longest step %.1f ms of %.1f ms with a 1 ms budget", max, total))
   end)
 
   it("keeps errors in the task: a raise, and a stream's error event", function()

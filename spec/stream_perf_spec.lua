@@ -344,7 +344,8 @@ describe("coze.stream fast path", function()
     local profile = stream_mod.profile("chat", {
       watch = { ["conversation.chat.created"] = function(_, ev) created = ev.data.id end } })
     local s = stream_mod.new(fake_handle({ CHAT }, true), { profile = profile })
-    assert.same({ done = true, error = true, ["conversation.chat.created"] = true }, s._hot)
+    assert.same({ done = true, error = true, ["conversation.chat.failed"] = true,
+      ["conversation.chat.created"] = true }, s._hot)
     assert.is_nil(stream_mod.PROFILES.chat.watch["conversation.chat.created"])
     local names = names_of(s)
     assert.equal(5, #names)

@@ -56,7 +56,7 @@ describe("workflows.runs:stream", function()
     assert.truthy(n >= 2)
   end)
 
-  it("gives what stream_resume needs on Interrupt and ends without Done", function()
+  it("gives what runs:resume needs on Interrupt and ends without Done", function()
     local stream = assert(run("wf_interrupt"))
     local evs, err = collect(stream)
     assert.is_nil(err)
@@ -92,14 +92,15 @@ describe("workflows.runs:stream", function()
     assert.equal("wf_interrupt", body.workflow_id)
   end)
 
-  it("resumes with the generated stream_resume and the event's resume_args", function()
+  it("resumes with runs:resume (the streaming resume, as coze-py/js/go name it) and the event's resume_args", function()
     local stream = assert(run("wf_interrupt"))
     local args
     for ev in stream:events() do
       if ev.event == "Interrupt" then args = ev.resume_args end
     end
     args.resume_data = "again"
-    local again = assert(client.workflows.runs:stream_resume(args))
+    local again = assert(client.workflows.runs:resume(args))
+    assert.equal("/v1/workflow/stream_resume", emu.last_request().path)
     local evs = collect(again)
     assert.same({ "Message", "Interrupt" }, names(evs))
     assert.are_not.equal(args.event_id, again.interrupt.event_id)
@@ -124,7 +125,7 @@ describe("workflows.runs:stream", function()
     assert.equal("api", err.kind)
     assert.equal(4315, err.code)
     local none
-    none, err = client.workflows.runs:stream_resume { workflow_id = "wf_interrupt", event_id = "1/2", interrupt_type = 2,
+    none, err = client.workflows.runs:resume { workflow_id = "wf_interrupt", event_id = "1/2", interrupt_type = 2,
       resume_data = "x" }
     assert.is_nil(none)
     assert.equal(4314, err.code)
@@ -405,12 +406,13 @@ describe("workflow runs", function()
     assert.has_error(function() client.workflows.runs:create_and_poll { workflow_id = "wf1", poll_timeout_ms = -1 } end)
   end)
 
-  it("resumes without streaming", function()
+  it("resumes without streaming with runs:resume_sync (POST /v1/workflows/resume)", function()
     local stream = assert(client.workflows.runs:stream { workflow_id = "wf_interrupt" })
     collect(stream)
     local i = stream.interrupt
-    local res = assert(client.workflows.runs:resume { workflow_id = i.workflow_id, event_id = i.event_id,
+    local res = assert(client.workflows.runs:resume_sync { workflow_id = i.workflow_id, event_id = i.event_id,
       interrupt_type = i.interrupt_type, resume_data = "杭州" })
     assert.equal('{"output":"收到: 杭州"}', res.data)
+    assert.equal("/v1/workflows/resume", emu.last_request().path)
   end)
 end)

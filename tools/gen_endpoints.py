@@ -67,6 +67,15 @@ PAGING = {
     "api_apps.list": {"items": "items"},                                    # coze-py
 }
 
+# SDK names that differ from the catalog's, where coze-py, coze-js and coze-go agree on another one:
+# all three call the streaming resume (/v1/workflow/stream_resume) `runs.resume`; the non-streaming
+# /v1/workflows/resume, which none of them has, answers one JSON result like runs:create next to
+# runs:stream, hence `resume_sync`. The row keeps the catalog's name in `catalog`.
+RENAMES = {
+    "workflows.runs.stream_resume": "workflows.runs.resume",
+    "workflows.runs.resume": "workflows.runs.resume_sync",
+}
+
 # Params the pager fills in; never "required" of the caller even where the spec says so.
 PAGER_PARAMS = {"page_num", "page_index", "page_size", "page_token", "page", "size", "before_id", "after_id", "limit"}
 
@@ -121,20 +130,155 @@ def lua_val(v):
     raise TypeError(v)
 
 
-def lua_type(t):
-    t0 = t.strip()
-    low = t0.lower()
-    if low in ("string", "string(i64)"):
+# --- field shapes ----------------------------------------------------------------------------------
+# A field's shape in endpoints.lua: "string" | "integer" | "number" | "boolean" | "any" | "array" |
+# "object" | "map", or a table when there is more to say: { "array", <item shape> },
+# { "map", <value shape> }, { "object", { name = <shape>, ... }, message = true } (message: a chat
+# message, content + content_type, whose object_string content the SDK encodes). The same readings
+# as the emulator's validator (spec/emulator/emu/validate.lua): the OpenAPI schema when the catalog has
+# the path, else params.tsv (obj:<Name> rows are the nested objects).
+
+SCALARS = ("string", "integer", "number", "boolean")
+MAX_DEPTH = 4
+
+
+def simplify(shape):
+    """The compact form: containers with nothing more to say become their bare name."""
+    if isinstance(shape, tuple):
+        kind = shape[0]
+        if kind == "array" and shape[1] == "any":
+            return "array"
+        if kind == "map" and shape[1] == "any":
+            return "map"
+        if kind == "object" and not shape[1] and not shape[2]:
+            return "object"
+    return shape
+
+
+def from_openapi(schema, comps, seen=(), depth=0):
+    if not isinstance(schema, dict):
+        return "any"
+    ref = schema.get("$ref")
+    if ref:
+        name = ref.split("/")[-1]
+        if name in seen or name not in comps:
+            return "any"
+        return from_openapi(comps[name], comps, seen + (name,), depth)
+    t = schema.get("type")
+    if t in SCALARS:
+        return t
+    if depth >= MAX_DEPTH:
+        return {"array": "array", "object": "object"}.get(t, "any")
+    if t == "array":
+        return simplify(("array", from_openapi(schema.get("items"), comps, seen, depth + 1)))
+    if t == "object":
+        props = schema.get("properties")
+        if isinstance(props, dict) and props:
+            sub = {k: from_openapi(v, comps, seen, depth + 1) for k, v in sorted(props.items())}
+            sub = {k: v for k, v in sub.items() if v != "any"}
+            return simplify(("object", sub, "content" in props and "content_type" in props))
+        if isinstance(schema.get("additionalProperties"), dict):
+            return simplify(("map", from_openapi(schema["additionalProperties"], comps, seen, depth + 1)))
+        return "object"
+    return "any"
+
+
+def from_tsv(text, objs, seen=()):
+    low = text.strip().lower()
+    if low in ("string", "string(i64)") or (low.startswith("string(") and low != "string(binary)"):
         return "string"
-    if low in ("integer", "interger", "long"):
+    if low in ("integer", "interger", "long", "int"):
         return "integer"
-    if low == "number":
+    if low in ("number", "float", "double"):
         return "number"
-    if low == "boolean":
+    if low in ("boolean", "bool"):
         return "boolean"
-    if low.startswith(("array", "object", "map")) or low.startswith("array of"):
-        return "table"
-    return None  # File, string(binary), "?": not checked
+    m = re.match(r"^array of (.+)$", text.strip(), re.I) or re.match(r"^array<(.+)>$", text.strip())
+    if m:
+        item = m.group(1)
+        name = (re.match(r"^object\((.+)\)$", item) or [None, item])[1]
+        if name in objs and name not in seen:
+            return simplify(("array", obj_shape(name, objs, seen + (name,))))
+        return simplify(("array", from_tsv(item, objs, seen)))
+    m = re.match(r"^Object of (.+)$", text.strip()) or re.match(r"^object\((.+)\)$", text.strip())
+    if m:
+        if m.group(1) in objs and m.group(1) not in seen:
+            return obj_shape(m.group(1), objs, seen + (m.group(1),))
+        return "object"
+    if low == "map<string,string>":
+        return ("map", "string")
+    if low == "object" or low.startswith("map"):
+        return "object"
+    if low.startswith("array"):
+        return "array"
+    return "any"
+
+
+def obj_shape(name, objs, seen):
+    sub = {k: from_tsv(t, objs, seen) for k, t in sorted(objs[name].items())}
+    sub = {k: v for k, v in sub.items() if v != "any"}
+    return simplify(("object", sub, "content" in sub and "content_type" in sub))
+
+
+def body_shapes(e, ps, openapi):
+    """name -> shape of every body field, and whether the body itself is a chat message."""
+    op = openapi["paths"].get(e["path"], {}).get(e["method"].lower())
+    if op and e["content_type"] == "json":
+        js = ((op.get("requestBody") or {}).get("content") or {}).get("application/json")
+        if js:
+            s = from_openapi(js.get("schema"), openapi["components"]["schemas"])
+            if isinstance(s, tuple) and s[0] == "object":
+                return dict(s[1]), s[2]
+    objs = {}
+    for p in ps:
+        if p["location"].startswith("obj:"):
+            objs.setdefault(p["location"][4:], {})[p["name"]] = p["type"]
+    out = {p["name"]: from_tsv(p["type"], objs) for p in ps if p["location"] in ("body", "form")}
+    return out, "content" in out and "content_type" in out
+
+
+def query_shape(e, name, p, openapi):
+    op = openapi["paths"].get(e["path"], {}).get(e["method"].lower())
+    for q in (op or {}).get("parameters", []):
+        if q.get("in") == "query" and q.get("name") == name and isinstance(q.get("schema"), dict):
+            t = q["schema"].get("type")
+            if t in SCALARS:
+                return t
+            if t == "array":
+                return simplify(("array", q["schema"].get("items", {}).get("type", "any")
+                                 if isinstance(q["schema"].get("items"), dict) else "any"))
+    return from_tsv(p["type"], {})
+
+
+class Shapes:
+    """Shared named shapes (S.<Name> in endpoints.lua), so a message shape is written once."""
+
+    def __init__(self):
+        self.by_key = {}
+        self.order = []
+
+    def key(self, shape):
+        return repr(shape)
+
+    def lua(self, shape, hint="x"):
+        if isinstance(shape, str):
+            return lua_str(shape)
+        if shape[0] in ("array", "map"):
+            return "{ " + lua_str(shape[0]) + ", " + self.lua(shape[1], hint) + " }"
+        k = self.key(shape)
+        if k not in self.by_key:
+            props = ", ".join(lua_key(n) + " = " + self.lua(v, n) for n, v in shape[1].items())
+            text = "{ \"object\", { " + props + " }" + (", message = true" if shape[2] else "") + " }"
+            name = re.sub(r"[^A-Za-z0-9_]", "_", hint)
+            base, i = name, 2
+            while any(n == name for n, _ in self.by_key.values()):
+                name, i = "%s%d" % (base, i), i + 1
+            self.by_key[k] = (name, text)
+            self.order.append(k)
+        return "S." + self.by_key[k][0]
+
+    def defs(self):
+        return "".join("S.%s = %s\n" % self.by_key[k] for k in self.order)
 
 
 # --- openapi samples -------------------------------------------------------------------------------
@@ -148,6 +292,7 @@ class Samples:
     def __init__(self, api):
         with open(os.path.join(api, "openapi.reconstructed.json"), encoding="utf-8") as fh:
             spec = json.load(fh)
+        self.spec = spec
         self.schemas = spec["components"]["schemas"]
         self.by_opid = {}
         for ms in spec["paths"].values():
@@ -248,6 +393,7 @@ def build(api):
         query, required, types, headers = [], [], {}, {}
         path_names = re.findall(r"{([A-Za-z0-9_]+)}", path)
         top_extra = []
+        bshapes, is_message = body_shapes(e, ps, samples.spec)
         for p in ps:
             loc, name = p["location"], p["name"]
             if loc == "header":
@@ -265,18 +411,33 @@ def build(api):
                 continue  # phantom required[] names of multipart specs (notes)
             if loc == "query" and name not in query:
                 query.append(name)
-            lt = lua_type(p["type"])
-            if lt and loc != "path":
-                types[name] = lt
+            if loc == "query":
+                types[name] = query_shape(e, name, p, samples.spec)
+            elif loc != "path":
+                types[name] = bshapes.get(name, "any")
             if p["required"] == "yes" and loc != "path" and name not in required:
                 if e["paginated"] != "none" and name in PAGER_PARAMS:
                     decisions.append("%s: '%s' is required in the spec; the pager always sends it (first page "
                                      "1), so callers may leave it out" % (opkey, name))
                 else:
                     required.append(name)
+        # Headers the notes require ("requires header Agw-Js-Conv: str") where the spec does not list them
+        # (the emulator's validator reads the same notes).
+        for hname, hvalue in re.findall(r"requires header ([A-Za-z0-9-]+): (\w+)", notes):
+            if not any(h.lower() == hname.lower() for h in headers):
+                headers[hname] = hvalue
+        # The OpenAI-style completions body has no rows; the notes name its fields.
+        m = re.search(r"OpenAI-style body \(([^)]*)\)", notes)
+        for name in re.split(r"[,|]\s*", m.group(1)) if m else []:
+            types.setdefault(name.strip(), "any")
+        for name in bshapes:  # schema fields params.tsv lacks: known (and typed) too
+            if name not in types and name not in path_names:
+                types[name] = bshapes[name]
         f = {}
         if query:
             f["query"] = query
+        if is_message:
+            f["message"] = True
         if required:
             f["required"] = required
         if types:
@@ -329,6 +490,7 @@ def build(api):
             variants = [(ops[0], {"stream": profile})]
         else:
             variants = [(o, {}) for o in ops]
+        variants = [(RENAMES.get(o, o), dict(x, catalog=o) if o in RENAMES else x) for o, x in variants]
 
         # emulator sample
         op_spec = samples.by_opid.get(e["operation_id"]) if e["operation_id"] else None
@@ -396,10 +558,13 @@ def build(api):
         "names `Data` / `body` of the spec are dropped",
         "conversations.messages.update: the result is the top-level `message` (not `data`); "
         "datasets.documents.create: the top-level `document_infos`",
-        "workflows.runs.create / resume, conversations.messages.list, datasets.documents.list: result = body "
+        "workflows.runs.create / resume_sync, conversations.messages.list, datasets.documents.list: result = body "
         "(top-level fields next to or instead of `data`)",
         "workflows.chat.stream: always SSE with chat-style events (profile chat), although the spec declares JSON",
-        "workflows.runs.stream / stream_resume: SSE with the workflow profile (spec models the events as JSON)",
+        "workflows.runs.stream / resume (catalog: stream_resume): SSE with the workflow profile (spec models the "
+        "events as JSON)",
+        "workflows.runs.resume is the streaming resume, as coze-py/js/go name it; the catalog's non-streaming "
+        "workflows.runs.resume is resume_sync here (one JSON answer, like runs:create next to runs:stream)",
         "audio.speech.create: raw audio bytes (response = binary), not the spec's {data:{content}} object",
         "conversations.messages.list paging: next page with after_id = last_id (docs: 向后翻页), or "
         "before_id = first_id when the caller started with before_id (docs: 向前翻页)",
@@ -418,11 +583,15 @@ HEADER = """-- GENERATED by tools/gen_endpoints.py from the API catalog in catal
 -- Every HTTP operation of the Coze API, one line each; coze.resources builds the client's
 -- resource objects from it. Fields:
 --   [1] operation ("a.b.c" becomes client.a.b:c{...}), [2] HTTP method, [3] path ({name} = path param)
+--   catalog   the catalog's name of the operation, where the SDK uses the official SDKs' name instead
 --   query     names taken from the options into the query string (everything else goes to the body;
 --             for methods without a body, and rows with body = "none", to the query string)
 --   required  names that must be present (path params always are)
---   types     name -> "string" | "integer" | "number" | "boolean" | "table"; prepare() rejects what
---             cannot be meant (ids may be numbers or strings; integers may be digit strings)
+--   types     every field the operation takes, name -> shape: "string" | "integer" | "number" |
+--             "boolean" | "array" | "object" | "map" | "any", or { "array", item }, { "map", value },
+--             { "object", { name = shape, ... }, message = true } (S.* below). prepare() sends arrays as
+--             JSON arrays (also empty), ids typed string as exact decimal text, and raises on the rest
+--   message   the body is a chat message (content + content_type): object_string content may be a table
 --   set       body fields the operation forces (e.g. stream = true)
 --   stream    SSE framing profile ("chat", "workflow", "completions") when the answer is a stream
 --   response  "json" (default, Coze envelope) or "binary" (raw bytes, e.g. audio)
@@ -439,12 +608,13 @@ HEADER = """-- GENERATED by tools/gen_endpoints.py from the API catalog in catal
 --             scheme in coze/pager.lua)
 """
 
-ORDER = ["query", "required", "types", "headers", "body", "idempotent", "set", "stream", "response", "result",
+ORDER = ["catalog", "query", "required", "types", "message", "headers", "body", "idempotent", "set", "stream", "response", "result",
          "paging", "items", "total", "has_more", "next_token", "page_param", "size_param", "token_param"]
 
 
 def endpoints_lua(rows, skipped, decisions):
-    out = [HEADER, "return {\n"]
+    shapes = Shapes()
+    body = []
     for name, method, path, g in rows:
         parts = [lua_str(name), lua_str(method), lua_str(path)]
         for k in ORDER:
@@ -452,8 +622,11 @@ def endpoints_lua(rows, skipped, decisions):
                 parts.append(k + " = " + lua_val(g[k]))
         line = "  { " + ", ".join(parts)
         if "types" in g:  # long: on its own continuation line
-            line += ",\n    types = " + lua_val(g["types"])
-        out.append(line + " },\n")
+            line += ",\n    types = { " + ", ".join(lua_key(n) + " = " + shapes.lua(v, n)
+                                                for n, v in g["types"].items()) + " }"
+        body.append(line + " },\n")
+    out = [HEADER, "local S = {} -- shapes used by more than one field or nested\n", shapes.defs(),
+           "\nreturn {\n"] + body
     out.append("}\n")
     out.append("\n-- Rows of endpoints.tsv left out (not resource methods):\n")
     for op, m, p, why in skipped:
@@ -572,9 +745,12 @@ def resources_md(rows, skipped):
            "Every operation of the Coze API is a method built from one table, `lua/coze/endpoints.lua`: the operation\n",
            "`a.b.c` is called as `client.a.b:c{ ... }` with one options table. Fields named in the path (`{bot_id}`)\n",
            "are filled in and escaped; fields the API takes in the query string go there; everything else goes to\n",
-           "the JSON body (to the query string for GET). Missing required fields and fields of an impossible type\n",
-           "raise `coze: <op>: field '<name>' ...`; failures of the call return `nil, err` (see the README).\n",
-           "Call options (`headers`, `query`, timeouts, `wait_ms`, `on_wait`, ...) can be mixed into the same table.\n\n",
+           "the JSON body (to the query string for GET), in the shape the catalog gives each field (arrays as JSON\n",
+           "arrays also when empty, string ids as exact decimal text). Missing required fields, fields of an\n",
+           "impossible shape and fields the operation does not have raise `coze: <op>: field '<name>' ...` (with a\n",
+           "\"did you mean\"); send fields the catalog lacks with `extra_body = {...}` / `extra_query = {...}`.\n",
+           "Failures of the call return `nil, err` (see the README). Call options (`headers`, `query`, timeouts,\n",
+           "`wait_ms`, `on_wait`, ...) can be mixed into the same table.\n\n",
            "## Pagination\n\n",
            "List operations marked *paged* return a page after one request:\n\n",
            "```lua\n",
@@ -695,7 +871,7 @@ def luals_type(ctype, enum, name, multipart):
         return "coze.Message[]"
     if low == "string(i64)":
         return "string|integer"
-    scalar = lua_type(ctype)
+    scalar = from_tsv(ctype, {})  # the shapes reading of a catalog type
     if scalar in ("integer", "number", "boolean"):
         return scalar
     if low.startswith("string"):
@@ -739,7 +915,7 @@ def reference_model(api, rows):
         if e["response"] == "json|sse" and len(ops) == 1:
             ops.append(ops[0].rsplit(".", 1)[0] + ".stream")
         for o in ops:
-            row_of[o] = e
+            row_of[RENAMES.get(o, o)] = e
     model = []
     for name, method, path, g in rows:
         e = row_of[name]
@@ -1103,6 +1279,7 @@ local coze = {}
 ---@field chat_status table<string, string>
 ---@field message_type table<string, string>
 ---@field workflow_status table<string, string>
+---@field realtime table<string, { up: table<string, string>, down: table<string, string> }> WebSocket event types per API
 
 ---@class coze.Task
 local Task = {}
@@ -1181,6 +1358,9 @@ function WsConnector:connect(opts) end
 ---@field ca_path? string
 ---@field tls_verify? boolean true unless false (test servers only)
 ---@field max_buffer? integer
+---@field ws_base_url? string WebSocket base (default derived from base_url: https://api.x -> wss://ws.x)
+---@field max_message_bytes? integer largest WebSocket message (16 MiB)
+---@field logger? fun(record: table)|table a function(record), or an object with debug/info/warn/error methods (default: $COZE_LOG)
 
 --- Creates a client; every option except token/auth/base_url/transport/TLS ones is a client-wide
 --- default of the call option of that name.
@@ -1245,10 +1425,33 @@ function message.user_text(content) end
 ---@param content string
 ---@return coze.Message
 function message.assistant_text(content) end
---- Multimodal content: items like { type = "text", text = "..." }, { type = "image", file_id = "..." }.
----@param items table[]
+--- A multimodal user message from content items (message.text, .image, .file, .audio).
+---@param items coze.ContentItem[]
 ---@return coze.Message
 function message.user_object(items) end
+
+---@class coze.ContentItem
+---@field type "text"|"image"|"file"|"audio"
+---@field text? string
+---@field file_id? string
+---@field file_url? string
+
+--- A text content item.
+---@param s string
+---@return coze.ContentItem
+function message.text(s) end
+--- An image content item from a file id, { file_id = ... } or { file_url = ... }.
+---@param ref string|{ file_id?: string, file_url?: string }
+---@return coze.ContentItem
+function message.image(ref) end
+--- A file content item (as message.image).
+---@param ref string|{ file_id?: string, file_url?: string }
+---@return coze.ContentItem
+function message.file(ref) end
+--- An audio content item (as message.image).
+---@param ref string|{ file_id?: string, file_url?: string }
+---@return coze.ContentItem
+function message.audio(ref) end
 
 ---@class coze.FilePart
 ---@field path? string a file streamed from disk

@@ -20,6 +20,7 @@ local coze = {}
 ---@field chat_status table<string, string>
 ---@field message_type table<string, string>
 ---@field workflow_status table<string, string>
+---@field realtime table<string, { up: table<string, string>, down: table<string, string> }> WebSocket event types per API
 
 ---@class coze.Task
 local Task = {}
@@ -98,6 +99,9 @@ function WsConnector:connect(opts) end
 ---@field ca_path? string
 ---@field tls_verify? boolean true unless false (test servers only)
 ---@field max_buffer? integer
+---@field ws_base_url? string WebSocket base (default derived from base_url: https://api.x -> wss://ws.x)
+---@field max_message_bytes? integer largest WebSocket message (16 MiB)
+---@field logger? fun(record: table)|table a function(record), or an object with debug/info/warn/error methods (default: $COZE_LOG)
 
 --- Creates a client; every option except token/auth/base_url/transport/TLS ones is a client-wide
 --- default of the call option of that name.
@@ -106,8 +110,8 @@ function WsConnector:connect(opts) end
 function coze.new(opts) end
 
 ---@class coze.CallOptions
----@field headers? table<string, string|number> extra request headers / query values for this call
----@field query? table<string, string|number> extra request headers / query values for this call
+---@field headers? table<string, string|number> extra request headers / query values for this call (query works like extra_query)
+---@field query? table<string, string|number> extra request headers / query values for this call (query works like extra_query)
 ---@field wait_ms? number non-blocking driving (README)
 ---@field on_wait? fun(wait_ms: number) non-blocking driving (README)
 ---@field connect_timeout_ms? number timeouts; the idle timer is reset by every byte, so long streams live as long as bytes flow; math.h…
@@ -121,8 +125,8 @@ function coze.new(opts) end
 ---@field retry_max_delay_ms? number retries (README)
 ---@field retry_budget_ms? number retries (README)
 ---@field on_progress? fun(sent: integer, total: integer) uploads: on_progress(sent, total)
----@field output? string binary answers (audio.speech): write to a file as bytes arrive, or hand each chunk to a function
----@field on_chunk? fun(chunk: string) binary answers (audio.speech): write to a file as bytes arrive, or hand each chunk to a function
+---@field output? string binary answers (audio.speech): write to a file as bytes arrive (a path that cannot be written fails…
+---@field on_chunk? fun(chunk: string) binary answers (audio.speech): write to a file as bytes arrive (a path that cannot be written fails…
 ---@field request_id? string the X-Request-Id, X-Idempotency-Key, X-Conversation-Id headers (an idempotency key also makes the c…
 ---@field idempotency_key? string the X-Request-Id, X-Idempotency-Key, X-Conversation-Id headers (an idempotency key also makes the c…
 ---@field conversation_id_header? string the X-Request-Id, X-Idempotency-Key, X-Conversation-Id headers (an idempotency key also makes the c…
@@ -180,10 +184,33 @@ function message.user_text(content) end
 ---@param content string
 ---@return coze.Message
 function message.assistant_text(content) end
---- Multimodal content: items like { type = "text", text = "..." }, { type = "image", file_id = "..." }.
----@param items table[]
+--- A multimodal user message from content items (message.text, .image, .file, .audio).
+---@param items coze.ContentItem[]
 ---@return coze.Message
 function message.user_object(items) end
+
+---@class coze.ContentItem
+---@field type "text"|"image"|"file"|"audio"
+---@field text? string
+---@field file_id? string
+---@field file_url? string
+
+--- A text content item.
+---@param s string
+---@return coze.ContentItem
+function message.text(s) end
+--- An image content item from a file id, { file_id = ... } or { file_url = ... }.
+---@param ref string|{ file_id?: string, file_url?: string }
+---@return coze.ContentItem
+function message.image(ref) end
+--- A file content item (as message.image).
+---@param ref string|{ file_id?: string, file_url?: string }
+---@return coze.ContentItem
+function message.file(ref) end
+--- An audio content item (as message.image).
+---@param ref string|{ file_id?: string, file_url?: string }
+---@return coze.ContentItem
+function message.audio(ref) end
 
 ---@class coze.FilePart
 ---@field path? string a file streamed from disk
@@ -1000,10 +1027,10 @@ local R_workflows_runs = {}
 function R_workflows_runs:create(opts) end
 
 --- 恢复运行工作流 · `POST /v1/workflows/resume`
----@param opts coze.opts.workflows.runs.resume
----@return coze.result.workflows.runs.resume|nil result
+---@param opts coze.opts.workflows.runs.resume_sync
+---@return coze.result.workflows.runs.resume_sync|nil result
 ---@return coze.Meta|coze.Error|nil meta_or_err
-function R_workflows_runs:resume(opts) end
+function R_workflows_runs:resume_sync(opts) end
 
 --- 执行工作流（流式响应） · `POST /v1/workflow/stream_run`
 ---@param opts coze.opts.workflows.runs.stream
@@ -1012,10 +1039,10 @@ function R_workflows_runs:resume(opts) end
 function R_workflows_runs:stream(opts) end
 
 --- 恢复运行工作流（流式响应） · `POST /v1/workflow/stream_resume`
----@param opts coze.opts.workflows.runs.stream_resume
----@return coze.WorkflowStream|nil result
+---@param opts coze.opts.workflows.runs.resume
+---@return coze.Stream|nil result
 ---@return coze.Error|nil err
-function R_workflows_runs:stream_resume(opts) end
+function R_workflows_runs:resume(opts) end
 
 ---@class coze.opts.workflows.runs.create_and_poll : coze.opts.workflows.runs.create
 ---@field poll_interval_ms? integer ms between polls (default 1000)
@@ -2184,13 +2211,13 @@ function R_chat_completions:stream(opts) end
 ---@field interrupt_data? table
 ---@field usage? table
 
----@class coze.opts.workflows.runs.resume : coze.CallOptions
+---@class coze.opts.workflows.runs.resume_sync : coze.CallOptions
 ---@field event_id string (body) 工作流执行中断事件 ID
 ---@field interrupt_type 1|2|3|4|5|7 (body) 中断类型
 ---@field resume_data string (body) 恢复执行时,用户对智能体指定问题的回复
 ---@field workflow_id string (body) 待执行的 Workflow ID,此工作流应已发布
 
----@class coze.result.workflows.runs.resume
+---@class coze.result.workflows.runs.resume_sync
 ---@field data? string
 ---@field debug_url? string
 ---@field execute_id? string
@@ -2238,7 +2265,7 @@ function R_chat_completions:stream(opts) end
 ---@field parameters? table (body) 工作流开始节点的输入参数及取值 (JSON 序列化字符串)
 ---@field workflow_version? string (body) 资源库工作流版本,只有运行工作流为资源库内工作流时可以传值,不传默认使用最新版本
 
----@class coze.opts.workflows.runs.stream_resume : coze.CallOptions
+---@class coze.opts.workflows.runs.resume : coze.CallOptions
 ---@field event_id string (body) 工作流执行中断事件 ID
 ---@field interrupt_type 1|2|3|4|5|7 (body) 中断类型
 ---@field resume_data string (body) 恢复执行时,用户对智能体指定问题的回复

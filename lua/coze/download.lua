@@ -9,6 +9,25 @@ local function io_error(output, msg)
   return errors.new("io", { path = output, msg = "cannot write file '" .. output .. "': " .. tostring(msg) })
 end
 
+-- Whether `output` can be written, asked before the request goes out (a speech call is billed
+-- even when its bytes cannot be stored): true | false, err. Leaves the file system as it was: an
+-- existing file is opened for appending (not truncated), a new one is created and removed.
+function _M.check_output(output)
+  local existing = io.open(output, "rb")
+  if existing then
+    existing:close()
+    local f, msg = io.open(output, "ab")
+    if not f then return false, io_error(output, msg) end
+    f:close()
+    return true
+  end
+  local f, msg = io.open(output, "wb")
+  if not f then return false, io_error(output, msg) end
+  f:close()
+  os.remove(output)
+  return true
+end
+
 -- receive(h, status, headers, o) -> true, result, meta | false, err. Closes h.
 -- o: output (a path; removed when the transfer fails) | on_chunk(bytes) | neither (one string,
 -- max_body_bytes applies); wait_ms, on_wait. result: the bytes, or their count with output/on_chunk.

@@ -3,11 +3,15 @@
 -- Every HTTP operation of the Coze API, one line each; coze.resources builds the client's
 -- resource objects from it. Fields:
 --   [1] operation ("a.b.c" becomes client.a.b:c{...}), [2] HTTP method, [3] path ({name} = path param)
+--   catalog   the catalog's name of the operation, where the SDK uses the official SDKs' name instead
 --   query     names taken from the options into the query string (everything else goes to the body;
 --             for methods without a body, and rows with body = "none", to the query string)
 --   required  names that must be present (path params always are)
---   types     name -> "string" | "integer" | "number" | "boolean" | "table"; prepare() rejects what
---             cannot be meant (ids may be numbers or strings; integers may be digit strings)
+--   types     every field the operation takes, name -> shape: "string" | "integer" | "number" |
+--             "boolean" | "array" | "object" | "map" | "any", or { "array", item }, { "map", value },
+--             { "object", { name = shape, ... }, message = true } (S.* below). prepare() sends arrays as
+--             JSON arrays (also empty), ids typed string as exact decimal text, and raises on the rest
+--   message   the body is a chat message (content + content_type): object_string content may be a table
 --   set       body fields the operation forces (e.g. stream = true)
 --   stream    SSE framing profile ("chat", "workflow", "completions") when the answer is a stream
 --   response  "json" (default, Coze envelope) or "binary" (raw bytes, e.g. audio)
@@ -22,20 +26,51 @@
 --             returns a coze.pager Page; items / total / has_more / next_token name the result's fields
 --             (key paths, "a.b"), page_param / size_param / token_param the request's (defaults per
 --             scheme in coze/pager.lua)
+local S = {} -- shapes used by more than one field or nested
+S.collaborators = { "object", { user_id = "string" } }
+S.media_config = { "object", { is_voice_call_closed = "boolean" } }
+S.model_info_config = { "object", { api_mode = "string", cache_type = "string", context_round = "integer", frequency_penalty = "number", max_tokens = "integer", model_id = "string", parameters = { "map", "string" }, presence_penalty = "number", response_format = "string", sp_anti_leak = "boolean", sp_current_time = "boolean", temperature = "number", top_k = "integer", top_p = "number" } }
+S.onboarding_info = { "object", { prologue = "string", suggested_questions = { "array", "string" } } }
+S.id_list = { "object", { api_id = "string", plugin_id = "string" } }
+S.plugin_id_list = { "object", { id_list = { "array", S.id_list } } }
+S.prefix_prompt_info = { "object", { dynamic_prompt = "string", prefix_prompt = "string" } }
+S.prompt_info = { "object", { prefix_prompt_info = S.prefix_prompt_info, prompt = "string", prompt_mode = "string" } }
+S.suggest_reply_info = { "object", { customized_prompt = "string", reply_mode = "string" } }
+S.ids = { "object", { id = "string" } }
+S.workflow_id_list = { "object", { ids = { "array", S.ids } } }
+S.knowledge = { "object", { auto_call = "boolean", dataset_ids = { "array", "string" }, search_strategy = "integer" } }
+S.users = { "object", { role_type = "string", user_id = "string" } }
+S.users2 = { "object", { role = "string", user_id = "string" } }
+S.organization_people = { "object", { organization_role_type = "string", user_id = "string" } }
+S.messages = { "object", { content = "string", content_type = "string", meta_data = { "map", "string" }, role = "string", type = "string" }, message = true }
+S.shortcut_command = { "object", { command_id = "string", parameters = { "map", "string" } } }
+S.tool_outputs = { "object", { output = "string", tool_call_id = "string" } }
+S.audio_config = { "object", { codec = "string" } }
+S.turn_detection = { "object", { type = "string" } }
+S.video_config = { "object", { codec = "string", stream_video_type = "string", video_frame_expire_duration = "integer", video_frame_rate = "integer" } }
+S.config = { "object", { audio_config = S.audio_config, prologue_content = "string", prologue_delay_duration_ms = "integer", room_mode = "string", turn_detection = S.turn_detection, video_config = S.video_config } }
+S.chunk_strategy = { "object", { caption_type = "integer", chunk_type = "integer", max_tokens = "integer", remove_extra_spaces = "boolean", remove_urls_emails = "boolean", separator = "string" } }
+S.source_info = { "object", { document_source = "integer", file_base64 = "string", file_type = "string", source_file_id = "string", web_url = "string" } }
+S.update_rule = { "object", { update_interval = "integer", update_type = "integer" } }
+S.document_bases = { "object", { caption = "string", name = "string", source_info = S.source_info, update_rule = S.update_rule } }
+S.data = { "object", { keyword = "string", value = "string" } }
+S.configs = { "object", { enums = { "array", "object" }, key = "string" } }
+S.benefit_info = { "object", { active_mode = "string", benefit_type = "string", ended_at = "integer", limit = "integer", started_at = "integer", status = "string", trigger_time = "integer", trigger_unit = "string" } }
+
 return {
   { "bots.collaboration_mode.update", "POST", "/v1/bots/{bot_id}/collaboration_mode",
     types = { collaboration_mode = "string" } },
   { "bots.collaborators.create", "POST", "/v1/bots/{bot_id}/collaborators", required = { "collaborators" },
-    types = { collaborators = "table" } },
+    types = { collaborators = { "array", S.collaborators } } },
   { "bots.collaborators.delete", "DELETE", "/v1/bots/{bot_id}/collaborators/{user_id}" },
   { "bots.create", "POST", "/v1/bot/create", required = { "name", "space_id" },
-    types = { description = "string", icon_file_id = "string", media_config = "table", model_info_config = "table", name = "string", onboarding_info = "table", plugin_id_list = "table", prompt_info = "table", space_id = "string", suggest_reply_info = "table", workflow_id_list = "table" } },
+    types = { description = "string", icon_file_id = "string", media_config = S.media_config, model_info_config = S.model_info_config, name = "string", onboarding_info = S.onboarding_info, plugin_id_list = S.plugin_id_list, prompt_info = S.prompt_info, space_id = "string", suggest_reply_info = S.suggest_reply_info, workflow_id_list = S.workflow_id_list } },
   { "bots.list", "GET", "/v1/bots", query = { "workspace_id", "publish_status", "connector_id", "page_num", "page_size" }, required = { "workspace_id" }, idempotent = true, paging = "page_num", items = "items", total = "total",
     types = { workspace_id = "string", publish_status = "string", connector_id = "string", page_num = "integer", page_size = "integer" } },
   { "bots.list_published_v1", "GET", "/v1/space/published_bots_list", query = { "space_id", "page_index", "page_size" }, required = { "space_id" }, idempotent = true, paging = "page_index", items = "space_bots", total = "total",
     types = { space_id = "string", page_index = "integer", page_size = "integer" } },
   { "bots.publish", "POST", "/v1/bot/publish", required = { "bot_id", "connector_ids" },
-    types = { bot_id = "string", connector_ids = "table", connectors = "table" } },
+    types = { bot_id = "string", connector_ids = { "array", "string" }, connectors = { "map", { "map", "string" } } } },
   { "bots.retrieve", "GET", "/v1/bots/{bot_id}", query = { "is_published" }, idempotent = true,
     types = { is_published = "boolean" } },
   { "bots.retrieve_published_v1", "GET", "/v1/bot/get_online_info", query = { "bot_id" }, required = { "bot_id" }, idempotent = true,
@@ -43,11 +78,11 @@ return {
   { "bots.unpublish", "POST", "/v1/bots/{bot_id}/unpublish", required = { "connector_id" },
     types = { connector_id = "string", unpublish_reason = "string" } },
   { "bots.update", "POST", "/v1/bot/update", required = { "bot_id" },
-    types = { bot_id = "string", description = "string", icon_file_id = "string", knowledge = "table", media_config = "table", model_info_config = "table", name = "string", onboarding_info = "table", plugin_id_list = "table", prompt_info = "table", suggest_reply_info = "table", workflow_id_list = "table" } },
+    types = { bot_id = "string", description = "string", icon_file_id = "string", knowledge = S.knowledge, media_config = S.media_config, model_info_config = S.model_info_config, name = "string", onboarding_info = S.onboarding_info, plugin_id_list = S.plugin_id_list, prompt_info = S.prompt_info, suggest_reply_info = S.suggest_reply_info, workflow_id_list = S.workflow_id_list } },
   { "bots.versions.list", "GET", "/v1/bots/{bot_id}/versions", query = { "page_num", "page_size", "publish_status", "connector_id" }, idempotent = true, paging = "page_num", items = "items", total = "total",
     types = { page_num = "integer", page_size = "integer", publish_status = "string", connector_id = "string" } },
   { "apps.collaborators.create", "POST", "/v1/apps/{app_id}/collaborators", required = { "collaborators" },
-    types = { collaborators = "table" } },
+    types = { collaborators = { "array", S.collaborators } } },
   { "apps.collaborators.delete", "DELETE", "/v1/apps/{app_id}/collaborators/{user_id}" },
   { "apps.list", "GET", "/v1/apps", query = { "workspace_id", "publish_status", "connector_id", "page_num", "page_size" }, required = { "workspace_id" }, idempotent = true, paging = "page_num", items = "items", total = "total",
     types = { workspace_id = "string", publish_status = "string", connector_id = "string", page_num = "integer", page_size = "integer" } },
@@ -59,9 +94,9 @@ return {
   { "workspaces.list", "GET", "/v1/workspaces", query = { "page_num", "page_size", "enterprise_id", "user_id", "coze_account_id" }, idempotent = true, paging = "page_num", items = "workspaces", total = "total_count",
     types = { page_num = "integer", page_size = "integer", enterprise_id = "string", user_id = "string", coze_account_id = "string" } },
   { "workspaces.members.create", "POST", "/v1/workspaces/{workspace_id}/members",
-    types = { users = "table" } },
+    types = { users = { "array", S.users } } },
   { "workspaces.members.delete", "DELETE", "/v1/workspaces/{workspace_id}/members", required = { "user_ids" },
-    types = { user_ids = "table" } },
+    types = { user_ids = { "array", "string" } } },
   { "workspaces.members.list", "GET", "/v1/workspaces/{workspace_id}/members", query = { "page_num", "page_size" }, idempotent = true, paging = "page_num", items = "items", total = "total_count",
     types = { page_num = "integer", page_size = "integer" } },
   { "workspaces.update", "PUT", "/v1/workspaces/{workspace_id}",
@@ -70,7 +105,7 @@ return {
     types = { workspace_id = "string", folder_type = "string", parent_folder_id = "string", page_num = "integer", page_size = "integer" } },
   { "folders.retrieve", "GET", "/v1/folders/{folder_id}", idempotent = true },
   { "enterprises.members.create", "POST", "/v1/enterprises/{enterprise_id}/members",
-    types = { users = "table" } },
+    types = { users = { "array", S.users2 } } },
   { "enterprises.members.delete", "DELETE", "/v1/enterprises/{enterprise_id}/members/{user_id}", required = { "receiver_user_id" },
     types = { receiver_user_id = "string" } },
   { "enterprises.members.update", "PUT", "/v1/enterprises/{enterprise_id}/members/{user_id}", required = { "role" },
@@ -80,7 +115,7 @@ return {
   { "enterprises.organizations.list", "GET", "/v1/enterprises/{enterprise_id}/organizations", query = { "page_num", "page_size" }, idempotent = true, paging = "page_num", items = "items",
     types = { page_num = "integer", page_size = "integer" } },
   { "organizations.members.create", "POST", "/v1/organizations/{organization_id}/members", required = { "organization_people" },
-    types = { organization_people = "table" } },
+    types = { organization_people = { "array", S.organization_people } } },
   { "organizations.members.delete", "DELETE", "/v1/organizations/{organization_id}/members/{user_id}", required = { "receiver_user_id" },
     types = { receiver_user_id = "string" } },
   { "organizations.members.list", "GET", "/v1/organizations/{organization_id}/members", query = { "page_num", "page_size" }, idempotent = true, paging = "page_num", items = "items",
@@ -91,23 +126,23 @@ return {
     types = { description = "string", name = "string" } },
   { "conversations.clear", "POST", "/v1/conversations/{conversation_id}/clear" },
   { "conversations.create", "POST", "/v1/conversation/create",
-    types = { bot_id = "string", connector_id = "string", messages = "table", meta_data = "table", name = "string" } },
+    types = { bot_id = "string", connector_id = "string", messages = { "array", S.messages }, meta_data = { "map", "string" }, name = "string" } },
   { "conversations.delete", "DELETE", "/v1/conversations/{conversation_id}", body = "none" },
   { "conversations.list", "GET", "/v1/conversations", query = { "bot_id", "page_num", "page_size", "sort_order", "connector_id" }, required = { "bot_id" }, idempotent = true, paging = "page_num", items = "conversations",
     types = { bot_id = "string", page_num = "integer", page_size = "integer", sort_order = "string", connector_id = "string" } },
-  { "conversations.messages.create", "POST", "/v1/conversation/message/create", query = { "conversation_id" }, required = { "content", "content_type", "role", "conversation_id" },
-    types = { content = "string", content_type = "string", meta_data = "table", role = "string", conversation_id = "string" } },
+  { "conversations.messages.create", "POST", "/v1/conversation/message/create", query = { "conversation_id" }, required = { "content", "content_type", "role", "conversation_id" }, message = true,
+    types = { content = "string", content_type = "string", meta_data = { "map", "string" }, role = "string", conversation_id = "string" } },
   { "conversations.messages.delete", "POST", "/v1/conversation/message/delete", query = { "conversation_id", "message_id" }, required = { "conversation_id", "message_id" },
     types = { conversation_id = "string", message_id = "string" } },
   { "conversations.messages.feedback.create", "POST", "/v1/conversations/{conversation_id}/messages/{message_id}/feedback", required = { "feedback_type" },
-    types = { feedback_type = "string", reason_types = "table", comment = "string" } },
+    types = { feedback_type = "string", reason_types = { "array", "string" }, comment = "string" } },
   { "conversations.messages.feedback.delete", "DELETE", "/v1/conversations/{conversation_id}/messages/{message_id}/feedback" },
   { "conversations.messages.list", "POST", "/v1/conversation/message/list", query = { "conversation_id" }, required = { "conversation_id" }, idempotent = true, result = "body", paging = "first_last_id", items = "data",
     types = { after_id = "string", before_id = "string", chat_id = "string", limit = "integer", order = "string", conversation_id = "string" } },
   { "conversations.messages.retrieve", "GET", "/v1/conversation/message/retrieve", query = { "conversation_id", "message_id" }, required = { "conversation_id", "message_id" }, idempotent = true,
     types = { conversation_id = "string", message_id = "string" } },
-  { "conversations.messages.update", "POST", "/v1/conversation/message/modify", query = { "conversation_id", "message_id" }, required = { "conversation_id", "message_id" }, result = "message",
-    types = { content = "string", content_type = "string", meta_data = "table", conversation_id = "string", message_id = "string" } },
+  { "conversations.messages.update", "POST", "/v1/conversation/message/modify", query = { "conversation_id", "message_id" }, required = { "conversation_id", "message_id" }, message = true, result = "message",
+    types = { content = "string", content_type = "string", meta_data = { "map", "string" }, conversation_id = "string", message_id = "string" } },
   { "conversations.retrieve", "GET", "/v1/conversation/retrieve", query = { "conversation_id" }, required = { "conversation_id" }, idempotent = true,
     types = { conversation_id = "string" } },
   { "conversations.update", "PUT", "/v1/conversations/{conversation_id}", required = { "name" },
@@ -115,82 +150,84 @@ return {
   { "chat.cancel", "POST", "/v3/chat/cancel", required = { "chat_id", "conversation_id" },
     types = { chat_id = "string", conversation_id = "string" } },
   { "chat.create", "POST", "/v3/chat", query = { "conversation_id" }, required = { "bot_id", "user_id" }, set = { stream = false },
-    types = { additional_messages = "table", auto_save_history = "boolean", bot_id = "string", bot_version = "string", custom_variables = "table", enable_card = "boolean", extra_params = "table", meta_data = "table", parameters = "table", publish_status = "string", shortcut_command = "table", stream = "boolean", user_id = "string", conversation_id = "string" } },
+    types = { additional_messages = { "array", S.messages }, auto_save_history = "boolean", bot_id = "string", bot_version = "string", custom_variables = { "map", "string" }, enable_card = "boolean", extra_params = { "map", "string" }, meta_data = { "map", "string" }, parameters = "object", publish_status = "string", shortcut_command = S.shortcut_command, stream = "boolean", user_id = "string", conversation_id = "string" } },
   { "chat.stream", "POST", "/v3/chat", query = { "conversation_id" }, required = { "bot_id", "user_id" }, set = { stream = true }, stream = "chat",
-    types = { additional_messages = "table", auto_save_history = "boolean", bot_id = "string", bot_version = "string", custom_variables = "table", enable_card = "boolean", extra_params = "table", meta_data = "table", parameters = "table", publish_status = "string", shortcut_command = "table", stream = "boolean", user_id = "string", conversation_id = "string" } },
+    types = { additional_messages = { "array", S.messages }, auto_save_history = "boolean", bot_id = "string", bot_version = "string", custom_variables = { "map", "string" }, enable_card = "boolean", extra_params = { "map", "string" }, meta_data = { "map", "string" }, parameters = "object", publish_status = "string", shortcut_command = S.shortcut_command, stream = "boolean", user_id = "string", conversation_id = "string" } },
   { "chat.messages.list", "GET", "/v3/chat/message/list", query = { "conversation_id", "chat_id" }, required = { "conversation_id", "chat_id" }, idempotent = true,
     types = { conversation_id = "string", chat_id = "string" } },
   { "chat.retrieve", "GET", "/v3/chat/retrieve", query = { "conversation_id", "chat_id" }, required = { "conversation_id", "chat_id" }, idempotent = true,
     types = { conversation_id = "string", chat_id = "string" } },
   { "chat.submit_tool_outputs", "POST", "/v3/chat/submit_tool_outputs", query = { "conversation_id", "chat_id" }, required = { "tool_outputs", "conversation_id", "chat_id" }, set = { stream = false },
-    types = { stream = "boolean", tool_outputs = "table", conversation_id = "string", chat_id = "string" } },
+    types = { stream = "boolean", tool_outputs = { "array", S.tool_outputs }, conversation_id = "string", chat_id = "string" } },
   { "chat.submit_tool_outputs_stream", "POST", "/v3/chat/submit_tool_outputs", query = { "conversation_id", "chat_id" }, required = { "tool_outputs", "conversation_id", "chat_id" }, set = { stream = true }, stream = "chat",
-    types = { stream = "boolean", tool_outputs = "table", conversation_id = "string", chat_id = "string" } },
+    types = { stream = "boolean", tool_outputs = { "array", S.tool_outputs }, conversation_id = "string", chat_id = "string" } },
   { "workflows.chat.stream", "POST", "/v1/workflows/chat", required = { "additional_messages", "parameters", "workflow_id" }, stream = "chat",
-    types = { additional_messages = "table", app_id = "string", bot_id = "string", connector_id = "string", conversation_id = "string", ext = "table", parameters = "table", workflow_id = "string", workflow_version = "string" } },
+    types = { additional_messages = { "array", S.messages }, app_id = "string", bot_id = "string", connector_id = "string", conversation_id = "string", ext = { "map", "string" }, parameters = "object", workflow_id = "string", workflow_version = "string" } },
   { "workflows.collaboration_mode.update", "POST", "/v1/workflows/{workflow_id}/collaboration_mode",
     types = { collaboration_mode = "string" } },
   { "workflows.collaborators.create", "POST", "/v1/workflows/{workflow_id}/collaborators", required = { "collaborators" },
-    types = { collaborators = "table" } },
+    types = { collaborators = { "array", S.collaborators } } },
   { "workflows.collaborators.delete", "DELETE", "/v1/workflows/{workflow_id}/collaborators/{user_id}" },
   { "workflows.list", "GET", "/v1/workflows", query = { "workspace_id", "page_num", "page_size", "workflow_mode", "app_id", "publish_status" }, required = { "workspace_id" }, idempotent = true, paging = "page_num", items = "items",
     types = { workspace_id = "string", page_num = "integer", page_size = "integer", workflow_mode = "string", app_id = "string", publish_status = "string" } },
   { "workflows.retrieve", "GET", "/v1/workflows/{workflow_id}", query = { "include_input_output" }, idempotent = true,
     types = { include_input_output = "boolean" } },
   { "workflows.runs.create", "POST", "/v1/workflow/run", required = { "workflow_id" }, result = "body",
-    types = { app_id = "string", bot_id = "string", connector_id = "string", ext = "table", is_async = "boolean", parameters = "table", workflow_id = "string", workflow_version = "string" } },
-  { "workflows.runs.resume", "POST", "/v1/workflows/resume", required = { "event_id", "interrupt_type", "resume_data", "workflow_id" }, result = "body",
+    types = { app_id = "string", bot_id = "string", connector_id = "string", ext = { "map", "string" }, is_async = "boolean", parameters = "object", workflow_id = "string", workflow_version = "string" } },
+  { "workflows.runs.resume_sync", "POST", "/v1/workflows/resume", catalog = "workflows.runs.resume", required = { "event_id", "interrupt_type", "resume_data", "workflow_id" }, result = "body",
     types = { event_id = "string", interrupt_type = "integer", resume_data = "string", workflow_id = "string" } },
   { "workflows.runs.run_histories.execute_nodes.retrieve", "GET", "/v1/workflows/{workflow_id}/run_histories/{execute_id}/execute_nodes/{node_execute_uuid}", idempotent = true },
   { "workflows.runs.run_histories.retrieve", "GET", "/v1/workflows/{workflow_id}/run_histories/{execute_id}", idempotent = true },
   { "workflows.runs.stream", "POST", "/v1/workflow/stream_run", required = { "workflow_id" }, stream = "workflow",
-    types = { app_id = "string", bot_id = "string", connector_id = "string", ext = "table", parameters = "table", workflow_id = "string", workflow_version = "string" } },
-  { "workflows.runs.stream_resume", "POST", "/v1/workflow/stream_resume", required = { "event_id", "interrupt_type", "resume_data", "workflow_id" }, stream = "workflow",
+    types = { app_id = "string", bot_id = "string", connector_id = "string", ext = { "map", "string" }, parameters = "object", workflow_id = "string", workflow_version = "string" } },
+  { "workflows.runs.resume", "POST", "/v1/workflow/stream_resume", catalog = "workflows.runs.stream_resume", required = { "event_id", "interrupt_type", "resume_data", "workflow_id" }, stream = "workflow",
     types = { event_id = "string", interrupt_type = "integer", resume_data = "string", workflow_id = "string" } },
   { "workflows.versions.list", "GET", "/v1/workflows/{workflow_id}/versions", query = { "publish_status", "page_size", "page_token", "include_input_output" }, idempotent = true, paging = "page_token", items = "items",
     types = { publish_status = "string", page_size = "integer", page_token = "string", include_input_output = "boolean" } },
   { "files.retrieve", "GET", "/v1/files/retrieve", query = { "file_id" }, required = { "file_id" }, idempotent = true,
     types = { file_id = "string" } },
-  { "files.upload", "POST", "/v1/files/upload", required = { "file" }, body = "multipart" },
+  { "files.upload", "POST", "/v1/files/upload", required = { "file" }, body = "multipart",
+    types = { file = "any" } },
   { "audio.live.retrieve", "GET", "/v1/audio/live/{live_id}", idempotent = true },
   { "audio.rooms.create", "POST", "/v1/audio/rooms", required = { "bot_id" },
-    types = { bot_id = "string", config = "table", conversation_id = "string", uid = "string", voice_id = "string" } },
+    types = { bot_id = "string", config = S.config, conversation_id = "string", uid = "string", voice_id = "string" } },
   { "audio.speech.create", "POST", "/v1/audio/speech", required = { "input", "voice_id" }, response = "binary",
     types = { context_texts = "string", emotion = "string", emotion_scale = "number", input = "string", loudness_rate = "integer", response_format = "string", sample_rate = "integer", speed = "number", voice_id = "string" } },
-  { "audio.transcriptions.create", "POST", "/v1/audio/transcriptions", required = { "file" }, body = "multipart" },
+  { "audio.transcriptions.create", "POST", "/v1/audio/transcriptions", required = { "file" }, body = "multipart",
+    types = { file = "any" } },
   { "audio.voiceprint_groups.create", "POST", "/v1/audio/voiceprint_groups", required = { "name" },
     types = { name = "string", desc = "string" } },
   { "audio.voiceprint_groups.delete", "DELETE", "/v1/audio/voiceprint_groups/{group_id}", body = "none" },
   { "audio.voiceprint_groups.features.create", "POST", "/v1/audio/voiceprint_groups/{group_id}/features", required = { "file", "name" }, body = "multipart",
-    types = { name = "string", desc = "string", sample_rate = "integer", channel = "integer" } },
+    types = { file = "any", name = "string", desc = "string", sample_rate = "integer", channel = "integer" } },
   { "audio.voiceprint_groups.features.delete", "DELETE", "/v1/audio/voiceprint_groups/{group_id}/features/{feature_id}", body = "none" },
   { "audio.voiceprint_groups.features.list", "GET", "/v1/audio/voiceprint_groups/{group_id}/features", query = { "page_num", "page_size" }, idempotent = true, paging = "page_num", items = "items", total = "total",
     types = { page_num = "integer", page_size = "integer" } },
   { "audio.voiceprint_groups.features.update", "PUT", "/v1/audio/voiceprint_groups/{group_id}/features/{feature_id}", body = "multipart",
-    types = { name = "string", desc = "string", sample_rate = "integer", channel = "integer" } },
+    types = { file = "any", name = "string", desc = "string", sample_rate = "integer", channel = "integer" } },
   { "audio.voiceprint_groups.list", "GET", "/v1/audio/voiceprint_groups", query = { "page_num", "page_size", "name", "user_id", "group_id" }, idempotent = true, paging = "page_num", items = "items", total = "total",
     types = { page_num = "integer", page_size = "integer", name = "string", user_id = "string", group_id = "string" } },
   { "audio.voiceprint_groups.speaker_identify", "POST", "/v1/audio/voiceprint_groups/{group_id}/speaker_identify", required = { "file" }, body = "multipart",
-    types = { top_k = "integer", sample_rate = "integer", channel = "integer" } },
+    types = { file = "any", top_k = "integer", sample_rate = "integer", channel = "integer" } },
   { "audio.voiceprint_groups.update", "PUT", "/v1/audio/voiceprint_groups/{group_id}",
     types = { name = "string", desc = "string" } },
   { "audio.voices.clone", "POST", "/v1/audio/voices/clone", required = { "audio_format", "file", "voice_name" }, body = "multipart",
-    types = { audio = "table", audio_format = "string", language = "string", preview_text = "string", space_id = "string", text = "string", voice_id = "string", voice_name = "string" } },
+    types = { audio = "object", audio_format = "string", file = "any", language = "string", preview_text = "string", space_id = "string", text = "string", voice_id = "string", voice_name = "string" } },
   { "audio.voices.list", "GET", "/v1/audio/voices", query = { "filter_system_voice", "model_type", "voice_state", "page_num", "page_size" }, idempotent = true, paging = "page_num", items = "voice_list",
     types = { filter_system_voice = "boolean", model_type = "string", voice_state = "string", page_num = "integer", page_size = "integer" } },
   { "datasets.create", "POST", "/v1/datasets", required = { "name", "space_id", "format_type" },
     types = { name = "string", space_id = "string", format_type = "integer", description = "string", file_id = "string" } },
   { "datasets.delete", "DELETE", "/v1/datasets/{dataset_id}", body = "none" },
   { "datasets.documents.create", "POST", "/open_api/knowledge/document/create", required = { "chunk_strategy", "dataset_id", "document_bases", "format_type" }, headers = { ["Agw-Js-Conv"] = "str" }, result = "document_infos",
-    types = { chunk_strategy = "table", dataset_id = "string", document_bases = "table", format_type = "integer" } },
+    types = { chunk_strategy = S.chunk_strategy, dataset_id = "string", document_bases = { "array", S.document_bases }, format_type = "integer" } },
   { "datasets.documents.delete", "POST", "/open_api/knowledge/document/delete", required = { "document_ids" }, headers = { ["Agw-Js-Conv"] = "str" },
-    types = { document_ids = "table" } },
+    types = { document_ids = { "array", "string" } } },
   { "datasets.documents.list", "POST", "/open_api/knowledge/document/list", required = { "dataset_id" }, headers = { ["Agw-Js-Conv"] = "str" }, idempotent = true, result = "body", paging = "page_size_body", items = "document_infos", total = "total",
     types = { dataset_id = "string", page = "integer", size = "integer" } },
   { "datasets.documents.progress", "POST", "/v1/datasets/{dataset_id}/process", required = { "document_ids" }, headers = { ["Agw-Js-Conv"] = "str" }, idempotent = true,
-    types = { document_ids = "table" } },
-  { "datasets.documents.update", "POST", "/open_api/knowledge/document/update",
-    types = { document_id = "string", document_name = "string", update_rule = "table" } },
+    types = { document_ids = { "array", "string" } } },
+  { "datasets.documents.update", "POST", "/open_api/knowledge/document/update", headers = { ["Agw-Js-Conv"] = "str" },
+    types = { document_id = "string", document_name = "string", update_rule = S.update_rule } },
   { "datasets.images.list", "GET", "/v1/datasets/{dataset_id}/images", query = { "page_num", "page_size", "keyword", "has_caption" }, idempotent = true, paging = "page_num", items = "photo_infos", total = "total_count",
     types = { page_num = "integer", page_size = "integer", keyword = "string", has_caption = "boolean" } },
   { "datasets.images.update", "PUT", "/v1/datasets/{dataset_id}/images/{document_id}", required = { "caption" },
@@ -200,53 +237,55 @@ return {
   { "datasets.update", "PUT", "/v1/datasets/{dataset_id}", required = { "name" },
     types = { description = "string", file_id = "string", name = "string" } },
   { "plugins.batch_retrieve", "GET", "/v1/plugins/mget", query = { "ids" }, required = { "ids" }, idempotent = true,
-    types = { ids = "table" } },
+    types = { ids = { "array", "string" } } },
   { "plugins.retrieve", "GET", "/v1/plugins/{plugin_id}", idempotent = true },
   { "plugins.tools.call", "POST", "/v1/plugins/{plugin_id}/tools/call", required = { "tool_name", "arguments" },
-    types = { tool_name = "string", arguments = "table" } },
+    types = { tool_name = "string", arguments = "object" } },
   { "stores.categories.list", "GET", "/v1/stores/categories", query = { "entity_type", "page_num", "page_size" }, required = { "entity_type" }, idempotent = true, paging = "page_num", items = "items",
     types = { entity_type = "string", page_num = "integer", page_size = "integer" } },
   { "stores.plugins.list", "GET", "/v1/stores/plugins", query = { "keyword", "is_official", "category_ids", "page_num", "page_size", "sort_type" }, idempotent = true, paging = "page_num", items = "items",
-    types = { keyword = "string", is_official = "boolean", category_ids = "table", page_num = "integer", page_size = "integer", sort_type = "string" } },
+    types = { keyword = "string", is_official = "boolean", category_ids = { "array", "string" }, page_num = "integer", page_size = "integer", sort_type = "string" } },
   { "variables.retrieve", "GET", "/v1/variables", query = { "app_id", "bot_id", "connector_id", "connector_uid", "keywords" }, required = { "connector_uid" }, idempotent = true,
-    types = { app_id = "string", bot_id = "string", connector_id = "string", connector_uid = "string", keywords = "table" } },
+    types = { app_id = "string", bot_id = "string", connector_id = "string", connector_uid = "string", keywords = { "array", "string" } } },
   { "variables.update", "PUT", "/v1/variables", required = { "connector_uid", "data" },
-    types = { app_id = "string", bot_id = "string", connector_id = "string", connector_uid = "string", data = "table" } },
+    types = { app_id = "string", bot_id = "string", connector_id = "string", connector_uid = "string", data = { "array", S.data } } },
   { "connectors.bots.update", "PUT", "/v1/connectors/{connector_id}/bots/{bot_id}",
     types = { audit_status = "integer", reason = "string" } },
   { "connectors.install", "POST", "/v1/connectors/{connector_id}/install", required = { "workspace_id" },
     types = { workspace_id = "string" } },
   { "connectors.user_configs.bind", "POST", "/v1/connectors/{connector_id}/user_configs", required = { "configs" },
-    types = { configs = "table", user_id = "string" } },
+    types = { configs = { "array", S.configs }, user_id = "string" } },
   { "commerce.benefit_limitations.create", "POST", "/v1/commerce/benefit/limitations", required = { "benefit_info", "entity_type" },
-    types = { benefit_info = "table", entity_id = "string", entity_type = "string" } },
+    types = { benefit_info = S.benefit_info, entity_id = "string", entity_type = "string" } },
   { "commerce.benefit_limitations.list", "GET", "/v1/commerce/benefit/limitations", query = { "entity_type", "entity_id", "benefit_type", "status", "page_token", "page_size" }, required = { "entity_type", "benefit_type" }, idempotent = true, paging = "page_token", items = "benefit_infos", next_token = "page_token",
     types = { entity_type = "string", entity_id = "string", benefit_type = "string", status = "string", page_token = "string", page_size = "integer" } },
   { "commerce.benefit_limitations.update", "PUT", "/v1/commerce/benefit/limitations/{benefit_id}",
     types = { active_mode = "string", started_at = "integer", ended_at = "integer", limit = "integer", status = "string", trigger_unit = "string", trigger_time = "integer" } },
   { "commerce.benefits.retrieve", "GET", "/v1/commerce/benefit/benefits/get", query = { "benefit_type_list", "resource_id" }, idempotent = true,
-    types = { benefit_type_list = "table", resource_id = "string" } },
+    types = { benefit_type_list = { "array", "string" }, resource_id = "string" } },
   { "commerce.bill_tasks.create", "POST", "/v1/commerce/benefit/bill_tasks",
     types = { started_at = "integer", ended_at = "integer" } },
   { "commerce.bill_tasks.list", "GET", "/v1/commerce/benefit/bill_tasks", query = { "task_ids", "page_num", "page_size" }, idempotent = true, paging = "page_num", items = "task_infos", total = "total",
-    types = { task_ids = "table", page_num = "integer", page_size = "integer" } },
+    types = { task_ids = { "array", "string" }, page_num = "integer", page_size = "integer" } },
   { "api_apps.create", "POST", "/v1/api_apps", required = { "app_type" },
     types = { app_type = "string", connector_id = "string", name = "string" } },
   { "api_apps.delete", "DELETE", "/v1/api_apps/{api_app_id}", body = "none" },
   { "api_apps.events.list", "GET", "/v1/api_apps/{api_app_id}/events", query = { "page_token", "page_size" }, idempotent = true, paging = "page_token", items = "items",
     types = { page_token = "string", page_size = "integer" } },
   { "api_apps.events.subscribe", "POST", "/v1/api_apps/{api_app_id}/events", required = { "event_types" },
-    types = { event_types = "table" } },
+    types = { event_types = { "array", "string" } } },
   { "api_apps.events.unsubscribe", "DELETE", "/v1/api_apps/{api_app_id}/events", required = { "event_types" },
-    types = { event_types = "table" } },
+    types = { event_types = { "array", "string" } } },
   { "api_apps.list", "GET", "/v1/api_apps", query = { "page_token", "page_size", "app_type" }, idempotent = true, paging = "page_token", items = "items",
     types = { page_token = "string", page_size = "integer", app_type = "string" } },
   { "api_apps.update", "PUT", "/v1/api_apps/{api_app_id}",
     types = { callback_url = "string", name = "string" } },
   { "templates.duplicate", "POST", "/v1/templates/{template_id}/duplicate" },
   { "users.me", "GET", "/v1/users/me", idempotent = true },
-  { "chat.completions.create", "POST", "/v1/chat/completions", set = { stream = false }, result = "body" },
-  { "chat.completions.stream", "POST", "/v1/chat/completions", set = { stream = true }, stream = "completions", result = "body" },
+  { "chat.completions.create", "POST", "/v1/chat/completions", set = { stream = false }, result = "body",
+    types = { model = "any", messages = "any", stream = "any", stream_options = "any", temperature = "any", top_p = "any", max_tokens = "any", max_completion_tokens = "any", thinking_enabled = "any", reasoning_effort = "any", stop = "any", response_format = "any", tools = "any", tool_choice = "any", parallel_tool_calls = "any", logprobs = "any", top_logprobs = "any", modalities = "any" } },
+  { "chat.completions.stream", "POST", "/v1/chat/completions", set = { stream = true }, stream = "completions", result = "body",
+    types = { model = "any", messages = "any", stream = "any", stream_options = "any", temperature = "any", top_p = "any", max_tokens = "any", max_completion_tokens = "any", thinking_enabled = "any", reasoning_effort = "any", stop = "any", response_format = "any", tools = "any", tool_choice = "any", parallel_tool_calls = "any", logprobs = "any", top_logprobs = "any", modalities = "any" } },
 }
 
 -- Rows of endpoints.tsv left out (not resource methods):
@@ -285,9 +324,10 @@ return {
 --   DELETE rows with content_type json send a JSON body ({} when empty, as the spec declares); DELETE rows with content_type none send no body and put their fields in the query
 --   files.upload / audio.transcriptions.create: the multipart field is `file` (notes); the phantom required names `Data` / `body` of the spec are dropped
 --   conversations.messages.update: the result is the top-level `message` (not `data`); datasets.documents.create: the top-level `document_infos`
---   workflows.runs.create / resume, conversations.messages.list, datasets.documents.list: result = body (top-level fields next to or instead of `data`)
+--   workflows.runs.create / resume_sync, conversations.messages.list, datasets.documents.list: result = body (top-level fields next to or instead of `data`)
 --   workflows.chat.stream: always SSE with chat-style events (profile chat), although the spec declares JSON
---   workflows.runs.stream / stream_resume: SSE with the workflow profile (spec models the events as JSON)
+--   workflows.runs.stream / resume (catalog: stream_resume): SSE with the workflow profile (spec models the events as JSON)
+--   workflows.runs.resume is the streaming resume, as coze-py/js/go name it; the catalog's non-streaming workflows.runs.resume is resume_sync here (one JSON answer, like runs:create next to runs:stream)
 --   audio.speech.create: raw audio bytes (response = binary), not the spec's {data:{content}} object
 --   conversations.messages.list paging: next page with after_id = last_id (docs: 向后翻页), or before_id = first_id when the caller started with before_id (docs: 向前翻页)
 --   responses whose spec `data` is the clobbered shared properties_data are not sampled from the spec; the emulator uses small hand-written samples instead

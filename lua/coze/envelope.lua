@@ -89,7 +89,7 @@ function _M.decode(req, status, headers, body, clock, token)
       base.msg = "malformed JSON in response: " .. (derr or "not an object")
       return nil, errors.new("decode", base)
     end
-    base.msg = "HTTP " .. status .. (body ~= "" and (": " .. scrub_mod.snippet(body, { token })) or "")
+    base.msg = "HTTP " .. status .. (body ~= "" and (": " .. errors.server_text(body, { token }, status)) or "")
     return nil, errors.new("http", base)
   end
   meta.body = decoded

@@ -29,20 +29,67 @@ function Error.__tostring(e)
   local parts = { "coze" }
   if e.op then parts[#parts + 1] = " " .. e.op end
   parts[#parts + 1] = ": "
+  local label
   if e.kind == "api" and e.code ~= nil then
-    parts[#parts + 1] = "error " .. printable(e.code)
+    label = "error " .. printable(e.code)
   elseif e.kind == "timeout" then
-    parts[#parts + 1] = (e.timeout or "request") .. " timeout"
+    label = (e.timeout or "request") .. " timeout"
   else
-    parts[#parts + 1] = tostring(e.kind) .. " error"
+    label = tostring(e.kind) .. " error"
   end
-  if e.msg and e.msg ~= "" then parts[#parts + 1] = ": " .. printable(e.msg) end
+  local msg = e.msg and e.msg ~= "" and printable(e.msg)
+  local says_status = msg and e.http_status and msg:sub(1, 5) == "HTTP " and msg:match("^HTTP (%d+)") == tostring(e.http_status)
+  if msg and (says_status or msg:sub(1, #label):lower() == label:lower()) then
+    parts[#parts + 1] = msg -- "first_byte timeout after 200 ms" already says what the label would
+  else
+    parts[#parts + 1] = label
+    if msg then parts[#parts + 1] = ": " .. msg end
+  end
   local extra = {}
-  if e.http_status then extra[#extra + 1] = "http " .. tostring(e.http_status) end
+  if type(e.attempts) == "number" and e.attempts > 1 then extra[#extra + 1] = "after " .. e.attempts .. " attempts" end
+  if e.http_status and not says_status then extra[#extra + 1] = "http " .. tostring(e.http_status) end
   if e.retry_after then extra[#extra + 1] = "retry after " .. tostring(e.retry_after) .. "s" end
   if e.logid and e.logid ~= "" then extra[#extra + 1] = "logid " .. printable(e.logid) end
   if #extra > 0 then parts[#parts + 1] = " (" .. table.concat(extra, ", ") .. ")" end
   return table.concat(parts)
+end
+
+-- "upload failed: " .. err and err .. "\n" read as tostring(err) does.
+function Error.__concat(a, b)
+  return tostring(a) .. tostring(b)
+end
+
+-- Text for an error message from a server's non-JSON body: an HTML page becomes its title (or its
+-- text without markup), runs of blanks one space. Not cut here: coze.scrub.snippet scrubs, then
+-- cuts, so a secret that straddles the cut leaves nothing behind.
+function _M.summary(body)
+  if type(body) ~= "string" then return body end
+  local head = body:sub(1, 512):lower()
+  if head:find("<!doctype html", 1, true) or head:find("<html", 1, true) or head:find("<head", 1, true)
+    or head:find("<title", 1, true) or head:find("<body", 1, true) then
+    local title = body:match("<[Tt][Ii][Tt][Ll][Ee][^>]*>(.-)</[Tt][Ii][Tt][Ll][Ee]>")
+    if title and title:find("%S") then
+      body = title
+    else
+      body = body:gsub("<[Ss][Cc][Rr][Ii][Pp][Tt].-</[Ss][Cc][Rr][Ii][Pp][Tt]>", " ")
+        :gsub("<[Ss][Tt][Yy][Ll][Ee].-</[Ss][Tt][Yy][Ll][Ee]>", " "):gsub("<[^>]*>", " ")
+    end
+    body = body:gsub("&nbsp;", " "):gsub("&lt;", "<"):gsub("&gt;", ">"):gsub("&quot;", '"'):gsub("&amp;", "&")
+  end
+  return (body:gsub("%s+", " "):gsub("^ ", ""):gsub(" $", ""))
+end
+
+-- A server's non-JSON body for err.msg: summarised, scrubbed of the secrets (and credential
+-- shapes), cut at defaults.SNIPPET_BYTES; the full size said when it was cut. A leading HTTP
+-- status (an nginx page titled "502 Bad Gateway") is dropped when it is `status`, said already.
+function _M.server_text(body, secrets, status)
+  local summary = _M.summary(body)
+  if status and summary:sub(1, #tostring(status) + 1) == tostring(status) .. " " then
+    summary = summary:sub(#tostring(status) + 2)
+  end
+  local text = require("coze.scrub").snippet(summary, secrets)
+  if #body > #text + 16 then text = text .. " (" .. #body .. "-byte body)" end
+  return text
 end
 
 -- new("api", { code = 4101, msg = "...", http_status = 401, logid = "..." })

@@ -16,13 +16,25 @@ _M.null = cjson.null
 
 local encode = codec.encode
 
+-- An empty JSON array. lua-cjson 2.1.0 (the rock) has no empty_array and writes every empty table as
+-- {}: this stand-in is a string no caller sends (NUL bytes around a marker), which encode() turns into
+-- [] after cjson wrote it as the JSON text below (one plain search of the text; the gsub only runs
+-- when a body holds one).
+local EMPTY_ARRAY = "\0coze:empty-array\0"
+local EMPTY_ARRAY_JSON = '"\\u0000coze:empty-array\\u0000"'
+_M.empty_array = EMPTY_ARRAY
+
 -- value | nil, err; never raises on bad input.
 _M.decode = core.json_decode
 
+-- value -> JSON text | nil, err (never raises on bad input).
 function _M.encode(v)
   local ok, s = pcall(encode, v)
-  if ok then return s end
-  return nil, tostring(s)
+  if not ok then return nil, tostring(s) end
+  if s:find(EMPTY_ARRAY_JSON, 1, true) then
+    s = s:gsub(EMPTY_ARRAY_JSON:gsub("%p", "%%%0"), "[]")
+  end
+  return s
 end
 
 return _M

@@ -111,10 +111,12 @@ function _M.build(cfg, req, call)
   if not lines then fail(where, herr, 1) end
   local treq = { method = req.method, url = target, headers = lines, body = body, parts = parts }
   for _, k in ipairs(defaults.TIMEOUT_KEYS) do treq[k] = call[k] or cfg[k] end
+  local json_answer = not req.stream and req.response ~= "binary"
   if treq.total_timeout_ms == nil then
-    local json_call = not req.stream and not req.multipart and req.response ~= "binary"
-    treq.total_timeout_ms = json_call and defaults.JSON_TOTAL_TIMEOUT_MS or 0
+    treq.total_timeout_ms = (json_answer and not req.multipart) and defaults.JSON_TOTAL_TIMEOUT_MS or 0
   end
+  -- the transport bounds a JSON answer after decompression (a gzip bomb fails as too large)
+  if json_answer then treq.max_body_bytes = call.max_body_bytes or cfg.max_body_bytes end
   local safe = req.idempotent or req.method == "GET" or req.method == "HEAD" or has_idempotency_key(extra)
   return treq, safe
 end

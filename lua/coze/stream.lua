@@ -74,7 +74,16 @@ end
 local PROFILES = {
   chat = compile_profile {
     terminal = { done = true },
-    errors = { error = function(d) return d.code, d.msg end },
+    errors = {
+      error = function(d) return d.code, d.msg end,
+      -- a failed chat is a failed call, also when `done` follows: its last_error is the error
+      ["conversation.chat.failed"] = function(d)
+        local e = type(d.last_error) == "table" and d.last_error or {}
+        local msg = e.msg
+        if type(msg) ~= "string" or msg == "" then msg = "chat " .. tostring(d.id) .. " failed" end
+        return e.code, msg
+      end,
+    },
   },
   workflow = compile_profile {
     terminal = { Done = true },
@@ -144,6 +153,7 @@ function _M.new(handle, opts)
     wait_ms = opts.wait_ms,
     on_wait = opts.on_wait,
     on_close = opts.on_close,
+    on_end = opts.on_end, -- coze.log's end record (nil when nothing logs)
     scrub = opts.scrub,
     last_event = nil,
     finished = false,
@@ -193,6 +203,8 @@ end
 
 function Stream:_release()
   local h = self.handle
+  local on_end = self.on_end
+  if on_end then self.on_end = nil on_end(self, h) end -- before the handle and parser go
   if h then
     self.handle = nil
     h:close()
@@ -416,6 +428,16 @@ function Stream:_next_raw()
   end
 end
 
+-- What the fast paths of iterate do not hand out: the stream's next(), and at the end close (and
+-- raise the error, if any).
+local function iterate_slow(s)
+  local ev, err = s:next()
+  if ev then return ev end
+  s:close()
+  if err then error(err, 0) end
+  return nil
+end
+
 local function iterate(s)
   local hot = s._hot
   if hot then -- Stream.next's fast path, inline
@@ -426,11 +448,7 @@ local function iterate(s)
       return ev
     end
   end
-  local ev, err = s:next()
-  if ev then return ev end
-  s:close()
-  if err then error(err, 0) end
-  return nil
+  return iterate_slow(s)
 end
 
 if EVENTS_IN_LUA then
@@ -445,11 +463,7 @@ if EVENTS_IN_LUA then
         return setmetatable({ event = name, raw = q[i + 1], id = q[i + 2] }, Event)
       end
     end
-    local ev, err = s:next()
-    if ev then return ev end
-    s:close()
-    if err then error(err, 0) end
-    return nil
+    return iterate_slow(s)
   end
 end
 

@@ -11,16 +11,57 @@ local _M = {}
 
 local BLOCKING_SLICE_MS = 1000
 
+-- What on_wait(ms) is told after a poll of a socket found nothing: the transport knows no time
+-- at which bytes will come, so a short interval that keeps a stream's latency low without
+-- spinning a caller that sleeps for the time it is given. (Sleeps pass the time to their end.)
+_M.POLL_INTERVAL_MS = 10
+
+local yield, isyieldable, running = coroutine.yield, coroutine.isyieldable, coroutine.running
+
+local function can_yield()
+  if isyieldable then return isyieldable() end
+  local _, main = running()
+  return running() ~= nil and not main
+end
+_M.can_yield = can_yield
+
+local NOT_IN_COROUTINE = "option 'on_wait' is coroutine.yield, but the call does not run inside a coroutine: "
+  .. "run it in one (coroutine.wrap, a coze.scheduler task) or leave on_wait out to block"
+_M.NOT_IN_COROUTINE = NOT_IN_COROUTINE
+
+-- Calls on_wait(ms); coroutine.yield outside a coroutine raises naming on_wait, where the VM would
+-- only say "attempt to yield from outside a coroutine".
+local function call_on_wait(on_wait, ms)
+  if on_wait == yield and not can_yield() then error("coze: " .. NOT_IN_COROUTINE, 0) end
+  return on_wait(ms)
+end
+_M.call_on_wait = call_on_wait
+
+-- Raises at the caller's `level` (args.fail's count) when on_wait is coroutine.yield and the
+-- call runs outside a coroutine: checked before a request goes out, so nothing is sent.
+function _M.check_on_wait(where, on_wait, level)
+  if on_wait == yield and not can_yield() then
+    require("coze.args").fail(where, NOT_IN_COROUTINE, (level or 1) + 1)
+  end
+end
+
+-- The poll's own wait and what on_wait is told after a poll found nothing.
+local function slices(wait_ms, on_wait)
+  if wait_ms == nil then wait_ms = on_wait and 0 or BLOCKING_SLICE_MS end
+  return wait_ms, (wait_ms > 0 and wait_ms < _M.POLL_INTERVAL_MS) and wait_ms or _M.POLL_INTERVAL_MS
+end
+
 -- Calls h[method](h, wait_ms) until it returns something other than false.
 function _M.await(h, method, wait_ms, on_wait)
   local task = not on_wait and current()
   if task then return _M.in_task(task, h, method) end
-  if wait_ms == nil then wait_ms = on_wait and 0 or BLOCKING_SLICE_MS end
+  local hint
+  wait_ms, hint = slices(wait_ms, on_wait)
   local fn = h[method]
   while true do
     local r, err = fn(h, wait_ms)
     if r ~= false then return r, err end
-    if on_wait then on_wait(wait_ms) end
+    if on_wait then call_on_wait(on_wait, hint) end
   end
 end
 
@@ -28,11 +69,12 @@ end
 function _M.await_into(h, parser, wait_ms, on_wait)
   local task = not on_wait and current()
   if task then return _M.in_task(task, h, "read", parser) end
-  if wait_ms == nil then wait_ms = on_wait and 0 or BLOCKING_SLICE_MS end
+  local hint
+  wait_ms, hint = slices(wait_ms, on_wait)
   while true do
     local r, err = h:read_into(parser, wait_ms)
     if r ~= false then return r, err end
-    if on_wait then on_wait(wait_ms) end
+    if on_wait then call_on_wait(on_wait, hint) end
   end
 end
 
@@ -67,6 +109,21 @@ end
 -- Reads a whole response body: string | nil, err. More than max_bytes is an error (kind "decode"),
 -- so a server that never stops cannot fill memory.
 function _M.read_all(h, max_bytes, wait_ms, on_wait)
+  if h.read_all and not (not on_wait and current()) then
+    -- one buffer sized from Content-Length, bounded after decompression, no chunks to join (a
+    -- task reads in chunks: its handle would look ready at every step until the body is whole)
+    local fn = h.read_all
+    local hint
+    wait_ms, hint = slices(wait_ms, on_wait)
+    while true do
+      local body, err = fn(h, max_bytes, wait_ms)
+      if body ~= false then
+        if body == nil and err == nil then body = "" end
+        return body, err
+      end
+      if on_wait then call_on_wait(on_wait, hint) end
+    end
+  end
   local parts, n = {}, 0
   while true do
     local chunk, err = _M.await(h, "read", wait_ms, on_wait)
@@ -103,6 +160,7 @@ local PROGRESS_SLICE_MS = 100
 function _M.headers_progress(h, on_progress, wait_ms, on_wait)
   on_wait = on_wait or _M.task_on_wait()
   local slice = wait_ms or (on_wait and 0 or PROGRESS_SLICE_MS)
+  local hint = (slice > 0 and slice < _M.POLL_INTERVAL_MS) and slice or _M.POLL_INTERVAL_MS
   local last = -1
   local function report()
     if not h.info then return end
@@ -122,7 +180,7 @@ function _M.headers_progress(h, on_progress, wait_ms, on_wait)
       return status, err
     end
     report()
-    if on_wait then on_wait(slice) end
+    if on_wait then call_on_wait(on_wait, hint) end
   end
 end
 
@@ -137,7 +195,7 @@ function _M.sleep(transport, ms, on_wait)
   while true do
     local left = deadline - transport:now_ms()
     if left <= 0 then return end
-    on_wait(left)
+    call_on_wait(on_wait, left)
   end
 end
 

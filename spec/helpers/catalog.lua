@@ -28,10 +28,17 @@ function _M.in_scope(row)
     and not row.operation:match("^websdk%.")
 end
 
+-- Operations the SDK names as the official SDKs do (the endpoint table's `catalog` field keeps the
+-- catalog's name).
+local RENAMED = {}
+for _, ep in ipairs(require "coze.endpoints") do
+  if ep.catalog then RENAMED[ep.catalog] = ep[1] end
+end
+
 -- The SDK method names of a row: "a|b" = two; a json|sse row with one name gets a ".stream" twin.
 function _M.names_of(row)
   local names = {}
-  for n in row.operation:gmatch("[^|]+") do names[#names + 1] = n end
+  for n in row.operation:gmatch("[^|]+") do names[#names + 1] = RENAMED[n] or n end
   if row.response == "json|sse" and #names == 1 then
     names[2] = names[1]:gsub("%.[%w_]+$", "") .. ".stream"
   end

@@ -77,7 +77,6 @@ end
 function M:refresh(opts)
   opts = opts or {}
   local where = self._name .. ".refresh"
-  if type(opts) ~= "table" then args.fail(where, "expected an options table") end
   local call = base.call_opts(where, opts)
   local rt = args.string(where, opts, "refresh_token", false)
   local p = base.private(self)

@@ -7,6 +7,7 @@ local header = require "coze.header"
 local http = require "coze.auth.http"
 local cache_mod = require "coze.auth.cache"
 local json = require "coze.json"
+local log = require "coze.log"
 local retry = require "coze.retry"
 local transport_mod = require "coze.transport"
 local url = require "coze.url"
@@ -93,6 +94,27 @@ local CALL_NUMBERS = {
   "max_retries", "retry_base_ms", "retry_max_delay_ms", "retry_budget_ms", "lock_timeout_ms",
 }
 
+-- The options every auth object takes (base.init reads them).
+_M.COMMON = { base_url = true, transport = true, proxy = true, no_proxy = true, ca_file = true, ca_path = true,
+  tls_verify = true, headers = true, refresh_skew = true, lock = true, store = true, on_token = true, cache_key = true,
+  logger = true }
+for _, k in ipairs(CALL_NUMBERS) do _M.COMMON[k] = true end
+
+local known_sets = setmetatable({}, { __mode = "k" })
+
+-- Raises "unknown option ... (did you mean ...?)" at the constructor's caller for a key of opts that
+-- is neither common nor in `own` (the flow's own option names, a set).
+function _M.check_known(where, opts, own, level)
+  local set = known_sets[own]
+  if not set then
+    set = {}
+    for k in pairs(_M.COMMON) do set[k] = true end
+    for k in pairs(own) do set[k] = true end
+    known_sets[own] = set
+  end
+  args.known(where, opts, set, (level or 1) + 1)
+end
+
 -- Fills the options every auth object takes and returns its private table.
 -- where: "auth.jwt" ...; level: how far up the public constructor's caller is (from here).
 function _M.init(self, where, opts, level)
@@ -125,6 +147,7 @@ function _M.init(self, where, opts, level)
   end
   local on_token = args.type(where, opts, "on_token", "function", level - 1)
   local cache_key = args.string(where, opts, "cache_key", false, level - 1)
+  p.log_sink = opts.logger ~= nil and log.new(where, opts.logger, level) or nil
   p.cache_opts = { refresh_skew = skew, lock = lock, store = store, on_token = on_token,
     lock_timeout_ms = p.numbers.lock_timeout_ms, key = cache_key }
   return p
@@ -199,6 +222,7 @@ function Auth:_post(path, body, o)
     transport = transport, url = self:_base_url(client) .. path, op = o.op, body = text, bearer = o.bearer,
     headers = { p.headers or {}, call.headers or {} }, secrets = secrets, safe = o.safe,
     wait_ms = call.wait_ms, on_wait = call.on_wait,
+    log_sink = p.log_sink or (client and client.log_sink) or log.from_env(), -- token calls log like API calls
   }
   for k, v in pairs(p.numbers) do req[k] = v end
   if client then
@@ -241,9 +265,11 @@ function Auth:token_info()
   return _M.info(private[self].cache:peek())
 end
 
--- Checks the per-call options of explicit calls (exchange_code, refresh, ...): returns the call table.
+-- Checks the per-call options of explicit calls (exchange_code, refresh, ...; opts a table, or nil
+-- for none): returns the call table.
 function _M.call_opts(where, opts, level)
   level = (level or 2) + 1
+  opts = args.table(where, opts or {}, level - 1)
   local call = {
     headers = _M.check_headers(where, opts, level),
     wait_ms = args.number(where, opts, "wait_ms", 0, nil, false, level - 1),

@@ -45,7 +45,7 @@ function LocalLock:lock(key, opts)
     local h = self.held[key]
     if h == nil or core.monotonic_ms() >= h.expires then break end
     if not on_wait then return nil, "busy" end
-    on_wait(WAIT_STEP_MS)
+    wait.call_on_wait(on_wait, WAIT_STEP_MS)
   end
   self.n = self.n + 1
   local owner = { id = self.n, expires = core.monotonic_ms() + timeout }

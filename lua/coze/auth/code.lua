@@ -21,8 +21,17 @@ PKCE._no_token_hint = "complete the authorization first (authorize_url, then exc
 Web._no_token_hint = PKCE._no_token_hint
 PKCE._op, Web._op = CODE_OP, CODE_OP
 
+-- Their own options (base.COMMON besides).
+local OWN = {
+  ["auth.pkce"] = { client_id = true, refresh_token = true, access_token = true, expires_in = true,
+    redirect_uri = true, www_base_url = true, code_challenge_method = true, code_verifier_length = true },
+  ["auth.web"] = { client_id = true, refresh_token = true, access_token = true, expires_in = true,
+    redirect_uri = true, www_base_url = true, client_secret = true },
+}
+
 local function common(self, where, opts)
   if type(opts) ~= "table" then args.fail(where, "expected an options table", 2) end
+  base.check_known(where, opts, OWN[where], 2)
   local p = app.init(self, where, opts, 3)
   self.redirect_uri = args.string(where, opts, "redirect_uri", false, 2)
   self.www_base_url = base.check_base_url(where, opts, "www_base_url", 3)
@@ -129,52 +138,45 @@ function Web:authorize_url(opts)
   return u, session
 end
 
-local function exchange(self, where, opts, body, bearer, secrets)
-  local call = base.call_opts(where, opts, 3)
-  local res, err = self:_post(base.TOKEN_PATH, body, {
-    op = CODE_OP, call = call, bearer = bearer, secrets = secrets,
-    safe = false, -- a code works once: never replay once the server may have seen it
-  })
-  if not res then return nil, err end
-  return self:_store(res)
-end
-
---- pkce:exchange_code{ code, code_verifier | state, redirect_uri, on_wait } -> token info | nil, err
-function PKCE:exchange_code(opts)
-  local where = "auth.pkce.exchange_code"
+-- exchange_code of both flows: the code of opts, its redirect_uri (else the one of the session
+-- authorize_url remembered under opts.state, else the constructor's) and with pkce its code_verifier
+-- (the same fallbacks). Web sends its client secret as the bearer; PKCE has none.
+local function exchange(self, where, opts, pkce)
   if type(opts) ~= "table" then args.fail(where, "expected an options table") end
   local code = args.string(where, opts, "code", true)
   local state = args.string(where, opts, "state", false)
   local p = base.private(self)
   local session = state and p.pending[state]
-  local verifier = args.string(where, opts, "code_verifier", false) or (session and session.code_verifier)
-  if not verifier then
-    args.fail(where, "field 'code_verifier' is required (or the 'state' of an authorize_url of this object)")
+  local verifier
+  if pkce then
+    verifier = args.string(where, opts, "code_verifier", false) or (session and session.code_verifier)
+    if not verifier then
+      args.fail(where, "field 'code_verifier' is required (or the 'state' of an authorize_url of this object)")
+    end
   end
   local redirect_uri = args.string(where, opts, "redirect_uri", false)
     or (session and session.redirect_uri) or self.redirect_uri
   if not redirect_uri then args.fail(where, "field 'redirect_uri' is required (here or in the constructor)") end
-  local info, err = exchange(self, where, opts, { grant_type = "authorization_code", client_id = self.client_id,
-    code = code, redirect_uri = redirect_uri, code_verifier = verifier }, nil, { code, verifier })
+  local call = base.call_opts(where, opts)
+  local res, err = self:_post(base.TOKEN_PATH, { grant_type = "authorization_code", client_id = self.client_id,
+    code = code, redirect_uri = redirect_uri, code_verifier = verifier }, {
+    op = CODE_OP, call = call, bearer = p.client_secret, secrets = { code, verifier },
+    safe = false, -- a code works once: never replay once the server may have seen it
+  })
+  if not res then return nil, err end
+  local info, serr = self:_store(res)
   if info then forget(p, state) end
-  return info, err
+  return info, serr
+end
+
+--- pkce:exchange_code{ code, code_verifier | state, redirect_uri, on_wait } -> token info | nil, err
+function PKCE:exchange_code(opts)
+  return exchange(self, "auth.pkce.exchange_code", opts, true)
 end
 
 --- web:exchange_code{ code, redirect_uri, state, on_wait } -> token info | nil, err
 function Web:exchange_code(opts)
-  local where = "auth.web.exchange_code"
-  if type(opts) ~= "table" then args.fail(where, "expected an options table") end
-  local code = args.string(where, opts, "code", true)
-  local state = args.string(where, opts, "state", false)
-  local p = base.private(self)
-  local session = state and p.pending[state]
-  local redirect_uri = args.string(where, opts, "redirect_uri", false)
-    or (session and session.redirect_uri) or self.redirect_uri
-  if not redirect_uri then args.fail(where, "field 'redirect_uri' is required (here or in the constructor)") end
-  local info, err = exchange(self, where, opts, { grant_type = "authorization_code", client_id = self.client_id,
-    code = code, redirect_uri = redirect_uri }, p.client_secret, { code })
-  if info then forget(p, state) end
-  return info, err
+  return exchange(self, "auth.web.exchange_code", opts, false)
 end
 
 return _M

@@ -50,9 +50,12 @@ local function server_times(res)
   return interval, expires
 end
 
+local OWN = { client_id = true, workspace_id = true, refresh_token = true, access_token = true, expires_in = true }
+
 --- coze.auth.device{ client_id, workspace_id, base_url, refresh_token (a saved one), ... }
 function _M.new(opts)
   if type(opts) ~= "table" then args.fail("auth.device", "expected an options table") end
+  base.check_known("auth.device", opts, OWN)
   local self = setmetatable({}, Device)
   app.init(self, "auth.device", opts)
   self.workspace_id = base.check_id("auth.device", opts, "workspace_id")
@@ -62,10 +65,9 @@ end
 --- device:get_device_code{ workspace_id, on_wait } -> { user_code, verification_uri, verification_url,
 -- expires_in (s), interval (s), device_code } | nil, err. Show user_code and verification_url to the user.
 function Device:get_device_code(opts)
-  opts = opts or {}
   local where = "auth.device.get_device_code"
-  if type(opts) ~= "table" then args.fail(where, "expected an options table") end
   local call = base.call_opts(where, opts)
+  opts = opts or {}
   local ws = base.check_id(where, opts, "workspace_id") or self.workspace_id
   local path, op = "/api/permission/oauth2/device/code", "auth.device.code"
   if ws then
@@ -96,6 +98,13 @@ function Device:get_device_code(opts)
     expires_in = expires, interval = interval }
 end
 
+-- The device code get_device_code stored; raises when there is none yet.
+local function device_code(self, where)
+  local d = base.private(self).device
+  if not d then args.fail(where, "no device code: call get_device_code first", 2) end
+  return d
+end
+
 local function terminal(d, err, text)
   err.msg = text .. " (" .. (err.msg or "") .. ")"
   d.err = err
@@ -105,13 +114,9 @@ end
 --- device:poll_once{ on_wait = } -> access token, info | false, wait_ms (still pending: call again
 -- after wait_ms) | nil, err. Makes at most one request, and none before the interval has passed.
 function Device:poll_once(opts)
-  opts = opts or {}
   local where = "auth.device.poll_once"
-  if type(opts) ~= "table" then args.fail(where, "expected an options table") end
   local call = base.call_opts(where, opts)
-  local p = base.private(self)
-  local d = p.device
-  if not d then args.fail(where, "no device code: call get_device_code first") end
+  local d = device_code(self, where)
   if d.done then
     local tok, err = self:token(nil, call)
     if not tok then return nil, err end
@@ -156,12 +161,11 @@ end
 -- (ms from now; err.kind "timeout", err.timeout "poll"); on_wait (e.g. coroutine.yield) is called
 -- while waiting instead of sleeping.
 function Device:wait_for_token(opts)
-  opts = opts or {}
   local where = "auth.device.wait_for_token"
-  if type(opts) ~= "table" then args.fail(where, "expected an options table") end
   local call = base.call_opts(where, opts)
+  opts = opts or {}
   local deadline_ms = args.number(where, opts, "deadline_ms", 0, nil, false)
-  if not base.private(self).device then args.fail(where, "no device code: call get_device_code first") end
+  device_code(self, where)
   local transport = self:_transport(nil)
   local deadline = deadline_ms and core.monotonic_ms() + deadline_ms
   local poll_opts = { on_wait = call.on_wait, wait_ms = call.wait_ms, headers = opts.headers }

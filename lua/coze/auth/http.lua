@@ -51,7 +51,7 @@ local function parse(o, status, headers, body, secrets)
     base.msg = "malformed JSON in OAuth response"
     return false, errors.new("decode", base)
   end
-  base.msg = scrub("HTTP " .. status, secrets) .. (body ~= "" and (": " .. scrub_mod.snippet(body, secrets)) or "")
+  base.msg = scrub("HTTP " .. status, secrets) .. (body ~= "" and (": " .. errors.server_text(body, secrets, status)) or "")
   return false, errors.new("http", base)
 end
 
@@ -59,7 +59,8 @@ end
 -- o: transport, url, op, body (JSON text), bearer (string, or function returning a new string per
 -- attempt, e.g. a freshly signed JWT), headers (list of name->value tables, already checked),
 -- secrets (values to scrub), safe (replaying is harmless once the request reached the server),
--- max_retries, retry_base_ms, retry_max_delay_ms, retry_budget_ms, wait_ms, on_wait, timeouts.
+-- max_retries, retry_base_ms, retry_max_delay_ms, retry_budget_ms, wait_ms, on_wait, timeouts,
+-- log_sink (coze.log: a record per attempt, as for API calls).
 function _M.post(o)
   local ua = useragent.headers()
   local lines = {
@@ -81,6 +82,7 @@ function _M.post(o)
   end
   local p = {
     transport = o.transport, request = req, headers = lines, op = o.op, safe = o.safe,
+    secrets = o.secrets, -- what coze.log scrubs from its records
     call = { wait_ms = o.wait_ms, on_wait = o.on_wait, max_body_bytes = defaults.OAUTH.max_body_bytes },
     policy = o, -- its retry settings
     hooks = {

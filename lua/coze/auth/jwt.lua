@@ -14,11 +14,22 @@ _M.JWT = JWT
 
 local MAX_TTL = 86399
 local where = "auth.jwt"
+local OWN = { client_id = true, public_key_id = true, private_key = true, ttl = true, session_name = true,
+  session_context = true, scope = true, account_id = true, enterprise_id = true, aud = true }
+
+-- A private_key value that is a file name rather than PEM text (asked only when it is not a usable
+-- key): no BEGIN line, one line, and a path's look (a slash, or a key file's extension).
+local function looks_like_path(pem)
+  if pem:find("-----BEGIN", 1, true) or pem:find("\n", 1, true) or #pem > 4096 then return false end
+  return pem:find("/", 1, true) ~= nil or pem:find("\\", 1, true) ~= nil
+    or pem:match("%.[pP][eE][mM]$") ~= nil or pem:match("%.[kK][eE][yY]$") ~= nil
+end
 
 --- coze.auth.jwt{ client_id, public_key_id, private_key = pem, base_url, ttl = 900, session_name,
 --   session_context, scope, account_id | enterprise_id, aud, refresh_skew = 60, headers, ... }
 function _M.new(opts)
   if type(opts) ~= "table" then args.fail(where, "expected an options table") end
+  base.check_known(where, opts, OWN)
   local self = setmetatable({}, JWT)
   local p = base.init(self, where, opts)
   self.client_id = args.string(where, opts, "client_id", true)
@@ -29,6 +40,10 @@ function _M.new(opts)
       .. (pem == "" and "an empty string" or type(pem)) .. ")")
   end
   local key, kerr = core.rsa_key(pem)
+  if not key and looks_like_path(pem) then
+    args.fail(where, "field 'private_key' looks like a file path ('" .. pem .. "'): pass the PEM text, not a path"
+      .. " (read the file first: io.open(path):read(\"*a\"))")
+  end
   if not key then
     args.fail(where, "field 'private_key' is not a usable RSA private key: "
       .. require("coze.scrub").scrub(tostring(kerr), { pem }))

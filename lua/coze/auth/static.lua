@@ -13,9 +13,12 @@ _M.Static = Static
 
 local secret = setmetatable({}, { __mode = "k" })
 
+local OWN = { token = true }
+
 --- coze.auth.token{ token = "pat_..." }
 function _M.new(opts)
   if type(opts) ~= "table" then args.fail("auth.token", "expected an options table") end
+  args.known("auth.token", opts, OWN)
   local token = args.string("auth.token", opts, "token", true)
   if header.has_crlf(token) then args.fail("auth.token", "field 'token' contains CR or LF") end
   local self = setmetatable({}, Static)

@@ -3,6 +3,7 @@ local args = require "coze.args"
 local errors = require "coze.errors"
 local poll = require "coze.resources.poll"
 local stream_mod = require "coze.stream"
+local wait = require "coze.wait"
 
 local _M = {}
 
@@ -12,15 +13,22 @@ _M.TERMINAL = { completed = true, failed = true, requires_action = true, cancele
 local function is_final(chat) return _M.TERMINAL[chat.status] end
 
 -- chat:create_and_poll{ bot_id, user_id, additional_messages, poll_interval_ms = 1000,
---   poll_timeout_ms = 600000, ... } -> { chat = Chat, messages = {...} | nil } | nil, err
+--   poll_timeout_ms = 600000, cancel_on_timeout = true, ... } -> { chat = Chat, messages = {...} | nil } | nil, err
 -- Creates a chat, polls chat:retrieve until a terminal status, then lists its messages when it
--- completed. Past the deadline: nil, err with err.kind "timeout", err.timeout "poll", err.chat.
+-- completed. Past the deadline: nil, err with err.kind "timeout", err.timeout "poll", err.chat; the
+-- chat is canceled first (as coze-py does: the bot would otherwise keep working, and billing, for
+-- an answer nobody reads) unless cancel_on_timeout = false. err.chat is the last polled state;
+-- err.canceled says whether the cancel call succeeded (err.cancel_err when it failed).
 local function create_and_poll(self, opts)
   local where = "chat.create_and_poll"
-  poll.check(where, opts)
-  local transport = self._client.transport
+  local client = self._client
+  opts = poll.check(where, opts, client)
+  local cancel_on_timeout = args.type(where, opts, "cancel_on_timeout", "boolean")
+  local transport = client.transport
   local deadline = poll.deadline(transport, opts)
-  local chat, err = self:create(poll.without_poll(opts))
+  local first = poll.without_poll(opts)
+  first.cancel_on_timeout = nil
+  local chat, err = self:create(first)
   if not chat then return nil, err end
   local ids = { conversation_id = chat.conversation_id, chat_id = chat.id }
   chat, err = poll.run(transport, opts, deadline, function()
@@ -29,7 +37,19 @@ local function create_and_poll(self, opts)
     return errors.new("timeout", { op = where, timeout = "poll", chat = last,
       msg = "chat " .. tostring(last.id) .. " still " .. tostring(last.status) .. " after " .. limit .. " ms" })
   end, chat)
-  if not chat then return nil, err end
+  if not chat then
+    if cancel_on_timeout ~= false and err.kind == "timeout" and err.timeout == "poll" then
+      local canceled, cerr = self:cancel(poll.call_options(opts, ids))
+      err.canceled = canceled ~= nil
+      if canceled then
+        err.msg = err.msg .. "; canceled it"
+      else
+        err.cancel_err = cerr
+        err.msg = err.msg .. "; canceling it failed: " .. tostring(cerr and cerr.msg)
+      end
+    end
+    return nil, err
+  end
   local result = { chat = chat }
   if chat.status == "completed" then
     local messages
@@ -60,8 +80,16 @@ local CANCELABLE = stream_mod.profile("chat", { watch = { ["conversation.chat.cr
 local function cancel_unfinished(client, on_wait, wait_ms)
   return function(stream)
     if stream.completed or not stream.chat_id or (stream.err and stream.err.kind == "api") then return end
+    local ow = on_wait
+    if ow == nil and client.call_defaults then ow = client.call_defaults.on_wait end
+    -- closed outside the coroutine that read it (a Ctrl-C handler): sleep between the cancel's
+    -- polls instead of raising from close()
+    if ow == coroutine.yield and not wait.can_yield() then
+      local transport = client.transport
+      ow = function(ms) transport:sleep_ms(ms) end
+    end
     client.chat:cancel { conversation_id = stream.conversation_id, chat_id = stream.chat_id, max_retries = 1,
-      on_wait = on_wait, wait_ms = wait_ms }
+      on_wait = ow, wait_ms = wait_ms }
   end
 end
 

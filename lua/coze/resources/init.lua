@@ -7,6 +7,7 @@ local client_mod = require "coze.client"
 local multipart = require "coze.multipart"
 local url = require "coze.url"
 local pager = require "coze.pager"
+local shape = require "coze.shape"
 
 local _M = {}
 
@@ -18,7 +19,6 @@ function Resource.__tostring(r)
   return "coze resource " .. r._path
 end
 
-local CALL_OPTIONS = client_mod.CALL_OPTIONS
 local BODYLESS = { GET = true, HEAD = true }
 
 -- Argument errors of a generated method point at its caller: prepare() runs two frames below it.
@@ -26,20 +26,20 @@ local function fail(op, msg, depth)
   args.fail(op, msg, 3 + (depth or 0))
 end
 
-local TYPES = { string = true, integer = true, number = true, boolean = true, table = true }
-
 local function compile(ep)
   local op, method, path = ep[1], ep[2], ep[3]
   local body = ep.body or "json"
   local spec = {
     op = op, method = method, path = path, stream = ep.stream, response = ep.response or "json",
     result = ep.result, headers = ep.headers, set = ep.set, in_query = {}, in_path = {},
-    required = ep.required or {}, types = ep.types or {}, body = body,
+    required = ep.required or {}, types = ep.types or {}, body = body, message = ep.message,
     no_body = BODYLESS[method] or body == "none", paging = pager.compile(ep),
     idempotent = ep.idempotent or nil,
   }
   for name, t in pairs(spec.types) do
-    if not TYPES[t] then error("coze: " .. op .. ": unknown type '" .. tostring(t) .. "' for '" .. name .. "'", 2) end
+    if not shape.KINDS[shape.kind(t)] then
+      error("coze: " .. op .. ": unknown type '" .. tostring(shape.kind(t)) .. "' for '" .. name .. "'", 2)
+    end
   end
   for _, name in ipairs(ep.query or {}) do spec.in_query[name] = true end
   -- The path as pieces: literal text at odd indexes, path param names at even ones.
@@ -60,25 +60,6 @@ local function compile(ep)
 end
 _M.compile = compile
 
-local function is_int(v)
-  return v == math.floor(v) and v >= -2^53 and v <= 2^53
-end
-
--- Whether v can be meant as a `want` (types column of the table). Ids may be numbers or strings,
--- integers digit strings; json.null always passes (an explicit null for the server).
-local function type_ok(want, v, in_query)
-  local t = type(v)
-  if t == "userdata" then return true end
-  if want == "string" then return t == "string" or t == "number" end
-  if want == "integer" then
-    return (t == "number" and is_int(v)) or (t == "string" and v:match("^%-?%d+$") ~= nil)
-  end
-  if want == "number" then return t == "number" or (t == "string" and tonumber(v) ~= nil) end
-  if want == "boolean" then return t == "boolean" end
-  if want == "table" then return t == "table" or (in_query and t == "string") end
-  return true
-end
-
 -- A query value: scalars as they are, arrays joined with commas (ids=a,b,c).
 local function query_value(op, k, v)
   local t = type(v)
@@ -97,42 +78,88 @@ local function query_value(op, k, v)
   fail(op, "field '" .. k .. "' must be a string, number or boolean", 1)
 end
 
--- Splits a call's options into path, query, body and call options, checking what it can.
+-- The fields an operation knows: its catalog fields, path params and forced body fields.
+local function knows(spec, k)
+  return spec.types[k] ~= nil or spec.in_path[k] or spec.in_query[k] or spec.required_set[k]
+    or (spec.set ~= nil and spec.set[k] ~= nil)
+end
+
+-- The names a misspelt field may have meant: the operation's fields and the call options.
+local function candidates(spec, call_options)
+  local out = { "extra_body", "extra_query" }
+  for k in pairs(spec.types) do out[#out + 1] = k end
+  for k in pairs(spec.in_path) do out[#out + 1] = k end
+  for k in pairs(call_options) do out[#out + 1] = k end
+  for k in pairs(require("coze.resources.poll").OPTIONS) do out[#out + 1] = k end
+  return out
+end
+
+local function unknown_field(spec, k, call_options)
+  local hint = shape.suggest(k, candidates(spec, call_options))
+  return "unknown field '" .. k .. "'" .. (hint and ("; did you mean " .. hint .. "?") or "")
+    .. " (to send a field the catalog lacks, put it in extra_body = {...} or extra_query = {...})"
+end
+
+-- Splits a call's options into path, query, body and call options, checking each field against its
+-- shape in the catalog (shape.conform: ids as exact strings, arrays as JSON arrays, messages).
 local function prepare(spec, opts)
   local op = spec.op
   if type(opts) ~= "table" then
     fail(op, "expected an options table, got " .. type(opts))
   end
-  for _, name in ipairs(spec.required) do
-    if opts[name] == nil then fail(op, "field '" .. name .. "' is required") end
-  end
+  -- read per call: other modules may add call options after this one was loaded
+  local call_options = client_mod.CALL_OPTIONS
   local call, query, body = {}, {}, nil
   local no_body, types = spec.no_body, spec.types
+  local extra_body, extra_query
   for k, v in pairs(opts) do
-    local kind = CALL_OPTIONS[k]
+    local kind = call_options[k]
     if kind then
       if type(v) ~= kind then fail(op, "option '" .. k .. "' must be a " .. kind) end
       call[k] = v
     elseif type(k) ~= "string" then
       fail(op, "option keys must be strings")
+    elseif k == "extra_body" or k == "extra_query" then
+      if type(v) ~= "table" then fail(op, "option '" .. k .. "' must be a table of fields") end
+      if k == "extra_body" then extra_body = v else extra_query = v end
     elseif spec.in_path[k] then
       local t = type(v)
       if t ~= "string" and t ~= "number" then fail(op, "field '" .. k .. "' must be a string") end
+    elseif not knows(spec, k) then
+      fail(op, unknown_field(spec, k, call_options))
     else
-      local want = types[k]
       local to_query = spec.in_query[k] or no_body
-      if want and not type_ok(want, v, to_query) then
-        fail(op, "field '" .. k .. "' must be " .. (want == "integer" and "an " or "a ") .. want)
+      local want = types[k]
+      if k == "content" and spec.message and type(v) == "table" then want = nil end -- message_content below
+      if want then
+        local err
+        v, err = shape.conform(want, v, k, to_query)
+        if err then fail(op, err) end
       end
       if to_query then
         if v == "" and spec.required_set[k] then fail(op, "field '" .. k .. "' must not be empty") end
         query[k] = query_value(op, k, v)
       else
-        if want == "string" and type(v) == "number" and is_int(v) then v = string.format("%d", v) end
         body = body or {}
         body[k] = v
       end
     end
+  end
+  -- after the fields: a misspelt required field is named as unknown, with the name it may have meant
+  for _, name in ipairs(spec.required) do
+    if opts[name] == nil then fail(op, "field '" .. name .. "' is required") end
+  end
+  if spec.message and body then
+    local err = shape.message_content(body)
+    if err then fail(op, err) end
+  end
+  if extra_body then
+    if no_body then fail(op, "option 'extra_body': " .. spec.method .. " " .. spec.path .. " sends no body; use extra_query") end
+    body = body or {}
+    for k, v in pairs(extra_body) do body[k] = v end
+  end
+  if extra_query then
+    for k, v in pairs(extra_query) do query[k] = query_value(op, k, v) end
   end
   local path, pieces = spec.path, spec.path_pieces
   if pieces then
@@ -143,6 +170,9 @@ local function prepare(spec, opts)
       if name then
         local v = opts[name]
         if v == nil or v == "" then fail(op, "field '" .. name .. "' is required") end
+        local err
+        v, err = shape.conform("string", v, name)
+        if err then fail(op, err) end
         local seg, msg = url.segment(v, name)
         if not seg then fail(op, msg) end
         out[i + 1] = seg

@@ -15,10 +15,12 @@ local FORWARD = { "headers", "wait_ms", "on_wait", "connect_timeout_ms", "first_
   "idle_timeout_ms", "total_timeout_ms", "max_retries", "retry_base_ms", "retry_max_delay_ms", "retry_budget_ms" }
 
 -- Checks the options table and its poll options (non-negative, not NaN), raising at the caller's
--- caller (the user of the public helper that calls this).
-function _M.check(where, opts)
+-- caller (the user of the public helper that calls this). With the client, returns the options
+-- with the client-wide call options under them (so the sleeps between polls use its on_wait too).
+function _M.check(where, opts, client)
   args.table(where, opts, 2)
   for k in pairs(_M.OPTIONS) do args.non_negative(where, opts, k, 2) end
+  if client then return client:with_defaults(opts) end
   return opts
 end
 

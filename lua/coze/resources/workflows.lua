@@ -1,11 +1,12 @@
 -- Helpers on client.workflows written on top of the generated operations.
 --
--- Streams (workflows.runs:stream / :stream_resume, profile "workflow": id/event/data records;
+-- Streams (workflows.runs:stream / :resume, profile "workflow": id/event/data records;
 -- Message, Error, Done, Interrupt, PING and any other name delivered as it came):
 --   stream.interrupt   after an Interrupt event: { workflow_id, event_id, interrupt_type, data,
 --                      node_title }; the event itself carries ev.resume_args = { workflow_id,
 --                      event_id, interrupt_type }
---   stream:resume{ resume_data = "...", ... }  -> workflows.runs:stream_resume with those ids
+--   stream:resume{ resume_data = "...", ... }  -> workflows.runs:resume (the streaming resume, as
+--                      coze-py/js/go name it; /v1/workflows/resume is runs:resume_sync) with those ids
 --   stream.debug_url   from the Done event (also from the chatflow's done event)
 -- A stream that ends right after its Interrupt event, without Done, ends normally.
 --
@@ -44,12 +45,12 @@ local CHATFLOW = stream_mod.profile("chat", { watch = { done = keep_debug_url } 
 
 -- stream:resume{ resume_data = "...", <call options> } for a stream that was interrupted.
 local function resume(stream, opts)
-  args.table("workflows.runs.stream_resume", opts)
+  args.table("workflows.runs.resume", opts)
   local i = stream.interrupt
-  if not i then args.fail("workflows.runs.stream_resume", "the stream has not been interrupted") end
+  if not i then args.fail("workflows.runs.resume", "the stream has not been interrupted") end
   local o = { workflow_id = i.workflow_id, event_id = i.event_id, interrupt_type = i.interrupt_type }
   for k, v in pairs(opts) do o[k] = v end
-  return stream.client.workflows.runs:stream_resume(o)
+  return stream.client.workflows.runs:resume(o)
 end
 
 local function with_profile(builder, op, profile)
@@ -132,8 +133,8 @@ function _M.extend(client, builder)
   local runs = rawget(wf, "runs")
   if runs then
     if runs.stream then runs.stream = workflow_stream(with_profile(builder, "workflows.runs.stream", WORKFLOW)) end
-    if runs.stream_resume then
-      runs.stream_resume = workflow_stream(with_profile(builder, "workflows.runs.stream_resume", WORKFLOW))
+    if runs.resume then
+      runs.resume = workflow_stream(with_profile(builder, "workflows.runs.resume", WORKFLOW))
     end
     if runs.create then runs.create_and_poll = create_and_poll end
     local histories = rawget(runs, "run_histories")

@@ -124,15 +124,16 @@ function Handle:read(wait_ms)
   return chunk
 end
 
--- Optional (stream.lua falls back to read + parser:feed without it): feeds the next body bytes
--- straight into a core.sse_parser. true, false, nil at the end, or nil, err, as read. The first
--- call attaches the parser to the transfer (curl's callback feeds it in C); read() detaches it.
 -- Optional: the whole body in one string (false: wait_ms ran out, call again).
 function Handle:read_all(max_bytes, wait_ms)
   local body, msg, kind, which = self.r:read_all(max_bytes, wait_ms)
   if body == nil and msg then return nil, transport_error(msg, kind, which) end
   return body
 end
+
+-- Optional (stream.lua falls back to read + parser:feed without it): feeds the next body bytes
+-- straight into a core.sse_parser. true, false, nil at the end, or nil, err, as read. The first
+-- call attaches the parser to the transfer (curl's callback feeds it in C); read() detaches it.
 
 function Handle:read_into(parser, wait_ms)
   local ok, msg, kind, which = self.r:read_into(parser, wait_ms)

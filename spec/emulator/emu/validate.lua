@@ -10,15 +10,12 @@ local cjson = require "cjson.safe"
 local _M = {}
 
 -- The API catalog, the one place to repoint: $COZE_EMU_CATALOG (nginx.conf.in passes it through with
--- `env`), else the repository's catalog/, else the shared catalog next to the worktrees.
+-- `env`), else the repository's catalog/.
 local EMU_DIR = debug.getinfo(1, "S").source:match("^@(.*)/emu/[^/]+$") or "spec/emulator"
 local function catalog_dir()
   local env = os.getenv("COZE_EMU_CATALOG")
   if env and env ~= "" then return env end
-  local repo = EMU_DIR .. "/../../catalog"
-  local f = io.open(repo .. "/endpoints.tsv", "rb")
-  if f then f:close(); return repo end
-  return EMU_DIR .. "/../../../shared/api"
+  return EMU_DIR .. "/../../catalog"
 end
 _M.CATALOG_DIR = catalog_dir()
 
@@ -39,11 +36,7 @@ _M.SPEC_REQUIRED_BUT_OMITTED = {
 -- Mistakes of this SDK that the strict emulator found and that another change fixes: each entry turns
 -- off exactly one check (operation -> field path as the error names it, "header <Name>" for headers).
 -- Remove an entry when the SDK fix lands; the suite then proves the fix.
-_M.KNOWN_SDK_GAPS = {
-  -- The notes (and coze-py/js/go) require Agw-Js-Conv: str on every knowledge document operation;
-  -- the SDK sends it on create/delete/list/progress but not update (issue 13 item 7).
-  ["datasets.documents.update"] = { ["header Agw-Js-Conv"] = "SDK does not send Agw-Js-Conv: str" },
-}
+_M.KNOWN_SDK_GAPS = {}
 
 -- Operations not validated: OAuth endpoints answer {error_code,...} not the 4000 envelope, the
 -- OpenAI-style completions endpoint answers OpenAI errors, and websdk rows are JS config, not HTTP.
