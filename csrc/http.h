@@ -121,6 +121,13 @@ int coze_http_pump(coze_http_req *r, long timeout_ms);
  * (bytes, headers, the end or an error are there, or a timeout of the request is due). The session
  * is polled, and its sockets' bytes received, once per distinct round number. */
 int coze_http_ready(coze_http_req *r, int want_headers, unsigned long round);
+/* A scheduler with many waiting requests asks the session once per round instead of each request:
+ * coze_http_watch marks r with key (> 0; 0 unmarks) and what it waits for, and
+ * coze_http_session_ready returns how many marked requests coze_http_ready would call ready and
+ * writes their keys, from the skip-th on, into keys (at most cap): more than cap, call again with
+ * the same round and skip += cap (a round polls once). A freed request is unmarked. */
+void coze_http_watch(coze_http_req *r, long key, int want_headers);
+size_t coze_http_session_ready(coze_http_session *s, unsigned long round, size_t skip, long *keys, size_t cap);
 /* The whole body in one buffer: OK with data/len (valid until the next call on r, or until
  * coze_http_release), AGAIN, EOF once handed out, or ERR. The transfer is not paused meanwhile;
  * max_body (when > 0 and below the request's) bounds it, and the buffer is sized from

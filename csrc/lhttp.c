@@ -471,6 +471,45 @@ static int l_http_ready(lua_State *L)
   return 1;
 }
 
+/* r:watch(key, want_headers): key > 0 marks the request for Session:ready_keys, 0 unmarks. */
+static int l_http_watch(lua_State *L)
+{
+  l_request *u = (l_request *)luaL_checkudata(L, 1, REQUEST_MT);
+  lua_Integer key = luaL_checkinteger(L, 2);
+  if (u->r != NULL)
+    coze_http_watch(u->r, key > 0 ? (long)key : 0, lua_toboolean(L, 3));
+  return 0;
+}
+
+/* s:ready_keys(round, out) -> n: out[1..n] = the keys of the marked requests that r:ready would
+ * call ready (one poll per round, one call for all of them); nil when the session is closed. */
+static int l_http_ready_keys(lua_State *L)
+{
+  l_session *u = (l_session *)luaL_checkudata(L, 1, SESSION_MT);
+  unsigned long round = (unsigned long)luaL_checknumber(L, 2);
+  long keys[256];
+  size_t n, i;
+  luaL_checktype(L, 3, LUA_TTABLE);
+  if (u->s == NULL) {
+    lua_pushnil(L);
+    return 1;
+  }
+  n = coze_http_session_ready(u->s, round, 0, keys, 256);
+  for (i = 0; i < n; i++) {
+    if (i % 256 == 0 && i > 0) { /* same round: no second poll, the next keys */
+      if (u->s == NULL) { /* a finalizer run by rawseti closed the session */
+        n = i;
+        break;
+      }
+      coze_http_session_ready(u->s, round, i, keys, 256);
+    }
+    lua_pushinteger(L, (lua_Integer)keys[i % 256]);
+    lua_rawseti(L, 3, (int)i + 1);
+  }
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
 static int l_http_status(lua_State *L)
 {
   l_request *u = check_request(L);
@@ -556,6 +595,7 @@ void coze_l_http_open(lua_State *L)
 {
   static const luaL_Reg session_methods[] = {
     {"request", l_http_request},
+    {"ready_keys", l_http_ready_keys},
     {"close", l_http_session_close},
     {NULL, NULL}
   };
@@ -570,6 +610,7 @@ void coze_l_http_open(lua_State *L)
     {"read", l_http_read},
     {"read_into", l_http_read_into},
     {"ready", l_http_ready},
+    {"watch", l_http_watch},
     {"read_all", l_http_read_all},
     {"status", l_http_status},
     {"headers", l_http_headers},

@@ -239,6 +239,16 @@ static int l_ws_pending(lua_State *L)
   return 1;
 }
 
+/* ready(what) -> boolean, never blocks (coze_wsconn_ready): what is "recv", "flush" or "handshake". */
+static int l_ws_ready(lua_State *L)
+{
+  static const char *const whats[] = { "recv", "flush", "handshake", NULL };
+  l_ws *u = check_ws(L);
+  int want = luaL_checkoption(L, 2, NULL, whats);
+  lua_pushboolean(L, coze_wsconn_ready(u->c, want));
+  return 1;
+}
+
 /* Milliseconds since the last byte arrived (pings included). */
 static int l_ws_idle_ms(lua_State *L)
 {
@@ -341,6 +351,7 @@ void coze_l_ws_open(lua_State *L)
     {"flush", l_ws_flush},
     {"pending", l_ws_pending},
     {"idle_ms", l_ws_idle_ms},
+    {"ready", l_ws_ready},
     {"close", l_ws_close},
     {NULL, NULL}
   };

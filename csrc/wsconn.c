@@ -34,6 +34,7 @@ struct coze_wsconn {
   int status;
   int eof;
   int close_sent;
+  int starved;             /* recv found only part of a frame: the buffered bytes are no news */
   long long last_rx_ms;
   char key[COZE_WSHS_KEY_LEN + 1];
   unsigned char pool[256]; /* random bytes for masking keys, refilled from OpenSSL */
@@ -169,6 +170,39 @@ size_t coze_wsconn_pending(const coze_wsconn *c)
 long long coze_wsconn_idle_ms(const coze_wsconn *c)
 {
   return now_ms() - c->last_rx_ms;
+}
+
+/* One poll() of the socket with timeout 0: 1 when any of events (or an error or hang-up) is set. */
+static int poll_now(coze_wsconn *c, int events)
+{
+  struct pollfd p;
+  int n;
+  p.fd = (int)c->sock;
+  p.events = (short)events;
+  p.revents = 0;
+  while ((n = poll(&p, 1, 0)) < 0 && errno == EINTR) {
+  }
+  return n != 0; /* a failing poll: let the call find out */
+}
+
+int coze_wsconn_ready(coze_wsconn *c, int want)
+{
+  int out = coze_wsconn_pending(c) > 0;
+  if (c->phase == PHASE_CONNECT) {
+    long t = -1;
+    int n = 0;
+    curl_multi_timeout(c->multi, &t);
+    if (t == 0)
+      return 1;
+    return curl_multi_wait(c->multi, NULL, 0, 0, &n) != CURLM_OK || n > 0;
+  }
+  if (want == COZE_WSCONN_WANT_FLUSH)
+    return !out || poll_now(c, POLLOUT);
+  if (c->eof)
+    return 1;
+  if (want == COZE_WSCONN_WANT_RECV && !c->starved && c->dec.in.len > c->dec.pos)
+    return 1;
+  return poll_now(c, out ? POLLIN | POLLOUT : POLLIN);
 }
 
 static void wait_io(coze_wsconn *c, int events, long ms)
@@ -482,8 +516,11 @@ int coze_wsconn_recv(coze_wsconn *c, long wait_ms, coze_ws_event *ev, coze_wscon
     if (dst == NULL)
       return set_err(err, COZE_WSCONN_PROTOCOL, COZE_WS_TOO_BIG, "receive buffer full");
     got = read_some(c, dst, READ_CHUNK, deadline, err);
-    if (got == 0)
+    if (got == 0) {
+      c->starved = 1;
       return 0;
+    }
+    c->starved = 0;
     if (got == -1) {
       err->kind = COZE_WSCONN_CLOSED; /* a reset connection: the close frame never came */
       err->close_code = COZE_WS_ABNORMAL;

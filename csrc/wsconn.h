@@ -60,6 +60,14 @@ int coze_wsconn_send_close(coze_wsconn *c, int code, const char *reason, size_t 
 /* Writes queued bytes for up to wait_ms: 1 all written, 0 some left, -1 err. */
 int coze_wsconn_flush(coze_wsconn *c, long wait_ms, coze_wsconn_error *err);
 size_t coze_wsconn_pending(const coze_wsconn *c);
+/* Would the call `want` names find something now (never blocks; for a scheduler deciding whether to
+ * resume the session's task): COZE_WSCONN_WANT_RECV a message, a close or an error is there or the
+ * socket is readable (a decoder holding only part of a frame that recv already looked at does not
+ * count); WANT_FLUSH the output is written or the socket is writable; WANT_HANDSHAKE curl's connect
+ * has something to do, or the socket is readable (writable while the request is queued).
+ * 1 yes, 0 no. */
+enum { COZE_WSCONN_WANT_RECV = 0, COZE_WSCONN_WANT_FLUSH, COZE_WSCONN_WANT_HANDSHAKE };
+int coze_wsconn_ready(coze_wsconn *c, int want);
 /* Milliseconds since the last byte arrived (or since the connection was opened). */
 long long coze_wsconn_idle_ms(const coze_wsconn *c);
 

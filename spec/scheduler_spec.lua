@@ -7,16 +7,7 @@ local core = require "coze.core"
 local clock = core.monotonic_ms
 
 -- Time limits stretch under the sanitizers (make sanitize) and valgrind (make valgrind).
-local SLOW = 1
-if os.getenv("COZE_SANITIZE") then
-  SLOW = 10
-else
-  local f = io.open("/proc/self/maps", "r")
-  if f then
-    if f:read("*a"):find("vgpreload", 1, true) then SLOW = 30 end
-    f:close()
-  end
-end
+local SLOW = require("helpers.mem").slow_factor()
 
 local function chat_stream(client, text, headers)
   local h = { ["X-Emu-Reply"] = '"' .. text .. '"' }
@@ -141,6 +132,63 @@ describe("coze.scheduler", function()
     sched:close()
     assert.truthy(clock() - t0 < 100 * SLOW)
     for i = 1, 5 do assert.equal("cancelled", tasks[i]:status()) end
+  end)
+
+  it("wakes a parked task when its stream's idle timeout is due, when another task closes its stream, and when the client closes", function()
+    local sched = coze.scheduler()
+    local idle = sched:spawn(function()
+      local stream = assert(client.chat:stream { bot_id = "bot_1", user_id = "u1", idle_timeout_ms = 150,
+        additional_messages = { coze.message.user_text("hi") }, headers = { ["X-Emu-Fault"] = "stall;after=1;ms=5000" } })
+      local ev, err
+      repeat ev, err = stream:next() until ev == nil
+      return err
+    end)
+    local victim_stream
+    local victim = sched:spawn(function()
+      victim_stream = assert(chat_stream(client, "v", { ["X-Emu-Fault"] = "stall;after=1;ms=5000" }))
+      local ev, err
+      repeat ev, err = victim_stream:next() until ev == nil
+      return "ended", err
+    end)
+    local steps_before_close
+    sched:spawn(function()
+      while not victim_stream do coroutine.yield(10) end
+      coroutine.yield(100) -- the victim is parked on a silent stream by now
+      steps_before_close = victim.resumes
+      victim_stream:close()
+    end)
+    frames(sched, 2, 1, 3000 * SLOW)
+    local err = idle:result()
+    assert.equal("timeout", err.kind)
+    assert.equal("idle", err.timeout)
+    assert.is_true(idle.resumes < 20, "resumes " .. idle.resumes)
+    -- woken at once (reading a Request closed under it raises, as outside a scheduler)
+    assert.is_true(victim:status() == "done" or victim:status() == "failed")
+    assert.is_true(victim.resumes <= steps_before_close + 2)
+    -- closing the client under parked tasks: they wake and end with its error
+    local c2 = emu.client()
+    local parked = {}
+    for i = 1, 3 do
+      parked[i] = sched:spawn(function()
+        local stream = assert(chat_stream(c2, "p", { ["X-Emu-Fault"] = "stall;after=1;ms=5000" }))
+        local ev, e
+        repeat ev, e = stream:next() until ev == nil
+        return e
+      end)
+    end
+    local t_end = clock() + 3000 * SLOW
+    while parked[3].resumes < 2 or parked[1].resumes < 2 or parked[2].resumes < 2 do
+      sched:step(2)
+      core.sleep_ms(1)
+      assert(clock() < t_end)
+    end
+    for _ = 1, 20 do sched:step(2); core.sleep_ms(1) end
+    c2:close()
+    frames(sched, 2, 1, 2000 * SLOW)
+    for i = 1, 3 do
+      local e = parked[i]:result()
+      assert.equal("transport", e.kind)
+    end
   end)
 
   it("spends at most the step's budget, round-robin from where the last step stopped", function()

@@ -5,7 +5,9 @@
 --   COZE_API_TOKEN=pat_... COZE_BOT_ID=739...[,739...] love examples/love     (COZE_API_BASE: other host)
 --   love examples/love --test PORT [--shot FILE]    8 NPCs against the local emulator; exits 0 or 1
 --
--- Keys: Tab picks the NPC, Enter sends, Escape quits (open streams are closed at once).
+-- Keys: Tab picks the NPC, Enter sends, F1 held talks to the voice NPC (voice.lua: the WAV file in
+-- COZE_LOVE_WAV streamed over client.websockets.chat, the reply played as it arrives), Escape quits
+-- (open streams and sessions are closed at once).
 -- The font is a CJK font from a Debian package, loaded by path (COZE_LOVE_FONT overrides it).
 local utf8 = require "utf8"
 
@@ -68,7 +70,7 @@ local function load_fonts(sizes)
   return fonts, nil
 end
 
-local coze, client, sched
+local coze, client, sched, voice_mod, voice
 local fonts, font_path
 local npcs, selected, input = {}, 1, ""
 local W, H = 1024, 640
@@ -102,7 +104,7 @@ end
 local function layout(n)
   local cols = math.min(n, 4)
   local rows = math.ceil(n / cols)
-  local cw, ch = W / cols, (H - 80) / rows
+  local cw, ch = W / cols, (H - 140) / rows -- below: the voice NPC's panel and the text box
   for i, npc in ipairs(npcs) do
     local c, r = (i - 1) % cols, math.floor((i - 1) / cols)
     npc.x, npc.y, npc.cw, npc.ch = c * cw, r * ch, cw, ch
@@ -141,6 +143,7 @@ end
 -- Test mode ------------------------------------------------------------------------------------
 
 local test -- nil, or the state of --test
+local make_test_wav, check_voice
 
 local function pct(s)
   return (s:gsub("[^%w ]", function(c) return string.format("%%%02X", c:byte()) end))
@@ -163,9 +166,26 @@ local function report(ok, msg)
   if not ok then test.failed = test.failed + 1 end
 end
 
+-- A 1 s 440 Hz tone, 16 kHz mono 16-bit, for push-to-talk: its path.
+make_test_wav = function()
+  local wav = require "coze.wav"
+  local rate, n = 16000, 16000
+  local pcm = {}
+  for i = 0, n - 1 do
+    local v = math.floor(math.sin(2 * math.pi * 440 * i / rate) * 12000)
+    if v < 0 then v = v + 65536 end
+    pcm[#pcm + 1] = string.char(v % 256, math.floor(v / 256))
+  end
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  f:write(wav.header(rate, 1, 16, 2 * n), table.concat(pcm))
+  f:close()
+  return path
+end
+
 local function start_test(port, shot)
   client = coze.new { token = "pat_love", base_url = "http://127.0.0.1:" .. port }
-  test = { frames = {}, cpu = {}, failed = 0, shot = shot, started = love.timer.getTime(), phase = "talk" }
+  test = { frames = {}, cpu = {}, vcpu = {}, failed = 0, shot = shot, started = love.timer.getTime(), phase = "talk" }
   for i = 1, 8 do
     add_npc("NPC " .. i, { 0.3 + 0.08 * i, 0.7 - 0.05 * i, 0.4 + 0.06 * (i % 3) }, "bot_love")
   end
@@ -184,6 +204,21 @@ local function start_test(port, shot)
       ["X-Emu-Deltas"] = "24" })
   end
   love.window.setVSync(0)
+  test.wav = make_test_wav()
+  voice = voice_mod.new { client = client, sched = sched, bot_id = "bot_love", wav = test.wav,
+    connect = { emu_echo_deltas = "1" } } -- the emulator echoes every append as reply audio
+  test.voice_queued = {}
+  voice.on_queue = function(bytes) test.voice_queued[#test.voice_queued + 1] = bytes end
+  -- the voice NPC's session opens with the level too; it stays silent while the others talk
+  voice:open()
+  local t_end = love.timer.getTime() + 5
+  while voice.status ~= "ready" do
+    sched:step()
+    love.timer.sleep(0.001)
+    if love.timer.getTime() > t_end or voice.task:status() == "failed" then
+      error("voice session: " .. voice.status .. " " .. tostring(select(2, voice.task:result())), 0)
+    end
+  end
 end
 
 local function percentile(sorted, p)
@@ -218,6 +253,33 @@ local function check_replies()
   report(max < 4, string.format("SDK time per frame max %.3f ms (%s; goal < 4 ms; wall max %.3f ms)",
     max, what, wall[#wall]))
   report(font_path ~= nil, "CJK font loaded from " .. tostring(font_path))
+end
+
+-- The voice NPC: what was sent is what the emulator heard, and every byte of reply audio (the echo
+-- of each append, then the spoken answer) was queued to the source in order and played.
+check_voice = function()
+  local f = assert(io.open(test.wav, "rb"))
+  f:seek("set", 44)
+  local pcm = f:read(voice.sent)
+  f:close()
+  os.remove(test.wav)
+  local heard = "<" .. voice.sent .. " bytes of audio>"
+  local answer = "you said: " .. heard
+  report(voice.sent > 8000 and voice.sent < 32000, "push-to-talk sent " .. voice.sent ..
+    " of 32000 bytes of PCM while the key was held")
+  report(voice.heard == heard, "voice NPC heard " .. tostring(voice.heard))
+  report(voice:text() == answer, "voice NPC answered '" .. voice:text() .. "'")
+  local queued = table.concat(test.voice_queued) .. voice.carry
+  report(queued == pcm .. answer and voice.received == #queued,
+    string.format("reply audio queued whole and in order (%d bytes received, %d queued to the source)",
+      voice.received, voice.queued))
+  report(voice.played == true, "queueable source playing the reply")
+  local f2 = test.vcpu
+  table.sort(f2)
+  -- a turn is ~60 frames under xvfb: its p99 is its max, so the gate is the hitch limit
+  report(#f2 > 0 and f2[#f2] < 4, string.format(
+    "SDK time per frame during the voice turn max %.3f ms (thread CPU; goal < 4 ms; p50 %.3f ms; %d frames)",
+    f2[#f2] or -1, percentile(f2, 0.5) or -1, #f2))
 end
 
 -- Non-background pixels in each bubble (its fill) and dark ones inside (the text).
@@ -282,6 +344,25 @@ local function test_update(dt)
       local got = npcs[1].bubble:get()
       report(got == "You said: 你好，村" and npcs[1].conversation_id == test.conversation_id,
         "typed line answered in NPC 1's conversation: '" .. got .. "'")
+      test.phase = "voice"
+    end
+  elseif test.phase == "voice" then
+    -- push-to-talk: F1 held for 0.5 s of the 1 s file, then released
+    love.keypressed("f1")
+    test.voice_t0 = now
+    test.phase = "voice_talk"
+  elseif test.phase == "voice_talk" then
+    if now - test.voice_t0 >= 0.5 then
+      love.keyreleased("f1")
+      test.phase = "voice_wait"
+    end
+  elseif test.phase == "voice_wait" then
+    if voice.turns >= 1 and not voice.pending[voice.head] then
+      check_voice()
+      test.phase = "silent"
+    elseif voice.task:status() == "failed" or (voice.sender and voice.sender:status() == "failed") then
+      local t = voice.task:status() == "failed" and voice.task or voice.sender
+      report(false, "voice NPC: " .. tostring(select(2, t:result())))
       test.phase = "silent"
     end
   elseif test.phase == "silent" then
@@ -306,6 +387,7 @@ end
 function love.load(args)
   setup_paths()
   coze = require "coze"
+  voice_mod = require "voice"
   sched = coze.scheduler()
   fonts, font_path = load_fonts({ 16, 20 })
   love.keyboard.setKeyRepeat(true)
@@ -330,6 +412,8 @@ function love.load(args)
   local colors = { { 0.85, 0.65, 0.3 }, { 0.55, 0.55, 0.65 }, { 0.4, 0.7, 0.45 } }
   for i, name in ipairs(names) do add_npc(name, colors[i], ids[(i - 1) % #ids + 1]) end
   layout(#npcs)
+  voice = voice_mod.new { client = client, sched = sched, wav = os.getenv("COZE_LOVE_WAV"),
+    bot_id = os.getenv("COZE_VOICE_BOT_ID") or ids[1] }
 end
 
 -- The CPU time of this thread (ms), to tell the SDK's own cost from a busy machine's preemptions.
@@ -351,10 +435,13 @@ function love.update(dt)
   local t0 = love.timer.getTime()
   local c0 = test and thread_cpu_ms and thread_cpu_ms()
   local alive = sched:step(2) -- the SDK's share of this frame
+  if voice then voice:update() end -- reply audio into OpenAL (outside the SDK's time)
   if test then
     if test.phase == "talk" and alive > 0 then
       test.frames[#test.frames + 1] = (love.timer.getTime() - t0) * 1000
       if c0 then test.cpu[#test.cpu + 1] = thread_cpu_ms() - c0 end
+    elseif (test.phase == "voice_talk" or test.phase == "voice_wait") and c0 then
+      test.vcpu[#test.vcpu + 1] = thread_cpu_ms() - c0
     end
     test_update(dt)
   end
@@ -396,6 +483,7 @@ end
 function love.draw()
   love.graphics.clear(BG)
   for i, npc in ipairs(npcs) do draw_npc(i, npc) end
+  if voice then voice:draw(fonts[1], 8, H - 122, W - 16) end
   -- the text box
   love.graphics.setColor(0.08, 0.1, 0.09)
   love.graphics.rectangle("fill", 0, H - 60, W, 60)
@@ -424,6 +512,8 @@ end
 function love.keypressed(key)
   if key == "escape" then
     love.event.quit()
+  elseif key == "f1" then
+    if voice then voice:press() end
   elseif key == "tab" then
     selected = selected % #npcs + 1
   elseif key == "backspace" then
@@ -433,6 +523,10 @@ function love.keypressed(key)
     talk(npcs[selected], input)
     input = ""
   end
+end
+
+function love.keyreleased(key)
+  if key == "f1" and voice then voice:release() end
 end
 
 function love.mousepressed(x, y)

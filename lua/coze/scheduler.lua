@@ -13,7 +13,9 @@
 -- it waits for: a transport handle, a time, or another task (Task:_wait). step() resumes a waiting
 -- task only when that can make progress: the handle says it is ready (h:ready, one non-blocking
 -- poll of the sockets per step), the time has come, the other task finished. So a task on a silent
--- stream costs a readiness check per step, never a resume. A plain coroutine.yield() in a task
+-- stream costs a readiness check per step, never a resume. A handle with h:watch(key, what) costs
+-- less: the task is parked, and once per step one call per transport (src:ready_keys) names the
+-- parked tasks whose handles are ready, so 200 silent streams cost one poll() and one C call. A plain coroutine.yield() in a task
 -- lets the others run (resumed next step); coroutine.yield(ms) sleeps ms.
 -- Pure Lua, no engine dependency: only the clock comes from coze.core.
 local core = require "coze.core"
@@ -23,7 +25,7 @@ local errors = require "coze.errors"
 local co_create, co_resume, co_yield = coroutine.create, coroutine.resume, coroutine.yield
 local co_running, co_status, co_close = coroutine.running, coroutine.status, coroutine.close
 local unpack = table.unpack or unpack
-local select, type, pairs, ipairs, pcall, setmetatable = select, type, pairs, ipairs, pcall, setmetatable
+local select, type, pairs, ipairs, pcall, setmetatable, next = select, type, pairs, ipairs, pcall, setmetatable, next
 local huge = math.huge
 
 local clock = core.monotonic_ms
@@ -39,6 +41,9 @@ local WEAK_KEYS = { __mode = "k" }
 local FINISHED = { done = true, failed = true, cancelled = true }
 
 local running = nil          -- the task being resumed (any scheduler), or nil
+local last_key = 0           -- tasks' keys for h:watch, unique across schedulers
+local by_key = setmetatable({}, { __mode = "v" })
+local watcher = setmetatable({}, { __mode = "kv" }) -- handle -> the task watching it
 local slice_end = huge       -- when the step resuming it runs out of budget
 local round = 0              -- one per step: handles poll their sockets once per round
 
@@ -73,10 +78,42 @@ function _M.track(obj)
 end
 
 function _M.new()
-  return setmetatable({ tasks = {}, cursor = 1, finished = 0, resumed = 0, next_due = huge }, Scheduler)
+  return setmetatable({ tasks = {}, cursor = 1, finished = 0, resumed = 0, next_due = huge,
+    sources = {}, keys = {} }, Scheduler)
 end
 
 -- Task side ------------------------------------------------------------------------------------
+
+-- Stops watching the task's handle (its transport's ready_keys no longer names the task).
+local function unwatch(t)
+  local h = t._wh
+  t._parked = false
+  if not h then return end
+  t._wh, t._wwhat = nil, nil
+  if watcher[h] == t then watcher[h] = nil end
+  h:watch(0, nil)
+  local sources, src = t.sched.sources, t._src
+  t._src = nil
+  local c = sources[src] - 1
+  if c > 0 then sources[src] = c else sources[src] = nil end
+end
+
+-- Parks the task on h: step leaves it alone until h's transport names it in ready_keys. A handle
+-- carries one key: a second task waiting on it is not parked (it asks h:ready every step).
+local function park(t, h, what)
+  if t._wh ~= h or t._wwhat ~= what then
+    unwatch(t)
+    local owner = watcher[h]
+    if owner and owner._wh == h then return end
+    local src = h:watch(t.key, what)
+    if not src then return end
+    watcher[h] = t
+    t._wh, t._wwhat, t._src = h, what, src
+    local sources = t.sched.sources
+    sources[src] = (sources[src] or 0) + 1
+  end
+  t._parked = true
+end
 
 -- The wait descriptor: resume when handle h is ready for `what` ("wait_headers", "read"), when ms
 -- have passed, or when task `join` has finished, whichever comes first (nil: not that one).
@@ -84,6 +121,7 @@ end
 function Task:_wait(h, what, ms, join)
   self._h, self._what, self._join = h, what, join
   self._until = ms and clock() + ms or nil
+  if h and not ms and not join and h.watch then park(self, h, what) end
   co_yield(WAIT)
 end
 
@@ -107,20 +145,28 @@ function Task:status()
   return self.status_
 end
 
+-- Closes what the task holds: obj._abort when it has one (a WebSocket session, whose close would
+-- wait for the server), else obj.close.
+local function abort(obj)
+  local f = obj._abort or obj.close
+  if f then pcall(f, obj) end
+end
+
 local function close_open(t)
   local h = t._h
   t._h = nil
-  if h and h.close then pcall(h.close, h) end
+  if h then abort(h) end
   local open = t._open
   if open then
     t._open = nil
-    for obj in pairs(open) do pcall(obj.close, obj) end
+    for obj in pairs(open) do abort(obj) end
   end
 end
 
 local function set_finished(t, status)
   t.status_ = status
   t._join, t._until, t._args = nil, nil, nil
+  unwatch(t)
   local s = t.sched
   s.finished = s.finished + 1
 end
@@ -174,8 +220,10 @@ function Scheduler:spawn(fn, ...)
   if type(fn) ~= "function" then
     args.fail("scheduler:spawn", "expected a function, got " .. type(fn))
   end
-  local t = setmetatable({ sched = self, co = co_create(fn), status_ = "ready", resumes = 0,
+  last_key = last_key + 1
+  local t = setmetatable({ sched = self, co = co_create(fn), status_ = "ready", resumes = 0, key = last_key,
     _args = { n = select("#", ...), ... } }, Task)
+  by_key[last_key] = t
   local tasks = self.tasks
   tasks[#tasks + 1] = t
   return t
@@ -236,7 +284,11 @@ end
 local function can_run(t, now)
   local st = t.status_
   if st == "ready" then return true end
-  if st ~= "waiting" then return false end
+  if st ~= "waiting" or t._parked then return false end
+  if t._woken then
+    t._woken = nil
+    return true
+  end
   local due = t._until
   if due and now >= due then return true end
   local h = t._h
@@ -252,6 +304,28 @@ local function can_run(t, now)
     end
   end
   return false, due
+end
+
+local function wake(t)
+  if t and t._parked then
+    t._parked = false
+    t._woken = true
+  end
+end
+
+-- Asks each transport the parked tasks wait on, once, which of them can make progress.
+local function wake_parked(self)
+  local keys = self.keys
+  for src, _ in pairs(self.sources) do
+    local n = src:ready_keys(round, keys)
+    if n == nil then -- closed: every task parked on it wakes to find out
+      for _, t in ipairs(self.tasks) do
+        if t._src == src then wake(t) end
+      end
+    else
+      for i = 1, n do wake(by_key[keys[i]]) end
+    end
+  end
 end
 
 -- Drops finished tasks, keeping the order and the round-robin position.
@@ -286,6 +360,7 @@ function Scheduler:step(budget_ms)
   local tasks = self.tasks
   local n = #tasks
   round = round + 1
+  if next(self.sources) then wake_parked(self) end
   local now = clock()
   local stop = budget_ms and now + budget_ms or huge
   local prev_end = slice_end
@@ -298,14 +373,16 @@ function Scheduler:step(budget_ms)
     local t = tasks[i]
     i = i + 1
     if i > n then i = 1 end
-    local go, due = can_run(t, now)
-    if go then
-      resume(t)
-      resumed = resumed + 1
-      now = clock()
-      if now >= stop then break end
-    elseif due and due < next_due then
-      next_due = due
+    if not t._parked then -- parked: wake_parked said its handle has nothing
+      local go, due = can_run(t, now)
+      if go then
+        resume(t)
+        resumed = resumed + 1
+        now = clock()
+        if now >= stop then break end
+      elseif due and due < next_due then
+        next_due = due
+      end
     end
   end
   slice_end = prev_end

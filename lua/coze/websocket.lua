@@ -12,6 +12,7 @@ local url = require "coze.url"
 local useragent = require "coze.useragent"
 local wav = require "coze.wav"
 local wait = require "coze.wait"
+local scheduler = require "coze.scheduler"
 
 local _M = {}
 
@@ -136,12 +137,6 @@ local function drop(self)
   end
 end
 
-local function slice_ms(self)
-  local w = self.wait_ms
-  if w == nil then w = self.on_wait and 0 or BLOCKING_SLICE_MS end
-  return w
-end
-
 -- Writes queued bytes, waiting through on_wait: true | nil, err.
 function Session:_flush(wait_ms)
   local ok, msg, kind = self.conn:flush(wait_ms)
@@ -201,21 +196,43 @@ local function send_delta(self, event_type, bytes)
   return id
 end
 
--- Waits for the next message or close: kind, a, b | nil, msg, kind, code | "idle".
-local function receive(self)
+-- One look for the next message or close (for coze.wait, which calls it until it is not false):
+-- kind ("text", "binary", "close", "idle") | false | nil, msg; the rest of recv's answer (data, or
+-- code and reason; or the error kind and close code) is left in self._a and self._b.
+function Session:_recv(w)
   local conn, idle = self.conn, self.idle_timeout_ms
-  local slice = slice_ms(self)
-  while true do
-    local w = slice
-    if idle > 0 then
-      local left = idle - conn:idle_ms()
-      if left <= 0 then return "idle" end
-      if left < w then w = math.ceil(left) end
-    end
-    local a, b, c, d = conn:recv(w)
-    if a ~= false then return a, b, c, d end
-    if self.on_wait then self.on_wait(slice) end
+  if idle > 0 then
+    local left = idle - conn:idle_ms()
+    if left <= 0 then return "idle" end
+    if left < w then w = math.ceil(left) end
   end
+  local kind, a, b, c = conn:recv(w)
+  if kind == nil then
+    self._a, self._b = b, c
+    return nil, a
+  end
+  self._a, self._b = a, b
+  return kind
+end
+
+-- Inside a coze.scheduler task: would the wait call `what` find something now? (Never blocks: the
+-- socket is polled with timeout 0, or the connection's buffered bytes answer; so a silent session
+-- costs one poll per step and its task is not resumed.)
+local READY_WHAT = { _recv = "recv", _flush = "flush", _handshake = "handshake", _closing = "recv" }
+
+function Session:ready(_, what)
+  local conn = self.conn
+  if not conn then return true end
+  local due = self._due
+  if due and monotonic_ms() >= due then return true end
+  if what == "_recv" and self.idle_timeout_ms > 0 and conn:idle_ms() >= self.idle_timeout_ms then return true end
+  return conn:ready(READY_WHAT[what] or "recv")
+end
+
+local function receive(self)
+  local kind, msg = wait.await(self, "_recv", self.wait_ms, self.on_wait)
+  if kind == nil then return nil, msg, self._a, self._b end
+  return kind, self._a, self._b
 end
 
 --- ws:next() -> event | nil (closed normally) | nil, err. Never raises.
@@ -269,20 +286,45 @@ function Session:close(code, reason)
     args.fail(self.op .. ":close", "code must be a close code (1000-4999)")
   end
   if reason ~= nil and type(reason) ~= "string" then args.fail(self.op .. ":close", "reason must be a string") end
-  local deadline = monotonic_ms() + self.close_timeout_ms
   if conn:send_close(code or 1000, reason or "") ~= nil then
-    while true do
-      local left = deadline - monotonic_ms()
-      if left <= 0 then break end
-      local w = self.on_wait and 0 or math.min(left, BLOCKING_SLICE_MS)
-      local kind = conn:recv(w)
-      if kind == nil or kind == "close" then break end
-      if kind == false and self.on_wait then self.on_wait(0) end
-    end
+    self._due = monotonic_ms() + self.close_timeout_ms
+    wait.await(self, "_closing", self.wait_ms, self.on_wait)
+    self._due = nil
   end
   drop(self)
   return true
 end
+-- One step of the opening handshake until self._due: status[, head, body] | false | "late" (no
+-- answer in time) | nil, msg, kind. head and body (of a non-101 answer, or msg and kind) are left
+-- in self._a and self._b: coze.wait passes on two values.
+function Session:_handshake(w)
+  local left = self._due - monotonic_ms()
+  local status, head, body = self.conn:handshake(math.min(w, math.max(0, left)))
+  if status == false and left <= 0 then return "late" end
+  self._a, self._b = head, body
+  if status == nil then return nil, head end
+  return status
+end
+
+-- Waiting for the server's close frame until self._due: true when it came, the connection ended or
+-- the time is up; false to wait more (messages still arriving are dropped).
+function Session:_closing(w)
+  local conn = self.conn
+  local left = self._due - monotonic_ms()
+  if left <= 0 then return true end
+  local kind = conn:recv(math.min(w, left))
+  if kind == nil or kind == "close" then return true end
+  return false
+end
+
+-- What coze.scheduler's task:cancel() calls instead of close: the close frame goes out if the
+-- socket takes it now, then the connection is dropped, so quitting never waits for the server.
+function Session:_abort()
+  local conn = self.conn
+  if conn then conn:send_close(1001, "going away") end
+  drop(self)
+end
+
 -- A to-be-closed session (the closing value of events()) is closed with 1000 whatever error ends
 -- the scope: __close's second argument is that error, not a close code.
 function Session.__close(s)
@@ -484,36 +526,37 @@ local function attempt(self, call, query, where)
     tls_verify = cfg.tls_verify ~= false, max_message_bytes = opt(call, cfg, {}, "max_message_bytes"),
   }
   if not conn then return nil, errors.new("transport", { op = api.op, msg = msg }), token end
-  local on_wait, wait_ms = opt(call, cfg, {}, "on_wait"), opt(call, cfg, {}, "wait_ms")
-  local slice = wait_ms or (on_wait and 0 or BLOCKING_SLICE_MS)
-  -- connecting is bounded by connect_timeout_ms inside curl; the answer by handshake_timeout_ms
-  local deadline = monotonic_ms() + (opt(call, cfg, client, "connect_timeout_ms") or 0) +
-    (call.handshake_timeout_ms or DEFAULTS.handshake_timeout_ms)
-  local status, head, body
-  while true do
-    status, head, body = conn:handshake(math.min(slice, math.max(0, deadline - monotonic_ms())))
-    if status ~= false then break end
-    if monotonic_ms() >= deadline then
-      conn:close()
-      return nil, errors.new("timeout", { op = api.op, timeout = "first_byte", msg = "no handshake answer" }), token
-    end
-    if on_wait then on_wait(slice) end
-  end
-  if status == nil then
-    conn:close()
-    if body == "timeout" then return nil, errors.new("timeout", { op = api.op, timeout = "connect", msg = head }), token end
-    return nil, errors.new("transport", { op = api.op, msg = head }), token
-  end
-  if status ~= 101 then
-    conn:close()
-    return nil, answer_error(api.op, status, head, body), token
-  end
-  return setmetatable({
-    conn = conn, op = api.op, transport = client.transport, wait_ms = wait_ms, on_wait = on_wait, seq = 0,
+  local ws = setmetatable({
+    conn = conn, op = api.op, transport = client.transport, seq = 0,
+    wait_ms = opt(call, cfg, {}, "wait_ms"), on_wait = opt(call, cfg, {}, "on_wait"),
     id_prefix = core.random_token(6) .. "-",
     idle_timeout_ms = opt(call, cfg, {}, "idle_timeout_ms") or DEFAULTS.idle_timeout_ms,
     close_timeout_ms = call.close_timeout_ms or DEFAULTS.close_timeout_ms,
   }, api.class)
+  -- connecting is bounded by connect_timeout_ms inside curl; the answer by handshake_timeout_ms
+  ws._due = monotonic_ms() + (opt(call, cfg, client, "connect_timeout_ms") or 0) +
+    (call.handshake_timeout_ms or DEFAULTS.handshake_timeout_ms)
+  scheduler.track(ws) -- inside a task: cancel() drops the session
+  local status = wait.await(ws, "_handshake", ws.wait_ms, ws.on_wait)
+  local head, body = ws._a, ws._b
+  ws._due, ws._a, ws._b = nil, nil, nil
+  if status == nil then
+    conn:close()
+    ws.conn = nil
+    if body == "timeout" then return nil, errors.new("timeout", { op = api.op, timeout = "connect", msg = head }), token end
+    return nil, errors.new("transport", { op = api.op, msg = head }), token
+  end
+  if status == "late" then
+    conn:close()
+    ws.conn = nil
+    return nil, errors.new("timeout", { op = api.op, timeout = "first_byte", msg = "no handshake answer" }), token
+  end
+  if status ~= 101 then
+    conn:close()
+    ws.conn = nil
+    return nil, answer_error(api.op, status, head, body), token
+  end
+  return ws
 end
 
 --- client.websockets.<api>:connect{ bot_id = ..., ... } -> session | nil, err

@@ -18,14 +18,23 @@ function _M.reset_peak()
   return (f:close() and ok) and true or false
 end
 
--- True under AddressSanitizer (make sanitize) or valgrind, where RSS says nothing useful.
-function _M.instrumented()
-  if os.getenv("COZE_SANITIZE") then return true end
+local function under_valgrind()
   local f = io.open("/proc/self/maps", "r")
   if not f then return false end
   local maps = f:read("*a")
   f:close()
   return maps:find("vgpreload", 1, true) ~= nil
+end
+
+-- True under AddressSanitizer (make sanitize) or valgrind, where RSS says nothing useful.
+function _M.instrumented()
+  return os.getenv("COZE_SANITIZE") ~= nil or under_valgrind()
+end
+
+-- How much time limits stretch: 10 under the sanitizers (make sanitize), 30 under valgrind.
+function _M.slow_factor()
+  if os.getenv("COZE_SANITIZE") then return 10 end
+  return under_valgrind() and 30 or 1
 end
 
 return _M

@@ -76,7 +76,21 @@ function Transport:request(req)
   req.max_buffer = req.max_buffer or self.max_buffer
   local r, msg, kind, which = self.session:request(req)
   if not r then return nil, transport_error(msg, kind, which) end -- e.g. a part's file vanished
-  return setmetatable({ r = r }, Handle)
+  return setmetatable({ r = r, t = self }, Handle)
+end
+
+-- Optional, for coze.scheduler (with Handle:watch): out[1..n] = the keys of the watched handles
+-- that Handle:ready would call ready, in one poll and one call for all; -> n, or nil when the
+-- transport is closed (then every watcher should look for itself).
+function Transport:ready_keys(round, out)
+  local n = self.session:ready_keys(round, out)
+  local gone = self.gone
+  if n and gone then -- watched handles closed since: their watchers wake to find out
+    self.gone = nil
+    for i = 1, #gone do out[n + i] = gone[i] end
+    n = n + #gone
+  end
+  return n
 end
 
 function Transport:now_ms() return core.monotonic_ms() end
@@ -134,12 +148,27 @@ function Handle:ready(round, what)
   return self.r:ready(round, what == "wait_headers")
 end
 
+-- Optional: from now on (until watch(0) or close) Transport:ready_keys reports key whenever
+-- ready(round, what) would be true. Returns the transport, whose ready_keys the watcher calls.
+function Handle:watch(key, what)
+  self.r:watch(key, what == "wait_headers")
+  self.key = key > 0 and key or nil
+  return self.t
+end
+
 function Handle:info()
   return self.r:info()
 end
 
 function Handle:close()
   self.r:close()
+  local key = self.key
+  if key then
+    self.key = nil
+    local t = self.t
+    t.gone = t.gone or {}
+    t.gone[#t.gone + 1] = key
+  end
 end
 
 return _M
