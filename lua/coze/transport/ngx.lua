@@ -230,7 +230,13 @@ function Transport:request(req)
   if scheme == "https" and sock:getreusedtimes() == 0 then
     local sni = host
     if host:find(":", 1, true) then sni = nil end -- an IPv6 literal carries no SNI
-    local sess, herr = sock:sslhandshake(nil, sni, verify)
+    -- lua-nginx-module 0.10.23 sometimes reports a refused certificate as success (and then
+    -- closes the socket) or trips an assertion in resty.core: both are caught as a refusal below
+    local okc, sess, herr = pcall(sock.sslhandshake, sock, false, sni, verify)
+    if not okc then sess, herr = nil, "certificate verify failed (" .. tostring(sess) .. ")" end
+    if sess and not sock:getreusedtimes() then
+      sess, herr = nil, "certificate verify failed (nginx's error log names the reason)"
+    end
     if not sess then
       h.sock = nil
       sock:close()
@@ -238,7 +244,8 @@ function Transport:request(req)
         return nil, timeout_err(h.which == "total" and "total" or "connect", "TLS handshake with " .. host .. ": timed out")
       end
       herr = tostring(herr)
-      if herr:find("certificate verify failed", 1, true) or herr:find("verify", 1, true) then
+      -- nginx reports a refused certificate as "<X509 verify code>: <reason>"
+      if herr:find("^%d+: ") or herr:find("certificate verify failed", 1, true) then
         return nil, terr("TLS certificate of " .. host .. " not trusted: " .. herr .. HINT_CA, { tls = true })
       end
       return nil, terr("TLS handshake with " .. host .. " failed: " .. herr, { not_sent = true })
