@@ -270,6 +270,13 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
     for _ in pairs(pids) do n = n + 1 end
     assert.equal(2, n, "both workers served")
     assert.equal(1, #emu.since(mark, "oauth2/token"))
+    -- a 401 makes the handler drop the shared token: one new token request, the call replayed
+    mark = emu.mark()
+    local r = get_json(APP2 .. "/jwt?fault=echo_auth%3Btimes%3D1%3Bstatus%3D401&key=k" .. core.monotonic_ms())
+    assert.is_true(r.ok, r.err)
+    assert.equal(1, #emu.since(mark, "oauth2/token"))
+    assert.is_true(get_json(APP2 .. "/jwt").ok)
+    assert.equal(1, #emu.since(mark, "oauth2/token"))
   end)
 end)
 

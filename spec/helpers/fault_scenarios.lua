@@ -69,15 +69,16 @@ _M.cases = {
   oversize_event = stream_case({ ["X-Emu-Fault"] = "huge_event;bytes=200000" },
     function(h) return { headers = h, max_event_bytes = 65536 } end),
   json_error_for_stream = stream_case({ ["X-Emu-Fault"] = "json_error;code=4100;status=200" }),
-  retry_429 = call_case("429;times=1;retry_after=0", { max_retries = 2 }),
+  retry_429 = call_case("429;times=1;retry_after=1", { max_retries = 2, idempotency_key = "fault-429" }),
+  retry_503 = call_case("status;code=503;times=1", { max_retries = 2, idempotency_key = "fault-503" }),
   status_502 = call_case("status;code=502", { max_retries = 0 }),
   status_500_html = call_case("status;code=500;body=html", { max_retries = 0 }),
   first_byte_timeout = call_case("slow_headers;ms=1500", { max_retries = 0, first_byte_timeout_ms = 300 }),
   content_length_lie = call_case("content_length_lie", { max_retries = 0 }),
   bad_chunked = call_case("bad_chunked", { max_retries = 0 }),
   malformed_json = call_case("malformed_json", { max_retries = 0 }),
-  refused = function(client)
-    local res, err = client.conversations:create { max_retries = 0, base_url = nil }
+  refused = function(client) -- client_opts points this one at a closed port
+    local res, err = client.conversations:create { max_retries = 0 }
     if res then return { ok = true } end
     return outcome(nil, err)
   end,

@@ -92,7 +92,12 @@ routes["/jwt"] = function()
   local auth = coze.auth.jwt { client_id = "emu-client-jwt", public_key_id = "emu-kid-1", private_key = PEM,
     base_url = EMU, store = cn.shared_store("coze_tokens"), lock = cn.shared_lock("coze_tokens") }
   local c = coze.new { auth = auth, base_url = EMU, max_retries = 0 }
-  local res, err = c.conversations:create {}
+  local headers = {}
+  if arg("fault") then
+    headers["X-Emu-Fault"] = ngx.unescape_uri(arg("fault"))
+    headers["X-Emu-Fault-Key"] = arg("key")
+  end
+  local res, err = c.conversations:create { headers = headers }
   send_json { ok = res ~= nil, err = err and tostring(err), pid = ngx.worker.pid() }
 end
 
