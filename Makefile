@@ -21,7 +21,7 @@ DEB_PACKAGES = gcc make pkg-config curl openssl ca-certificates valgrind \
   luarocks python3 \
   love xvfb xauth fonts-wqy-microhei
 
-.PHONY: all luajit core-nohttp deps test demo emulator-start emulator-stop sanitize valgrind fuzz fuzz-build clean
+.PHONY: all luajit core-nohttp deps test demo openresty-demo emulator-start emulator-stop sanitize valgrind fuzz fuzz-build clean
 
 all: build/coze/core.so
 
@@ -68,6 +68,9 @@ emulator-stop:
 
 demo: deps all
 	@sh examples/demo.sh
+
+openresty-demo: deps luajit
+	@sh examples/openresty/demo.sh
 
 # The whole Lua 5.4 suite with the core built under AddressSanitizer + UndefinedBehaviorSanitizer
 # (clang's shared runtime preloaded into lua5.4; leaks are valgrind's job).
