@@ -87,23 +87,7 @@ function _M.relay(stream, opts)
   local function drained()
     return stream._rq[stream._ri] == nil and stream._q[stream._qi] == nil
   end
-  while true do
-    local name, raw, id, err, rec
-    if map then
-      local ev
-      ev, err = stream:next()
-      if ev then
-        name = ev.event
-        rec = mapped(ev, map)
-      end
-    else
-      name, raw, id = stream:_next_raw()
-      if name then rec = record(name, raw, id) else err = raw end
-    end
-    if not name then
-      failed = err
-      break
-    end
+  local function put(rec)
     n = n + 1
     if rec then
       nb = nb + 1
@@ -113,9 +97,43 @@ function _M.relay(stream, opts)
       local ok, werr = flush()
       if not ok then
         stream:close()
-        return nil, require("coze.errors").new("transport", { msg = "writing to the client: " .. tostring(werr) })
+        error({ relay_write = tostring(werr) })
       end
     end
+  end
+  local ok, e
+  if map then
+    ok, e = pcall(function()
+      while true do
+        local ev, err = stream:next()
+        if not ev then return err end
+        put(mapped(ev, map))
+      end
+    end)
+  else
+    -- raw_events(): the stream's own fast path (no event table); its failure raises the error object
+    -- the record's pieces go to ngx.print as they are (no joined string per event)
+    local iter, state = stream:raw_events()
+    ok, e = pcall(function()
+      for name, raw, id in iter, state do
+        if id or raw:find("[\r\n]") then
+          put(record(name, raw, id))
+        else
+          buf[nb + 1], buf[nb + 2], buf[nb + 3], buf[nb + 4] = "event: ", name, "\ndata: ", raw
+          nb = nb + 4
+          put("\n\n")
+        end
+      end
+    end)
+  end
+  if not ok then
+    if type(e) == "table" and e.relay_write then
+      return nil, require("coze.errors").new("transport", { msg = "writing to the client: " .. e.relay_write })
+    end
+    if getmetatable(e) == nil or e.kind == nil then error(e, 0) end -- a bug or map's error: not ours to hide
+    failed = e
+  elseif map then
+    failed = e
   end
   if failed then
     -- an api error came as an `error` event, which was relayed above; anything else (reset,

@@ -31,7 +31,11 @@ routes["/chat"] = function()
   local headers = {}
   if arg("fault") then headers["X-Emu-Fault"] = ngx.unescape_uri(arg("fault")) end
   if arg("drip") then headers["X-Emu-Drip-Ms"] = arg("drip") end
-  if arg("key") then headers["X-Emu-Key"] = arg("key") end
+  if arg("deltas") then -- the bench's long stream (bench/run.sh scenario 1)
+    headers["X-Emu-Deltas"] = arg("deltas")
+    headers["X-Emu-Reply"] = '"hello "'
+    headers["X-Emu-Completed"] = "short"
+  end
   local o = { headers = headers, cancel_on_close = arg("cancel") == "1" }
   for k, v in pairs(CHAT) do o[k] = v end
   if arg("q") then o.additional_messages = { coze.message.user_text(ngx.unescape_uri(arg("q"))) } end
