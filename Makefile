@@ -104,6 +104,9 @@ build/fuzz/fuzz_pem: fuzz/fuzz_pem.c csrc/crypto.c csrc/crypto.h
 build/fuzz/fuzz_utf8: fuzz/fuzz_utf8.c csrc/utf8.c csrc/utf8.h
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_utf8.c csrc/utf8.c
+build/fuzz/fuzz_chunked: fuzz/fuzz_chunked.c csrc/chunked.c csrc/chunked.h csrc/sink.h
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_chunked.c csrc/chunked.c
 build/fuzz/fuzz_headers: fuzz/fuzz_headers.c csrc/headers.c csrc/buf.c csrc/headers.h csrc/buf.h
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_headers.c csrc/headers.c csrc/buf.c

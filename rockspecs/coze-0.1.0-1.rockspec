@@ -21,12 +21,14 @@ build = {
     ["coze.core"] = {
       sources = {
         "csrc/buf.c",
+        "csrc/chunked.c",
         "csrc/clock.c",
         "csrc/crypto.c",
         "csrc/headers.c",
         "csrc/http.c",
         "csrc/jscan.c",
         "csrc/json.c",
+        "csrc/lchunked.c",
         "csrc/lcli.c",
         "csrc/lcore.c",
         "csrc/lcrypto.c",

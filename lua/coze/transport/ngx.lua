@@ -5,7 +5,7 @@
 --
 -- A cosocket can only block-by-yielding inside receive, so this transport cannot poll:
 -- t.can_poll = false, and every wait_ms means "until something arrives" (transport/README.md).
--- Chunked bodies are decoded here in Lua for now (one receive per chunk header).
+-- Chunked bodies go through the pure C decoder (csrc/chunked.c), straight into the SSE parser.
 local core = require "coze.core"
 local errors = require "coze.errors"
 
@@ -377,7 +377,7 @@ function Handle:wait_headers()
         if not te:find("chunked%s*$") then
           return self:_fail("unsupported transfer-encoding '" .. te .. "'", "reading the headers")
         end
-        self.chunked, self.left = true, 0
+        self.chunked, self.dec = true, core.chunked_decoder()
       elseif headers["content-length"] then
         local len = tonumber(headers["content-length"]:match("^%s*(%d+)%s*$"))
         if not len then return self:_fail("invalid Content-Length", "reading the headers") end
@@ -409,36 +409,22 @@ end
 
 local BODY = "reading the body"
 
--- Next bytes of a chunked body, or nil at its end.
-function Handle:_read_chunked()
-  local sock = self.sock
-  if self.left == 0 then
-    if self.need_crlf then
-      local l, err = self:_line(BODY)
-      if not l then return nil, err end
-      if l ~= "" then return self:_fail("malformed chunked encoding", BODY) end
-      self.need_crlf = false
-    end
-    local l, err = self:_line(BODY)
-    if not l then return nil, err end
-    local size = l:match("^%s*(%x+)%s*[;]?.-$")
-    size = size and #size <= 15 and tonumber(size, 16)
-    if not size then return self:_fail("malformed chunked encoding", BODY) end
-    if size == 0 then -- trailers until the empty line
-      repeat
-        l, err = self:_line(BODY)
-        if not l then return nil, err end
-      until l == ""
+-- A chunked body through the C decoder (csrc/chunked.c): the next decoded bytes, or with a parser
+-- true once they went into it (no Lua string); nil at the end.
+function Handle:_read_chunked(parser)
+  local dec = self.dec
+  while true do
+    local data, err = self.sock:receiveany(READ_MAX)
+    if not data then return self:_fail(err, BODY) end
+    local out, done = dec:feed(data, parser)
+    if out == nil then return self:_fail(done, BODY) end
+    if done then
       self:_done()
+      if parser or out ~= "" then return out end
       return nil
     end
-    self.left, self.need_crlf = size, true
+    if parser or out ~= "" then return out end
   end
-  local n = self.left < READ_MAX and self.left or READ_MAX
-  local data, err = sock:receiveany(n)
-  if not data then return self:_fail(err, BODY) end
-  self.left = self.left - #data
-  return data
 end
 
 -- h:read(wait_ms): the next body bytes; nil at the clean end; nil, err. Never false (can_poll = false).
@@ -476,6 +462,10 @@ function Handle:read()
 end
 
 function Handle:read_into(parser, wait_ms)
+  if self.chunked and self.state == "body" and not self.err then
+    self:_settimeout(self.req.idle_timeout_ms, "idle")
+    return self:_read_chunked(parser)
+  end
   local data, err = self:read(wait_ms)
   if data then
     parser:feed(data)
