@@ -21,7 +21,7 @@ DEB_PACKAGES = gcc make pkg-config curl openssl ca-certificates valgrind \
   luarocks python3 \
   love xvfb xauth fonts-wqy-microhei
 
-.PHONY: all luajit core-nohttp deps test demo emulator-start emulator-stop sanitize valgrind fuzz fuzz-build clean
+.PHONY: all luajit core-nohttp deps test demo openresty-demo emulator-start emulator-stop sanitize valgrind fuzz fuzz-build clean
 
 all: build/coze/core.so
 
@@ -69,6 +69,9 @@ emulator-stop:
 demo: deps all
 	@sh examples/demo.sh
 
+openresty-demo: deps luajit
+	@sh examples/openresty/demo.sh
+
 # The whole Lua 5.4 suite with the core built under AddressSanitizer + UndefinedBehaviorSanitizer
 # (clang's shared runtime preloaded into lua5.4; leaks are valgrind's job).
 CLANG      ?= clang
@@ -101,6 +104,9 @@ build/fuzz/fuzz_pem: fuzz/fuzz_pem.c csrc/crypto.c csrc/crypto.h
 build/fuzz/fuzz_utf8: fuzz/fuzz_utf8.c csrc/utf8.c csrc/utf8.h
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_utf8.c csrc/utf8.c
+build/fuzz/fuzz_chunked: fuzz/fuzz_chunked.c csrc/chunked.c csrc/chunked.h csrc/sink.h
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_chunked.c csrc/chunked.c
 build/fuzz/fuzz_headers: fuzz/fuzz_headers.c csrc/headers.c csrc/buf.c csrc/headers.h csrc/buf.h
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_headers.c csrc/headers.c csrc/buf.c

@@ -22,5 +22,6 @@ int luaopen_coze_core(lua_State *L)
 #endif
   coze_l_headers_open(L);
   coze_l_utf8_open(L);
+  coze_l_chunked_open(L);
   return 1;
 }

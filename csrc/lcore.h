@@ -26,6 +26,7 @@ void coze_l_cli_open(lua_State *L);
 void coze_l_ws_open(lua_State *L);
 void coze_l_headers_open(lua_State *L);
 void coze_l_utf8_open(lua_State *L);
+void coze_l_chunked_open(lua_State *L);
 
 /* The parser inside a coze.core.SSEParser at idx, for a binding that feeds it (lhttp's
  * read_into): raises if it is not one, is closed, or was finished. */

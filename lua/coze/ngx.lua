@@ -1,0 +1,216 @@
+-- What an nginx handler needs beyond the client (loaded only inside nginx's lua module):
+--   relay(stream, opts)       a stream to the browser as Server-Sent Events, without blocking the worker
+--   shared_store(dict_name)   the token cache's store on an ngx.shared dict (every worker, one token)
+--   shared_lock(dict_name)    the token cache's lock on it (one token request per refresh)
+local json = require "coze.json"
+
+local ngx = rawget(_G, "ngx")
+if type(ngx) ~= "table" or type(ngx.get_phase) ~= "function" then
+  error("coze.ngx is for nginx's lua module (OpenResty) only", 2)
+end
+
+local tostring, type = tostring, type
+
+local _M = {}
+
+-- One SSE record: event/id/data lines (a multi-line payload as several data lines).
+local function record(name, raw, id)
+  local head = "event: " .. name .. "\n"
+  if id then head = "id: " .. id .. "\n" .. head end
+  if raw:find("[\r\n]") then raw = raw:gsub("\r\n", "\n"):gsub("\r", "\n"):gsub("\n", "\ndata: ") end
+  return head .. "data: " .. raw .. "\n\n"
+end
+_M.record = record
+
+-- The error event a browser gets when the upstream failed after the headers went out, so a failed
+-- answer never looks complete.
+local function error_record(err)
+  local data = json.encode {
+    code = err.code or err.kind, msg = tostring(err.msg or err), logid = err.logid,
+  } or '{"code":"relay","msg":"upstream failed"}'
+  return "event: error\ndata: " .. data .. "\n\n"
+end
+
+local function start_headers()
+  if ngx.headers_sent then return end
+  local h = ngx.header
+  h["Content-Type"] = "text/event-stream"
+  h["Cache-Control"] = "no-cache"
+  h["X-Accel-Buffering"] = "no"
+end
+
+-- The browser went away (needs `lua_check_client_abort on;`): close the upstream stream, which
+-- closes its connection and, for chat:stream{ cancel_on_close = true }, cancels the chat.
+local function watch_abort(stream, opts)
+  local ok = ngx.on_abort(function()
+    pcall(stream.close, stream)
+    if opts.on_abort then pcall(opts.on_abort, stream) end
+    ngx.exit(499)
+  end)
+  return ok
+end
+
+-- map(ev) -> string (the new data, same event name) | table { event?, data = string|table, id? } | nil (skip)
+local function mapped(ev, map)
+  local out = map(ev)
+  if out == nil then return nil end
+  if type(out) == "string" then return record(ev.event, out, ev.id) end
+  if type(out) ~= "table" then error("coze.ngx.relay: opts.map must return a string, a table or nil", 0) end
+  local data = out.data
+  if type(data) ~= "string" then data = json.encode(data) or "null" end
+  return record(out.event or ev.event, data, out.id)
+end
+
+-- relay(stream, opts) -> events relayed | nil, err
+-- opts: map (see mapped), flush ("event": ngx.flush(true) per event; "batch" (default): per batch of
+-- events that arrived together), on_abort (fn(stream), called when the browser went away).
+function _M.relay(stream, opts)
+  opts = opts or {}
+  local map, per_event = opts.map, opts.flush == "event"
+  start_headers()
+  watch_abort(stream, opts)
+  local n, buf, nb = 0, {}, 0
+  local failed
+  local function flush()
+    if nb > 0 then
+      local ok, werr = ngx.print(buf)
+      for i = nb, 1, -1 do buf[i] = nil end
+      nb = 0
+      if not ok then return nil, werr end
+    end
+    local ok, ferr = ngx.flush(true)
+    if not ok then return nil, ferr end
+    return true
+  end
+  -- flushes when the next event would need a read (nothing parsed ahead), so a batch is what came
+  -- in together and nothing waits in our buffer while the upstream is quiet
+  local function drained()
+    return stream._rq[stream._ri] == nil and stream._q[stream._qi] == nil
+  end
+  local function put(rec)
+    n = n + 1
+    if rec then
+      nb = nb + 1
+      buf[nb] = rec
+    end
+    if per_event or stream.finished or drained() then
+      local ok, werr = flush()
+      if not ok then
+        stream:close()
+        error({ relay_write = tostring(werr) })
+      end
+    end
+  end
+  local ok, e
+  if map then
+    ok, e = pcall(function()
+      while true do
+        local ev, err = stream:next()
+        if not ev then return err end
+        put(mapped(ev, map))
+      end
+    end)
+  else
+    -- raw_events(): the stream's own fast path (no event table); its failure raises the error object
+    -- the record's pieces go to ngx.print as they are (no joined string per event)
+    local iter, state = stream:raw_events()
+    ok, e = pcall(function()
+      for name, raw, id in iter, state do
+        if id or raw:find("[\r\n]") then
+          put(record(name, raw, id))
+        else
+          buf[nb + 1], buf[nb + 2], buf[nb + 3], buf[nb + 4] = "event: ", name, "\ndata: ", raw
+          nb = nb + 4
+          put("\n\n")
+        end
+      end
+    end)
+  end
+  if not ok then
+    if type(e) == "table" and e.relay_write then
+      return nil, require("coze.errors").new("transport", { msg = "writing to the client: " .. e.relay_write })
+    end
+    if getmetatable(e) == nil or e.kind == nil then error(e, 0) end -- a bug or map's error: not ours to hide
+    failed = e
+  elseif map then
+    failed = e
+  end
+  if failed then
+    -- an api error came as an `error` event, which was relayed above; anything else (reset,
+    -- truncation, timeouts) gets one here
+    if failed.kind ~= "api" then
+      nb = nb + 1
+      buf[nb] = error_record(failed)
+    end
+    flush()
+    stream:close()
+    return nil, failed
+  end
+  flush()
+  stream:close()
+  return n
+end
+
+-- shared_store(dict_name): store:get(key) / store:set(key, entry), entries kept as JSON.
+local Store = {}
+Store.__index = Store
+Store.__tostring = function() return "coze.ngx.SharedStore (redacted)" end
+
+local function dict_of(where, name)
+  local d = ngx.shared[name]
+  if not d then
+    error("coze.ngx." .. where .. ": no shared dict '" .. tostring(name)
+      .. "': add `lua_shared_dict " .. tostring(name) .. " 1m;` to the http block of nginx.conf", 3)
+  end
+  return d
+end
+
+function _M.shared_store(dict_name)
+  return setmetatable({ dict = dict_of("shared_store", dict_name) }, Store)
+end
+
+function Store:get(key)
+  local s = self.dict:get("coze:token:" .. key)
+  if s == nil then return nil end
+  return json.decode(s)
+end
+
+function Store:set(key, entry)
+  local s = json.encode(entry)
+  local ok, err = self.dict:set("coze:token:" .. key, s)
+  if not ok then error("coze.ngx.shared_store: cannot store the token: " .. tostring(err), 2) end
+end
+
+-- shared_lock(dict_name): one holder per key across the workers, by dict:add with an expiry (a
+-- crashed holder's lock runs out); waiters look again every 10 ms through on_wait (ngx.sleep).
+local Lock = {}
+Lock.__index = Lock
+Lock.__tostring = function() return "coze.ngx.SharedLock" end
+
+local counter = 0
+
+function _M.shared_lock(dict_name)
+  return setmetatable({ dict = dict_of("shared_lock", dict_name) }, Lock)
+end
+
+function Lock:lock(key, opts)
+  local on_wait = opts and opts.on_wait
+  local ttl = (opts and opts.timeout_ms or 120000) / 1000
+  counter = counter + 1
+  local owner = ngx.worker.pid() .. ":" .. counter .. ":" .. ngx.now()
+  local k = "coze:lock:" .. key
+  while true do
+    local ok, err = self.dict:add(k, owner, ttl)
+    if ok then return owner end
+    if err ~= "exists" then return nil, err end
+    if not on_wait then return nil, "busy" end
+    on_wait(10)
+  end
+end
+
+function Lock:unlock(key, owner)
+  local k = "coze:lock:" .. key
+  if self.dict:get(k) == owner then self.dict:delete(k) end
+end
+
+return _M

@@ -1,0 +1,487 @@
+-- Transport on nginx cosockets (OpenResty): HTTP/1.1 written here (Debian ships no lua-resty-http),
+-- every wait a yield to nginx inside the cosocket, so a call never blocks the worker. The header
+-- block goes through the same pure C rules as libcurl's (core.parse_headers), stream bodies into the
+-- same C SSE parser (read_into), so events and errors are the same on both transports.
+--
+-- A cosocket can only block-by-yielding inside receive, so this transport cannot poll:
+-- t.can_poll = false, and every wait_ms means "until something arrives" (transport/README.md).
+-- Chunked bodies go through the pure C decoder (csrc/chunked.c), straight into the SSE parser.
+local core = require "coze.core"
+local errors = require "coze.errors"
+
+local ngx = rawget(_G, "ngx")
+
+local _M = {}
+
+local Transport = {}
+Transport.__index = Transport
+
+local Handle = {}
+Handle.__index = Handle
+
+local READ_MAX = 65536        -- bytes handed out per read at most
+local FILE_CHUNK = 65536      -- bytes of a multipart file part read from disk at a time
+local HEADER_MAX = 256 * 1024 -- the header block's limit, as csrc/headers.h COZE_HEADERS_MAX_BYTES
+local LINE_MAX = 8192         -- a status or chunk-size line
+local POOL_IDLE_MS = 60000
+local POOL_SIZE = 64
+
+-- What to add to nginx.conf, for the errors that come from a missing directive.
+local HINT_RESOLVER = " (cosockets resolve through nginx: add a `resolver` directive to nginx.conf, e.g. `resolver 127.0.0.53 ipv6=off;`)"
+local HINT_CA = " (nginx verifies with `lua_ssl_trusted_certificate`: add e.g. `lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;` and `lua_ssl_verify_depth 3;` to nginx.conf)"
+
+-- opts: tls_verify (default true), pool_size, pool_idle_ms. proxy/ca_file/ca_path are refused per
+-- request (nginx's own directives hold the CA; a CONNECT tunnel is not implemented yet).
+function _M.new(opts)
+  opts = opts or {}
+  return setmetatable({
+    can_poll = false,
+    proxy = opts.proxy, ca_file = opts.ca_file, ca_path = opts.ca_path,
+    tls_verify = opts.tls_verify ~= false,
+    pool_size = opts.pool_size or POOL_SIZE,
+    pool_idle_ms = opts.pool_idle_ms or POOL_IDLE_MS,
+  }, Transport)
+end
+
+function Transport:now_ms() return ngx.now() * 1000 end
+function Transport:time() return ngx.time() end
+function Transport:sleep_ms(ms) ngx.sleep((ms or 0) / 1000) end
+
+function Transport.default_on_wait()
+  local sleep = ngx.sleep
+  return function(ms) sleep((ms or 1) / 1000) end
+end
+
+function Transport:close() end -- the pool is nginx's, per worker
+
+local function terr(msg, fields)
+  fields = fields or {}
+  fields.msg = msg
+  return errors.new("transport", fields)
+end
+
+local function timeout_err(which, msg)
+  return errors.new("timeout", { timeout = which, msg = msg, not_sent = which == "connect" or nil })
+end
+
+-- scheme, host, port, target ("/path?query")
+local function parse_url(url)
+  local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
+  if not scheme then return nil end
+  scheme = scheme:lower()
+  local authority, target = rest:match("^([^/?#]*)(.*)$")
+  target = target:gsub("#.*$", "")
+  if target == "" then target = "/" elseif target:sub(1, 1) == "?" then target = "/" .. target end
+  authority = authority:gsub("^.*@", "")
+  local host, port = authority:match("^%[([^%]]+)%]:?(%d*)$")
+  if not host then host, port = authority:match("^([^:]+):?(%d*)$") end
+  if not host or host == "" then return nil end
+  local default = scheme == "https" and 443 or 80
+  port = tonumber(port) or default
+  local hosthdr = authority:find("^%[") and ("[" .. host .. "]") or host
+  if port ~= default then hosthdr = hosthdr .. ":" .. port end
+  return scheme, host, port, target, hosthdr
+end
+
+local function quoted(s)
+  return (s:gsub('[\\"]', "\\%0"))
+end
+
+-- Multipart body as a list of pieces (strings, or { path = } read from disk when sent) and its length.
+local function multipart(parts)
+  local boundary = "------------------------coze" .. string.format("%08x%08x",
+    math.random(0, 0x7fffffff), math.random(0, 0x7fffffff))
+  local pieces, len = {}, 0
+  for _, p in ipairs(parts) do
+    if (p.name or ""):find("[\r\n]") or (p.filename or ""):find("[\r\n]") or (p.type or ""):find("[\r\n]") then
+      return nil, nil, "multipart part name, filename or type holds a line break"
+    end
+    local h = "--" .. boundary .. "\r\nContent-Disposition: form-data; name=\"" .. quoted(p.name or "") .. "\""
+    if p.filename then h = h .. "; filename=\"" .. quoted(p.filename) .. "\"" end
+    local ctype = p.type or ((p.filename or p.path) and "application/octet-stream")
+    if ctype then h = h .. "\r\nContent-Type: " .. ctype end
+    h = h .. "\r\n\r\n"
+    pieces[#pieces + 1] = h
+    len = len + #h
+    if p.path then
+      local f, msg = io.open(p.path, "rb")
+      if not f then return nil, nil, "cannot open file '" .. p.path .. "': " .. tostring(msg) end
+      local size = f:seek("end")
+      f:close()
+      pieces[#pieces + 1] = { path = p.path, size = size }
+      len = len + size
+    else
+      local d = p.data or ""
+      pieces[#pieces + 1] = d
+      len = len + #d
+    end
+    pieces[#pieces + 1] = "\r\n"
+    len = len + 2
+  end
+  local tail = "--" .. boundary .. "--\r\n"
+  pieces[#pieces + 1] = tail
+  len = len + #tail
+  return pieces, len, boundary
+end
+
+-- The timeout for the next socket operation: the phase's own limit, cut by the total deadline.
+-- Returns ms (0 = none; cosockets then use a day) and which limit it is.
+function Handle:_limit(phase_ms, which)
+  local ms = phase_ms or 0
+  if self.deadline then
+    local left = self.deadline - ngx.now() * 1000
+    if left < 1 then left = 1 end
+    if ms == 0 or left < ms then return left, "total" end
+  end
+  if ms == 0 then return 86400000, which end
+  return ms, which
+end
+
+function Handle:_settimeout(phase_ms, which)
+  local ms, w = self:_limit(phase_ms, which)
+  self.sock:settimeout(ms)
+  self.which = w
+end
+
+-- A socket failure as an error object (the socket is dropped: nothing more can come of it).
+function Handle:_fail(msg, during)
+  self:_drop()
+  local e
+  if msg == "timeout" then
+    e = timeout_err(self.which, during .. ": timed out (" .. self.which .. ")")
+  elseif msg == "closed" then
+    e = terr(during .. ": connection closed by the server", { closed = during == "reading the body" or nil })
+  else
+    e = terr(during .. ": " .. tostring(msg))
+  end
+  self.err = e
+  return nil, e
+end
+
+function Handle:_drop()
+  local sock = self.sock
+  if sock then
+    self.sock = nil
+    sock:close()
+  end
+end
+
+-- The phases of nginx's lua module where cosockets work (lua-nginx-module's docs, "Context").
+local COSOCKET_PHASES = { rewrite = true, server_rewrite = true, access = true, content = true,
+  timer = true, ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true, preread = true }
+_M.COSOCKET_PHASES = COSOCKET_PHASES
+
+-- Raises (a programming mistake, like a call at the wrong place) when the current phase has no
+-- cosockets; the SDK never falls back to blocking libcurl inside nginx.
+function _M.check_phase(level)
+  local phase = ngx.get_phase()
+  if not COSOCKET_PHASES[phase] then
+    error("coze: no HTTP calls in nginx's '" .. tostring(phase) .. "' phase (cosockets are not "
+      .. "available there, and a blocking call would stall the worker): make the call from a "
+      .. "rewrite/access/content handler or from a timer, e.g. ngx.timer.at(0, function() ... end)",
+      (level or 1) + 1)
+  end
+end
+
+function Transport:request(req)
+  if type(ngx) ~= "table" or not ngx.socket then
+    return nil, terr("coze.transport.ngx needs nginx's lua module (OpenResty)")
+  end
+  _M.check_phase(2)
+  local proxy = req.proxy or self.proxy
+  if proxy and proxy ~= "" then
+    return nil, terr("coze.transport.ngx: proxies are not supported yet; leave `proxy` unset inside nginx")
+  end
+  if (req.ca_file or self.ca_file) or (req.ca_path or self.ca_path) then
+    return nil, terr("coze.transport.ngx: ca_file/ca_path cannot be set per request inside nginx" .. HINT_CA)
+  end
+  local scheme, host, port, target, hosthdr = parse_url(req.url)
+  if not scheme or (scheme ~= "http" and scheme ~= "https") then
+    return nil, terr("unsupported URL: " .. tostring(req.url))
+  end
+  local verify = req.tls_verify
+  if verify == nil then verify = self.tls_verify end
+  local h = setmetatable({
+    t = self, req = req, scheme = scheme, host = host, port = port,
+    deadline = (req.total_timeout_ms or 0) > 0 and ngx.now() * 1000 + req.total_timeout_ms or nil,
+    state = "start", which = "connect", reuse = false,
+  }, Handle)
+
+  local sock, serr = ngx.socket.tcp()
+  if not sock then -- a phase without cosockets
+    return nil, terr("coze.transport.ngx: " .. tostring(serr))
+  end
+  h.sock = sock
+  h:_settimeout(req.connect_timeout_ms, "connect")
+  local pool = scheme .. ":" .. host .. ":" .. port .. (verify and "" or ":noverify")
+  local ok, cerr = sock:connect(host, port, { pool = pool, pool_size = self.pool_size })
+  if not ok then
+    h.sock = nil
+    sock:close()
+    if cerr == "timeout" then
+      return nil, timeout_err(h.which == "total" and "total" or "connect", "connecting to " .. host .. ": timed out")
+    end
+    local msg = "cannot connect to " .. host .. ":" .. port .. ": " .. tostring(cerr)
+    if tostring(cerr):find("no resolver", 1, true) or tostring(cerr):find("could not be resolved", 1, true) then
+      msg = msg .. HINT_RESOLVER
+    end
+    return nil, terr(msg, { not_sent = true })
+  end
+  if scheme == "https" and sock:getreusedtimes() == 0 then
+    local sni = host
+    if host:find(":", 1, true) then sni = nil end -- an IPv6 literal carries no SNI
+    -- lua-nginx-module 0.10.23 sometimes reports a refused certificate as success (and then
+    -- closes the socket) or trips an assertion in resty.core: both are caught as a refusal below
+    local okc, sess, herr = pcall(sock.sslhandshake, sock, false, sni, verify)
+    if not okc then sess, herr = nil, "certificate verify failed (" .. tostring(sess) .. ")" end
+    if sess and not sock:getreusedtimes() then
+      sess, herr = nil, "certificate verify failed (nginx's error log names the reason)"
+    end
+    if not sess then
+      h.sock = nil
+      sock:close()
+      if herr == "timeout" then
+        return nil, timeout_err(h.which == "total" and "total" or "connect", "TLS handshake with " .. host .. ": timed out")
+      end
+      herr = tostring(herr)
+      -- nginx reports a refused certificate as "<X509 verify code>: <reason>"
+      if herr:find("^%d+: ") or herr:find("certificate verify failed", 1, true) then
+        return nil, terr("TLS certificate of " .. host .. " not trusted: " .. herr .. HINT_CA, { tls = true })
+      end
+      return nil, terr("TLS handshake with " .. host .. " failed: " .. herr, { not_sent = true })
+    end
+  end
+  h.fresh = sock:getreusedtimes() == 0
+
+  -- The request head and body.
+  local lines = { req.method .. " " .. target .. " HTTP/1.1", "Host: " .. hosthdr }
+  local has = {}
+  for _, l in ipairs(req.headers or {}) do
+    local name = l:match("^([^:]+):")
+    if name then has[name:lower()] = true end
+    lines[#lines + 1] = l
+  end
+  local pieces
+  if req.parts then
+    local len, boundary
+    pieces, len, boundary = multipart(req.parts)
+    if not pieces then
+      h:_drop()
+      return nil, errors.new("io", { msg = boundary })
+    end
+    if not has["content-type"] then
+      lines[#lines + 1] = "Content-Type: multipart/form-data; boundary=" .. boundary
+    end
+    lines[#lines + 1] = "Content-Length: " .. len
+  elseif req.body then
+    lines[#lines + 1] = "Content-Length: " .. #req.body
+  elseif req.method == "POST" or req.method == "PUT" or req.method == "PATCH" then
+    lines[#lines + 1] = "Content-Length: 0"
+  end
+  lines[#lines + 1] = "\r\n"
+  local head = table.concat(lines, "\r\n")
+  h:_settimeout(req.first_byte_timeout_ms, "first_byte")
+  local sent, werr
+  if req.body and #req.body <= READ_MAX then
+    sent, werr = sock:send(head .. req.body)
+  else
+    sent, werr = sock:send(head)
+    if sent and req.body then sent, werr = sock:send(req.body) end
+    if sent and pieces then
+      h.upload_total = 0
+      for _, p in ipairs(pieces) do
+        if type(p) == "string" then
+          sent, werr = sock:send(p)
+        else
+          local f, msg = io.open(p.path, "rb")
+          if not f then
+            h:_drop()
+            return nil, errors.new("io", { msg = "cannot open file '" .. p.path .. "': " .. tostring(msg) })
+          end
+          while sent do
+            local data = f:read(FILE_CHUNK)
+            if not data then break end
+            sent, werr = sock:send(data)
+          end
+          f:close()
+        end
+        if not sent then break end
+      end
+    end
+  end
+  if not sent then
+    -- a kept-alive connection the server closed meanwhile: nothing of this request was taken
+    local _, e = h:_fail(werr, "sending the request")
+    if not h.fresh and werr == "closed" then e.not_sent = true end
+    return nil, e
+  end
+  h.state = "sent"
+  return h
+end
+
+-- One line (without CRLF) within LINE_MAX.
+function Handle:_line(during)
+  local line, err, partial = self.sock:receive("*l")
+  if not line then
+    if err == "closed" and partial == "" and during == "reading the status line" and not self.fresh then
+      -- a pooled connection the server had closed (as libcurl, which retries it at once)
+      local _, e = self:_fail(err, during)
+      e.not_sent = true
+      return nil, e
+    end
+    return self:_fail(err, during)
+  end
+  if #line > LINE_MAX and during ~= "reading the headers" then
+    return self:_fail("line too long", during)
+  end
+  return line
+end
+
+function Handle:wait_headers()
+  if self.status then return self.status end
+  if self.err then return nil, self.err end
+  if not self.sock then return nil, terr("closed") end
+  while true do
+    self:_settimeout(self.req.first_byte_timeout_ms, "first_byte")
+    local line, err = self:_line("reading the status line")
+    if not line then return nil, err end
+    local version, status = line:match("^HTTP/(%d%.%d) (%d%d%d)")
+    if not version then
+      return self:_fail("malformed status line", "reading the status line")
+    end
+    status = tonumber(status)
+    local block, n = {}, 0
+    while true do
+      local l, lerr = self:_line("reading the headers")
+      if not l then return nil, lerr end
+      if l == "" then break end
+      n = n + #l + 2
+      if n > HEADER_MAX then return self:_fail("response headers too large", "reading the headers") end
+      block[#block + 1] = l
+    end
+    if status >= 200 or status == 101 then
+      local headers, perr = core.parse_headers(table.concat(block, "\r\n") .. "\r\n")
+      if not headers then return self:_fail(perr, "reading the headers") end
+      self.status, self.hdrs = status, headers
+      local conn = (headers["connection"] or ""):lower()
+      self.reuse = version == "1.1" and not conn:find("close", 1, true)
+      local te = (headers["transfer-encoding"] or ""):lower()
+      local ce = (headers["content-encoding"] or "identity"):lower()
+      if ce ~= "identity" and ce ~= "" then
+        return self:_fail("response body in content-encoding '" .. ce .. "', which was not asked for",
+          "reading the headers")
+      end
+      if self.req.method == "HEAD" or status == 204 or status == 304 then
+        self.left = 0
+      elseif te ~= "" then
+        if not te:find("chunked%s*$") then
+          return self:_fail("unsupported transfer-encoding '" .. te .. "'", "reading the headers")
+        end
+        self.chunked, self.dec = true, core.chunked_decoder()
+      elseif headers["content-length"] then
+        local len = tonumber(headers["content-length"]:match("^%s*(%d+)%s*$"))
+        if not len then return self:_fail("invalid Content-Length", "reading the headers") end
+        self.left = len
+      else
+        self.left, self.reuse = nil, false -- delimited by the close
+      end
+      self.state = "body"
+      if self.left == 0 and not self.chunked then self:_done() end
+      return status
+    end
+  end
+end
+
+function Handle:headers() return self.hdrs end
+
+-- The body was read to its end: the connection goes back to nginx's pool when the server allows.
+function Handle:_done()
+  self.state = "done"
+  local sock = self.sock
+  if not sock then return end
+  self.sock = nil
+  if self.reuse then
+    sock:setkeepalive(self.t.pool_idle_ms, self.t.pool_size)
+  else
+    sock:close()
+  end
+end
+
+local BODY = "reading the body"
+
+-- A chunked body through the C decoder (csrc/chunked.c): the next decoded bytes, or with a parser
+-- true once they went into it (no Lua string); nil at the end.
+function Handle:_read_chunked(parser)
+  local dec = self.dec
+  while true do
+    local data, err = self.sock:receiveany(READ_MAX)
+    if not data then return self:_fail(err, BODY) end
+    local out, done = dec:feed(data, parser)
+    if out == nil then return self:_fail(done, BODY) end
+    if done then
+      self:_done()
+      if parser or out ~= "" then return out end
+      return nil
+    end
+    if parser or out ~= "" then return out end
+  end
+end
+
+-- h:read(wait_ms): the next body bytes; nil at the clean end; nil, err. Never false (can_poll = false).
+function Handle:read()
+  if self.state == "done" then return nil end
+  if self.err then return nil, self.err end
+  if self.state ~= "body" then
+    if self.state == "closed" then return nil end
+    local st, err = self:wait_headers()
+    if not st then return nil, err end
+    if self.state == "done" then return nil end
+  end
+  self:_settimeout(self.req.idle_timeout_ms, "idle")
+  if self.chunked then return self:_read_chunked() end
+  local left = self.left
+  if left == 0 then
+    self:_done()
+    return nil
+  end
+  local data, err = self.sock:receiveany(left and (left < READ_MAX and left or READ_MAX) or READ_MAX)
+  if not data then
+    if err == "closed" and left == nil then -- a close-delimited body ends so
+      self:_drop()
+      self.state = "done"
+      return nil
+    end
+    return self:_fail(err, BODY)
+  end
+  if left then
+    left = left - #data
+    self.left = left
+    if left == 0 then self:_done() end
+  end
+  return data
+end
+
+function Handle:read_into(parser, wait_ms)
+  if self.chunked and self.state == "body" and not self.err then
+    self:_settimeout(self.req.idle_timeout_ms, "idle")
+    return self:_read_chunked(parser)
+  end
+  local data, err = self:read(wait_ms)
+  if data then
+    parser:feed(data)
+    return true
+  end
+  return data, err
+end
+
+function Handle:info()
+  return { num_connects = self.fresh and 1 or 0 }
+end
+
+-- An unfinished response's connection is closed, never pooled.
+function Handle:close()
+  if self.state ~= "done" then self.state = "closed" end
+  self:_drop()
+end
+
+return _M

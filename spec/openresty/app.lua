@@ -1,0 +1,139 @@
+-- Handlers of the application nginx (spec/openresty/nginx.conf.in): the SDK over cosockets against
+-- the emulator, each location a behaviour spec/openresty_app_spec.lua checks from outside.
+local coze = require "coze"
+local json = require "cjson"
+
+local EMU = os.getenv("COZE_EMU_URL")
+local ROOT = debug.getinfo(1, "S").source:match("^@(.*)/spec/openresty/app%.lua$")
+
+local _M = {}
+
+local function arg(name) return ngx.var["arg_" .. name] end
+
+local function client(extra)
+  local o = { token = "pat_test", base_url = EMU, max_retries = 0 }
+  for k, v in pairs(extra or {}) do o[k] = v end
+  return coze.new(o)
+end
+
+local function send_json(t)
+  ngx.header["Content-Type"] = "application/json"
+  ngx.print(json.encode(t))
+end
+
+local CHAT = { bot_id = "7000000000000000001", user_id = "u1",
+  additional_messages = { { role = "user", content = "hello there, this is a relayed chat", content_type = "text" } } }
+
+local routes = {}
+
+-- /chat?fault=&drip=&flush=event&map=1&cancel=1&key=: a relayed chat
+routes["/chat"] = function()
+  local headers = {}
+  if arg("fault") then headers["X-Emu-Fault"] = ngx.unescape_uri(arg("fault")) end
+  if arg("drip") then headers["X-Emu-Drip-Ms"] = arg("drip") end
+  if arg("deltas") then -- the bench's long stream (bench/run.sh scenario 1)
+    headers["X-Emu-Deltas"] = arg("deltas")
+    headers["X-Emu-Reply"] = '"hello "'
+    headers["X-Emu-Completed"] = "short"
+  end
+  local o = { headers = headers, cancel_on_close = arg("cancel") == "1" }
+  for k, v in pairs(CHAT) do o[k] = v end
+  if arg("q") then o.additional_messages = { coze.message.user_text(ngx.unescape_uri(arg("q"))) } end
+  local stream, err = client({ idle_timeout_ms = tonumber(arg("idle")) }).chat:stream(o)
+  if not stream then
+    ngx.status = 502
+    ngx.say(tostring(err))
+    return
+  end
+  local map
+  if arg("map") == "1" then
+    map = function(ev) return { event = ev.event, data = { len = #ev.raw } } end
+  end
+  local n, rerr = require("coze.ngx").relay(stream, { flush = arg("flush"), map = map })
+  if not n then ngx.log(ngx.INFO, "relay ended: ", tostring(rerr)) end
+end
+
+-- /scenario?name=: one of spec/helpers/fault_scenarios.lua over cosockets; its outcome as JSON
+routes["/scenario"] = function()
+  local sc = require "helpers.fault_scenarios"
+  local name = arg("name")
+  local c = coze.new(sc.client_opts(name, EMU))
+  local out = sc.cases[name](c, "ngx-" .. name .. "-" .. ngx.now())
+  send_json(out)
+end
+
+-- /keepalive?n=: n sequential calls; the spec reads which upstream connections the emulator saw
+routes["/keepalive"] = function()
+  local c = client()
+  local ok = 0
+  for _ = 1, tonumber(arg("n")) or 100 do
+    if c.conversations:create {} then ok = ok + 1 end
+  end
+  send_json { ok = ok }
+end
+
+-- /abandon: a stream read for one event and closed, then a call: the call must work (on a new connection)
+routes["/abandon"] = function()
+  local c = client()
+  local o = { headers = { ["X-Emu-Drip-Ms"] = "50" } }
+  for k, v in pairs(CHAT) do o[k] = v end
+  local s = assert(c.chat:stream(o))
+  local ev = s:next()
+  s:close()
+  local res, err = c.conversations:create {}
+  send_json { first = ev and ev.event, ok = res ~= nil, err = err and tostring(err) }
+end
+
+-- /jwt: a call with a JWT auth object built per request, its token shared through the dict
+local PEM
+routes["/jwt"] = function()
+  if not PEM then
+    local f = assert(io.open(ROOT .. "/spec/fixtures/keys/rsa_pkcs8.pem", "rb"))
+    PEM = f:read("*a")
+    f:close()
+  end
+  local cn = require "coze.ngx"
+  local auth = coze.auth.jwt { client_id = "emu-client-jwt", public_key_id = "emu-kid-1", private_key = PEM,
+    base_url = EMU, store = cn.shared_store("coze_tokens"), lock = cn.shared_lock("coze_tokens") }
+  local c = coze.new { auth = auth, base_url = EMU, max_retries = 0 }
+  local headers = {}
+  if arg("fault") then
+    headers["X-Emu-Fault"] = ngx.unescape_uri(arg("fault"))
+    headers["X-Emu-Fault-Key"] = arg("key")
+  end
+  local res, err = c.conversations:create { headers = headers }
+  send_json { ok = res ~= nil, err = err and tostring(err), pid = ngx.worker.pid() }
+end
+
+-- /tls?verify=0: a call to the emulator's TLS port (a self-signed certificate nginx does not trust)
+routes["/tls"] = function()
+  local tls = EMU:gsub("^http:", "https:"):gsub(":(%d+)$", function(p) return ":" .. (tonumber(p) + 1) end)
+  local c = client { base_url = tls, tls_verify = arg("verify") ~= "0" }
+  local res, err = c.conversations:create {}
+  send_json { ok = res ~= nil, kind = err and err.kind, tls = err and err.tls, msg = err and tostring(err) }
+end
+
+-- /resolve: an unresolvable host
+routes["/resolve"] = function()
+  local c = client { base_url = "http://no-such-host.invalid" }
+  local res, err = c.conversations:create {}
+  send_json { ok = res ~= nil, kind = err and err.kind, not_sent = err and err.not_sent, msg = err and tostring(err) }
+end
+
+routes["/log_result"] = function()
+  ngx.print(ngx.shared.app:get("log_phase") or "")
+end
+
+-- log_by_lua: no cosockets there; the call must raise the documented error
+function _M.log_phase()
+  local ok, e = pcall(function() return client().conversations:create {} end)
+  ngx.shared.app:set("log_phase", ok and "no error" or tostring(e))
+end
+
+function _M.handle()
+  local fn = routes[ngx.var.uri]
+  if not fn then return ngx.exit(404) end
+  return fn()
+end
+
+return _M
