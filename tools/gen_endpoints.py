@@ -1191,7 +1191,7 @@ def reference_md(model, root, api):
                "`{ event = name, id = ..., raw = data text, data = decoded JSON (lazy) }`. Event names\n"
                "(catalog/events.md):\n\n")
     for profile, title in (("chat", "chat (`chat:stream`, `chat:submit_tool_outputs_stream`, `workflows.chat:stream`)"),
-                           ("workflow", "workflow (`workflows.runs:stream`, `workflows.runs:stream_resume`)")):
+                           ("workflow", "workflow (`workflows.runs:stream`, `workflows.runs:resume`)")):
         out.append("### %s\n\n| event | data | meaning |\n|---|---|---|\n" % title)
         for name, data, meaning in events[profile]:
             out.append("| `%s` | %s | %s |\n" % (name, md_cell(data), md_cell(meaning)))
@@ -1519,7 +1519,7 @@ local WorkflowStream = {}
 function WorkflowStream:next() end
 ---@return fun(): coze.WorkflowEvent
 function WorkflowStream:events() end
---- After an Interrupt: workflows.runs:stream_resume with the interrupt's ids.
+--- After an Interrupt: workflows.runs:resume with the interrupt's ids.
 ---@param opts { resume_data: string } | coze.CallOptions
 ---@return coze.WorkflowStream|nil stream
 ---@return coze.Error|nil err

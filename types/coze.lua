@@ -278,7 +278,7 @@ local WorkflowStream = {}
 function WorkflowStream:next() end
 ---@return fun(): coze.WorkflowEvent
 function WorkflowStream:events() end
---- After an Interrupt: workflows.runs:stream_resume with the interrupt's ids.
+--- After an Interrupt: workflows.runs:resume with the interrupt's ids.
 ---@param opts { resume_data: string } | coze.CallOptions
 ---@return coze.WorkflowStream|nil stream
 ---@return coze.Error|nil err
