@@ -10,7 +10,8 @@ local APP = "http://127.0.0.1:" .. (EMU_PORT + 10)
 local APP2 = "http://127.0.0.1:" .. (EMU_PORT + 11) -- 2 workers
 
 local function ctl(cmd, port, workers)
-  local ok = os.execute(string.format("COZE_EMU_URL=%s COZE_APP_PORT=%d COZE_APP_WORKERS=%d spec/openresty/ctl %s >/dev/null",
+  -- without LD_PRELOAD: make sanitize preloads the ASan runtime into lua5.4, and nginx must not inherit it
+  local ok = os.execute(string.format("env -u LD_PRELOAD COZE_EMU_URL=%s COZE_APP_PORT=%d COZE_APP_WORKERS=%d spec/openresty/ctl %s >/dev/null",
     emu.url, port, workers, cmd))
   assert(ok == true or ok == 0, "spec/openresty/ctl " .. cmd .. " failed")
 end
