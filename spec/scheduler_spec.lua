@@ -29,6 +29,17 @@ local function read_reply(stream)
   return table.concat(parts), completed
 end
 
+-- Streams a chat of n "ab" deltas through client and returns how many deltas arrived.
+local function count_deltas(client, n)
+  local stream = assert(client.chat:stream { bot_id = "bot_1", user_id = "u1",
+    headers = { ["X-Emu-Deltas"] = tostring(n), ["X-Emu-Reply"] = '"ab"', ["X-Emu-Completed"] = "short" } })
+  local got = 0
+  for ev in stream:events() do
+    if ev.event == "conversation.message.delta" then got = got + 1 end
+  end
+  return got
+end
+
 -- Steps like a frame loop (sleep ms between steps) until every task finished or limit_ms passed.
 -- Returns the step count, the longest step in ms and the time of all steps together.
 local function frames(sched, budget, sleep_ms, limit_ms)
@@ -80,13 +91,7 @@ describe("coze.scheduler", function()
     local tasks = {}
     for i = 1, 5 do
       tasks[i] = sched:spawn(function()
-        local stream = assert(c.chat:stream { bot_id = "bot_1", user_id = "u1",
-          headers = { ["X-Emu-Deltas"] = "3000", ["X-Emu-Reply"] = '"ab"', ["X-Emu-Completed"] = "short" } })
-        local n = 0
-        for ev in stream:events() do
-          if ev.event == "conversation.message.delta" then n = n + 1 end
-        end
-        return n
+        return count_deltas(c, 3000)
       end)
     end
     frames(sched, 2, 1, 20000)
@@ -229,13 +234,7 @@ describe("coze.scheduler", function()
   it("makes a task that always has data yield once the budget is spent", function()
     local sched = coze.scheduler()
     local task = sched:spawn(function()
-      local stream = assert(client.chat:stream { bot_id = "bot_1", user_id = "u1",
-        headers = { ["X-Emu-Deltas"] = "30000", ["X-Emu-Reply"] = '"ab"', ["X-Emu-Completed"] = "short" } })
-      local n = 0
-      for ev in stream:events() do
-        if ev.event == "conversation.message.delta" then n = n + 1 end
-      end
-      return n
+      return count_deltas(client, 30000)
     end)
     -- the collector is paused while the frames run: a collection over the large heap the whole
     -- suite leaves takes tens of ms inside whichever step allocates, which is the VM's pause,
