@@ -225,6 +225,14 @@ static int l_ws_send_close(lua_State *L)
   return push_sent(L, coze_wsconn_send_close(u->c, code, reason, n, &err), &err);
 }
 
+/* cork(on): true | false (uncorked, queued: flush) | nil, msg, kind */
+static int l_ws_cork(lua_State *L)
+{
+  l_ws *u = check_ws(L);
+  coze_wsconn_error err;
+  return push_sent(L, coze_wsconn_cork(u->c, lua_toboolean(L, 2), &err), &err);
+}
+
 static int l_ws_flush(lua_State *L)
 {
   l_ws *u = check_ws(L);
@@ -321,7 +329,7 @@ static int l_ws_audio(lua_State *L)
   coze_jscan_field data = { "data", 4, 0, 0, 0 };
   coze_jscan_field field = { NULL, 0, 0, 0, 0 };
   const char *b64;
-  unsigned char *out;
+  unsigned char small[6144], *out;
   char err[64];
   field.key = key;
   field.key_len = kl;
@@ -331,7 +339,11 @@ static int l_ws_audio(lua_State *L)
     return 1;
   }
   b64 = s + data.start + field.start;
-  out = (unsigned char *)lua_newuserdata(L, coze_crypto_b64_declen(field.len) + 1); /* collected scratch */
+  /* an audio chunk of up to ~130 ms of 24 kHz PCM decodes on the stack; larger ones into a collected
+   * userdata */
+  out = coze_crypto_b64_declen(field.len) + 1 <= sizeof small
+          ? small
+          : (unsigned char *)lua_newuserdata(L, coze_crypto_b64_declen(field.len) + 1);
   if (coze_crypto_b64_decode(b64, field.len, out, &outlen, err, sizeof err) != 0) {
     lua_pushboolean(L, 0);
     return 1;
@@ -349,6 +361,7 @@ void coze_l_ws_open(lua_State *L)
     {"send_b64", l_ws_send_b64},
     {"send_close", l_ws_send_close},
     {"flush", l_ws_flush},
+    {"cork", l_ws_cork},
     {"pending", l_ws_pending},
     {"idle_ms", l_ws_idle_ms},
     {"ready", l_ws_ready},

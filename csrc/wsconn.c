@@ -16,6 +16,9 @@
 #include "wshs.h"
 
 #define READ_CHUNK 65536
+/* While corked, frames are written once this much is queued (and at uncork): ~70 audio chunks of
+ * 20 ms per write. */
+#define CORK_BYTES 65536
 #define MAX_ERROR_BODY 65536
 
 enum { PHASE_CONNECT, PHASE_HEAD, PHASE_BODY, PHASE_OPEN };
@@ -34,6 +37,7 @@ struct coze_wsconn {
   int status;
   int eof;
   int close_sent;
+  int corked;              /* cork depth: data frames queue (coze_wsconn_cork) */
   int starved;             /* recv found only part of a frame: the buffered bytes are no news */
   long long last_rx_ms;
   char key[COZE_WSHS_KEY_LEN + 1];
@@ -425,12 +429,26 @@ static unsigned char *frame_start(coze_wsconn *c, int opcode, size_t n, unsigned
   return p + h;
 }
 
-static int frame_end(coze_wsconn *c, unsigned char *payload, size_t n, const unsigned char key[4],
+/* Masks the frame and writes what the socket takes, unless corked data frames may wait. */
+static int frame_end(coze_wsconn *c, int opcode, unsigned char *payload, size_t n, const unsigned char key[4],
                      coze_wsconn_error *err)
 {
   coze_ws_mask(payload, n, key);
   c->out.len = (size_t)((char *)payload - c->out.data) + n;
+  if (c->corked && opcode < COZE_WS_OP_CLOSE && coze_wsconn_pending(c) < CORK_BYTES)
+    return 1;
   return coze_wsconn_flush(c, 0, err);
+}
+
+int coze_wsconn_cork(coze_wsconn *c, int on, coze_wsconn_error *err)
+{
+  if (on) {
+    c->corked++;
+    return 1;
+  }
+  if (c->corked > 0)
+    c->corked--;
+  return c->corked ? 1 : coze_wsconn_flush(c, 0, err);
 }
 
 int coze_wsconn_send(coze_wsconn *c, int opcode, const void *payload, size_t n, coze_wsconn_error *err)
@@ -441,7 +459,7 @@ int coze_wsconn_send(coze_wsconn *c, int opcode, const void *payload, size_t n, 
     return -1;
   if (n > 0)
     memcpy(p, payload, n);
-  return frame_end(c, p, n, key, err);
+  return frame_end(c, opcode, p, n, key, err);
 }
 
 int coze_wsconn_send_b64(coze_wsconn *c, const char *pre, size_t pre_len, const void *bytes, size_t n,
@@ -459,7 +477,7 @@ int coze_wsconn_send_b64(coze_wsconn *c, const char *pre, size_t pre_len, const 
   memcpy(p, pre, pre_len);
   coze_crypto_b64_encode(bytes, n, (char *)p + pre_len); /* its NUL lands where post starts */
   memcpy(p + pre_len + b, post, post_len);
-  return frame_end(c, p, total, key, err);
+  return frame_end(c, COZE_WS_OP_TEXT, p, total, key, err);
 }
 
 int coze_wsconn_send_close(coze_wsconn *c, int code, const char *reason, size_t len, coze_wsconn_error *err)

@@ -57,6 +57,10 @@ int coze_wsconn_send_b64(coze_wsconn *c, const char *pre, size_t pre_len, const 
                          const char *post, size_t post_len, coze_wsconn_error *err);
 /* A close frame with code (0: none) and reason (cut to 123 bytes). */
 int coze_wsconn_send_close(coze_wsconn *c, int code, const char *reason, size_t len, coze_wsconn_error *err);
+/* Cork (on = 1) or uncork (on = 0; corks nest): while corked, data frames queue and go out in one
+ * write once 64 KiB are queued, at the last uncork, or when recv/flush writes queued output anyway;
+ * control frames flush at once. Returns what send returns (uncork flushes). */
+int coze_wsconn_cork(coze_wsconn *c, int on, coze_wsconn_error *err);
 /* Writes queued bytes for up to wait_ms: 1 all written, 0 some left, -1 err. */
 int coze_wsconn_flush(coze_wsconn *c, long wait_ms, coze_wsconn_error *err);
 size_t coze_wsconn_pending(const coze_wsconn *c);

@@ -1,6 +1,8 @@
 -- WebSocket bench client (bench/ws.sh).
 --   lua ws.lua URL session N   N appends of 20 ms of 16 kHz mono 16-bit PCM to /v1/chat while the
 --                              emulator answers each with one conversation.audio.delta (ev.audio read)
+--   lua ws.lua URL file N PCM  the same N chunks as ws:send_audio_file(PCM, { realtime = false }) (a
+--                              10-minute recording sent as fast as it goes: the chunks share writes)
 --   lua ws.lua URL empty       connect, the created event, close (the baseline subtracted)
 --   lua ws.lua URL latency N   N events stamped by the server; prints the median and p99 of
 --                              (ws:next() returned - written), CLOCK_REALTIME on both sides
@@ -34,7 +36,7 @@ if mode == "empty" then
     ws:close()
   end }
   print("ok")
-elseif mode == "session" then
+elseif mode == "session" or mode == "file" then
   local chunk = string.rep("\1\2", 320) -- 640 bytes = 20 ms
   local deltas, bytes = 0, 0
   local ws
@@ -43,7 +45,10 @@ elseif mode == "session" then
     assert(ws:next().event_type == "chat.created")
   end }
   run {
-    function() -- sender: a batch of appends, then the reader's turn
+    mode == "file" and function() -- sender: yields (on_wait) only while the socket is full
+      assert(ws:send_audio_file(arg[4], { realtime = false, chunk_ms = 20 }) == n * 640)
+      assert(ws:complete())
+    end or function() -- sender: a batch of appends, then the reader's turn
       for i = 1, n do
         assert(ws:append_audio(chunk))
         if i % 32 == 0 then coroutine.yield() end

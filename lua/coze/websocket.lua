@@ -91,15 +91,15 @@ function Event.__index(ev, k)
 end
 
 local function new_event(text)
-  local ev = { raw = text }
   local event_type, id, logid = ws_envelope(text)
   if event_type == false then
+    local ev = { raw = text }
     decode_all(ev)
     if ev.decode_error then return nil, ev.decode_error end
-  else
-    ev.event_type, ev.id, ev.logid = event_type, id, logid
+    return setmetatable(ev, Event)
   end
-  return setmetatable(ev, Event)
+  -- one constructor sizes the table for these fields and the lazy audio (no rehash per field)
+  return setmetatable({ raw = text, event_type = event_type, id = id, logid = logid, audio = nil }, Event)
 end
 _M.new_event = new_event
 
@@ -194,6 +194,20 @@ local function send_delta(self, event_type, bytes)
     '","data":{"delta":"', bytes, '"}}'))
   if not ok then return nil, err end
   return id
+end
+
+--- ws:cork() ... ws:uncork(): the frames sent in between may share writes (one write per 64 KiB
+-- queued, the rest at uncork), for a batch that needs no per-frame latency. Without it every send
+-- is written at once. Corks nest; next() and flushes still write what is queued. true | nil, err.
+function Session:cork()
+  if not self.conn then return nil, self.final or closed_error(self) end
+  self.conn:cork(true)
+  return true
+end
+
+function Session:uncork()
+  if not self.conn then return nil, self.final or closed_error(self) end
+  return sent(self, self.conn:cork(false))
 end
 
 -- One look for the next message or close (for coze.wait, which calls it until it is not false):
@@ -344,6 +358,7 @@ function Session:send_audio_file(path, opts)
   if chunk_ms <= 0 then args.fail(where, "field 'chunk_ms' must be positive") end
   local f, msg = io.open(path, "rb")
   if not f then return nil, errors.new("io", { op = self.op, path = path, msg = "cannot read '" .. path .. "': " .. tostring(msg) }) end
+  f:setvbuf("full", 65536) -- one read(2) per ~100 chunks of 20 ms, not per 6
   local fmt, herr = wav.read_header(f)
   if fmt == nil then
     f:close()
@@ -356,6 +371,9 @@ function Session:send_audio_file(path, opts)
   local chunk = math.max(block, math.floor(fmt.sample_rate * chunk_ms / 1000) * block)
   local left = fmt.data_bytes
   local total, started = 0, monotonic_ms()
+  local realtime = opts.realtime ~= false
+  -- not in real time nothing waits for a single chunk: they share writes (see cork)
+  if not realtime then self:cork() end
   while left == nil or left > 0 do
     local want = left and math.min(chunk, left) or chunk
     local bytes = f:read(want)
@@ -367,13 +385,17 @@ function Session:send_audio_file(path, opts)
     end
     total = total + #bytes
     if left then left = left - #bytes end
-    if opts.realtime ~= false then
+    if realtime then
       local due = started + total / block / fmt.sample_rate * 1000
       local now = monotonic_ms()
       if due > now then wait.sleep(self.transport, due - now, self.on_wait) end
     end
   end
   f:close()
+  if not realtime then
+    local ok, err = self:uncork()
+    if not ok then return nil, err end
+  end
   return total
 end
 
