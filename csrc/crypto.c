@@ -1,7 +1,8 @@
-/* OpenSSL 3 EVP behind the small API of crypto.h (base64 excepted: tables here, see below). No Lua here:
+/* OpenSSL 3 EVP behind the small API of crypto.h (base64 excepted: tables, see below). No Lua here:
  * callers own the buffers, we own every OpenSSL object and free it on every path before returning. */
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,78 +86,78 @@ size_t coze_crypto_b64_declen(size_t n)
   return n / 4 * 3 + 3;
 }
 
-/* base64 is a table lookup per character, done here rather than through EVP_EncodeBlock/EVP_DecodeBlock:
- * on 640-byte audio chunks (bench/ws.sh) OpenSSL's decoder took ~8,000 instructions plus the strict
- * validation pass it needs in front (it skips whitespace), ~24,000 in all, and its encoder ~6,700;
- * one pass over a table is ~2,000 and ~2,500. */
-static const char B64_STD[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-static const char B64_URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-/* Character -> value, 0x80 for a character outside the alphabet ('=' included). */
-static const unsigned char B64_STD_VAL[256] = {
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 62, 128, 128, 128, 63,
-  52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 128, 128, 128, 128, 128, 128,
-  128, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-  15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 128, 128, 128, 128, 128,
-  128, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-  41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-};
-static const unsigned char B64_URL_VAL[256] = {
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 62, 128, 128,
-  52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 128, 128, 128, 128, 128, 128,
-  128, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-  15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 128, 128, 128, 128, 63,
-  128, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-  41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
-  128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128, 128,
+/* base64 through lookup tables rather than EVP_EncodeBlock/EVP_DecodeBlock: on 640-byte audio chunks
+ * (bench/ws.sh, callgrind) OpenSSL's decoder took ~8,000 instructions plus the strict validation pass
+ * it needs in front (it skips whitespace), ~24,000 in all, and its encoder ~6,700; these take ~2,500
+ * and ~2,000. The tables are constant expressions built by the preprocessor. */
+#define B64_CHAR(v, url)                                                                                    \
+  ((v) < 26 ? 'A' + (v) : (v) < 52 ? 'a' + (v)-26 : (v) < 62 ? '0' + (v)-52 : (v) == 62 ? ((url) ? '-' : '+') \
+                                                                               : ((url) ? '_' : '/'))
+/* the value of character c, 64 when c is outside the alphabet ('=' included) */
+#define B64_VAL(c, url)                                                                                     \
+  ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                                                                   \
+   : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26                                                             \
+   : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52                                                             \
+   : (c) == ((url) ? '-' : '+') ? 62                                                                        \
+   : (c) == ((url) ? '_' : '/') ? 63                                                                        \
+                                : 64)
+#define B64_R4(f, a, i) f(a, i), f(a, (i) + 1), f(a, (i) + 2), f(a, (i) + 3)
+#define B64_R16(f, a, i) B64_R4(f, a, i), B64_R4(f, a, (i) + 4), B64_R4(f, a, (i) + 8), B64_R4(f, a, (i) + 12)
+#define B64_R64(f, a, i) B64_R16(f, a, i), B64_R16(f, a, (i) + 16), B64_R16(f, a, (i) + 32), B64_R16(f, a, (i) + 48)
+#define B64_R256(f, a, i) B64_R64(f, a, i), B64_R64(f, a, (i) + 64), B64_R64(f, a, (i) + 128), B64_R64(f, a, (i) + 192)
+#define B64_R4096(f, a, i)                                                                                  \
+  B64_R256(f, a, i), B64_R256(f, a, (i) + 256), B64_R256(f, a, (i) + 512), B64_R256(f, a, (i) + 768),      \
+    B64_R256(f, a, (i) + 1024), B64_R256(f, a, (i) + 1280), B64_R256(f, a, (i) + 1536),                   \
+    B64_R256(f, a, (i) + 1792), B64_R256(f, a, (i) + 2048), B64_R256(f, a, (i) + 2304),                   \
+    B64_R256(f, a, (i) + 2560), B64_R256(f, a, (i) + 2816), B64_R256(f, a, (i) + 3072),                   \
+    B64_R256(f, a, (i) + 3328), B64_R256(f, a, (i) + 3584), B64_R256(f, a, (i) + 3840)
+
+/* 12 bits -> their two standard-alphabet characters */
+#define B64_PAIR(a, i) { (char)B64_CHAR((i) >> 6, a), (char)B64_CHAR((i)&63, a) }
+static const char B64_PAIRS[4096][2] = { B64_R4096(B64_PAIR, 0, 0) };
+
+/* character -> its value already shifted to its place in a 4-character group (a bit above 24 for a
+ * character outside the alphabet), for each position, standard [0] and URL [1] alphabet */
+#define B64_AT(c, url, shift) (B64_VAL(c, url) == 64 ? (uint32_t)1 << 24 : (uint32_t)B64_VAL(c, url) << (shift))
+#define B64_D0(a, c) B64_AT(c, a, 18)
+#define B64_D1(a, c) B64_AT(c, a, 12)
+#define B64_D2(a, c) B64_AT(c, a, 6)
+#define B64_D3(a, c) B64_AT(c, a, 0)
+static const uint32_t B64_DEC[2][4][256] = {
+  { { B64_R256(B64_D0, 0, 0) }, { B64_R256(B64_D1, 0, 0) }, { B64_R256(B64_D2, 0, 0) }, { B64_R256(B64_D3, 0, 0) } },
+  { { B64_R256(B64_D0, 1, 0) }, { B64_R256(B64_D1, 1, 0) }, { B64_R256(B64_D2, 1, 0) }, { B64_R256(B64_D3, 1, 0) } },
 };
 
 /* Standard base64 with padding, or the URL alphabet without it. */
 static size_t b64_encode(const unsigned char *in, size_t n, char *out, int url)
 {
-  const char *a = url ? B64_URL : B64_STD;
   size_t o = 0, i = 0;
   for (; i + 3 <= n; i += 3) {
     unsigned long v = (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8 | in[i + 2];
-    out[o] = a[v >> 18];
-    out[o + 1] = a[(v >> 12) & 63];
-    out[o + 2] = a[(v >> 6) & 63];
-    out[o + 3] = a[v & 63];
+    memcpy(out + o, B64_PAIRS[v >> 12], 2);
+    memcpy(out + o + 2, B64_PAIRS[v & 4095], 2);
     o += 4;
   }
-  if (n - i == 1) {
-    out[o++] = a[in[i] >> 2];
-    out[o++] = a[(in[i] & 3) << 4];
-    if (!url) {
-      out[o++] = '=';
-      out[o++] = '=';
-    }
-  } else if (n - i == 2) {
-    out[o++] = a[in[i] >> 2];
-    out[o++] = a[(in[i] & 3) << 4 | in[i + 1] >> 4];
-    out[o++] = a[(in[i + 1] & 15) << 2];
+  if (n - i > 0) { /* through a small buffer: base64url's out has no room for a whole group here */
+    unsigned long v = (unsigned long)in[i] << 16 | (n - i == 2 ? (unsigned long)in[i + 1] << 8 : 0);
+    char tail[4];
+    size_t keep = url ? n - i + 1 : 4;
+    memcpy(tail, B64_PAIRS[v >> 12], 2);
+    memcpy(tail + 2, B64_PAIRS[v & 4095], 2);
     if (!url)
-      out[o++] = '=';
+      memset(tail + n - i + 1, '=', 2 - (n - i) + 1);
+    memcpy(out + o, tail, keep);
+    o += keep;
   }
   out[o] = '\0';
+  if (url) {
+    for (i = 0; i < o; i++) {
+      if (out[i] == '+')
+        out[i] = '-';
+      else if (out[i] == '/')
+        out[i] = '_';
+    }
+  }
   return o;
 }
 
@@ -174,10 +175,10 @@ static int b64_decode(const char *in, size_t n, int url, unsigned char *out, siz
                       size_t errlen)
 {
   const char *what = url ? "base64url" : "base64";
-  const unsigned char *t = url ? B64_URL_VAL : B64_STD_VAL;
+  const uint32_t(*t)[256] = B64_DEC[url ? 1 : 0];
   const unsigned char *s = (const unsigned char *)in;
   size_t pad = 0, i, rem, whole, o = 0;
-  unsigned bad = 0;
+  uint32_t bad = 0, v;
   while (n > 0 && in[n - 1] == '=' && pad < 3) {
     n--;
     pad++;
@@ -194,29 +195,29 @@ static int b64_decode(const char *in, size_t n, int url, unsigned char *out, siz
     }
   }
   whole = n - rem;
-  /* bad collects the 0x80 of any character outside the alphabet; checked once at the end */
+  /* bad collects the bit above 24 of any character outside the alphabet; checked once at the end */
   for (i = 0; i < whole; i += 4) {
-    unsigned a = t[s[i]], b = t[s[i + 1]], c = t[s[i + 2]], d = t[s[i + 3]];
-    bad |= a | b | c | d;
-    out[o] = (unsigned char)(a << 2 | b >> 4);
-    out[o + 1] = (unsigned char)(b << 4 | c >> 2);
-    out[o + 2] = (unsigned char)(c << 6 | d);
+    v = t[0][s[i]] | t[1][s[i + 1]] | t[2][s[i + 2]] | t[3][s[i + 3]];
+    bad |= v;
+    out[o] = (unsigned char)(v >> 16);
+    out[o + 1] = (unsigned char)(v >> 8);
+    out[o + 2] = (unsigned char)v;
     o += 3;
   }
   if (rem > 0) {
-    unsigned a = t[s[whole]], b = t[s[whole + 1]], c = rem == 3 ? t[s[whole + 2]] : 0;
-    bad |= a | b | c;
+    v = t[0][s[whole]] | t[1][s[whole + 1]] | (rem == 3 ? t[2][s[whole + 2]] : 0);
+    bad |= v;
     /* non-zero trailing bits: a non-canonical encoding */
-    if (!(bad & 0x80) && ((rem == 2 && (b & 0x0F)) || (rem == 3 && (c & 0x03)))) {
+    if (!(bad >> 24) && (v & (rem == 2 ? 0xFFFFUL : 0xFFUL))) {
       set_err(err, errlen, "invalid %s: non-zero trailing bits", what);
       return -1;
     }
-    out[o++] = (unsigned char)(a << 2 | b >> 4);
+    out[o++] = (unsigned char)(v >> 16);
     if (rem == 3)
-      out[o++] = (unsigned char)(b << 4 | c >> 2);
+      out[o++] = (unsigned char)(v >> 8);
   }
-  if (bad & 0x80) {
-    for (i = 0; t[s[i]] != 0x80; i++) {
+  if (bad >> 24) {
+    for (i = 0; !(t[0][s[i]] >> 24); i++) {
     }
     set_err(err, errlen, "invalid %s: unexpected character at offset %u", what, (unsigned)i);
     return -1;

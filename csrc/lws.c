@@ -202,16 +202,22 @@ static int l_ws_send(lua_State *L)
   return push_sent(L, coze_wsconn_send(u->c, op, s, n, &err), &err);
 }
 
-/* send_b64(pre, bytes, post): one text frame pre .. base64(bytes) .. post */
+/* send_b64(pre, bytes, post[, i, n]): one text frame pre .. base64(bytes:sub(i, i + n - 1)) .. post
+ * (a slice, so a file read in large blocks needs no string per chunk) */
 static int l_ws_send_b64(lua_State *L)
 {
   l_ws *u = check_ws(L);
   coze_wsconn_error err;
-  size_t pl, bl, ql;
+  size_t pl, bl, ql, i, n;
   const char *pre = luaL_checklstring(L, 2, &pl);
   const char *bytes = luaL_checklstring(L, 3, &bl);
   const char *post = luaL_checklstring(L, 4, &ql);
-  return push_sent(L, coze_wsconn_send_b64(u->c, pre, pl, bytes, bl, post, ql, &err), &err);
+  lua_Integer li = luaL_optinteger(L, 5, 1), ln = luaL_optinteger(L, 6, (lua_Integer)bl);
+  luaL_argcheck(L, li >= 1 && (size_t)(li - 1) <= bl, 5, "start out of range");
+  i = (size_t)(li - 1);
+  luaL_argcheck(L, ln >= 0 && (size_t)ln <= bl - i, 6, "length out of range");
+  n = (size_t)ln;
+  return push_sent(L, coze_wsconn_send_b64(u->c, pre, pl, bytes + i, n, post, ql, &err), &err);
 }
 
 /* send_close([code[, reason]]) */

@@ -187,11 +187,12 @@ end
 
 -- One text frame {"id":..,"event_type":..,"data":{"delta":base64(bytes)}}: base64 straight into
 -- the frame in C, no JSON encoder and no base64 string in Lua.
-local function send_delta(self, event_type, bytes)
+-- With i and n: the bytes bytes:sub(i, i + n - 1), without making that string.
+local function send_delta(self, event_type, bytes, i, n)
   if not self.conn then return nil, self.final or closed_error(self) end
   local id = next_id(self)
   local ok, err = sent(self, self.conn:send_b64('{"id":"' .. id .. '","event_type":"' .. event_type ..
-    '","data":{"delta":"', bytes, '"}}'))
+    '","data":{"delta":"', bytes, '"}}', i, n))
   if not ok then return nil, err end
   return id
 end
@@ -351,6 +352,7 @@ end
 -- realtime = false. Returns the PCM bytes sent | nil, err.
 function Session:send_audio_file(path, opts)
   local where = self.op .. ":send_audio_file"
+  if not self.append_event then args.fail(where, "this API takes no audio input") end
   if type(path) ~= "string" or path == "" then args.fail(where, "path must be a non-empty string") end
   opts = opts or {}
   args.table(where, opts)
@@ -358,7 +360,6 @@ function Session:send_audio_file(path, opts)
   if chunk_ms <= 0 then args.fail(where, "field 'chunk_ms' must be positive") end
   local f, msg = io.open(path, "rb")
   if not f then return nil, errors.new("io", { op = self.op, path = path, msg = "cannot read '" .. path .. "': " .. tostring(msg) }) end
-  f:setvbuf("full", 65536) -- one read(2) per ~100 chunks of 20 ms, not per 6
   local fmt, herr = wav.read_header(f)
   if fmt == nil then
     f:close()
@@ -374,22 +375,29 @@ function Session:send_audio_file(path, opts)
   local realtime = opts.realtime ~= false
   -- not in real time nothing waits for a single chunk: they share writes (see cork)
   if not realtime then self:cork() end
+  -- the file is read in blocks of whole chunks (one read(2) and one string per ~64 KiB, not per
+  -- chunk); each chunk is a slice of its block
+  local per_block = chunk * math.max(1, math.floor(65536 / chunk))
+  local event_type = self.append_event
   while left == nil or left > 0 do
-    local want = left and math.min(chunk, left) or chunk
-    local bytes = f:read(want)
-    if not bytes or bytes == "" then break end
-    local ok, err = self:append_audio(bytes)
-    if not ok then
-      f:close()
-      return nil, err
+    local data = f:read(left and math.min(per_block, left) or per_block)
+    if not data or data == "" then break end
+    local size = #data
+    for i = 1, size, chunk do
+      local n = math.min(chunk, size - i + 1)
+      local ok, err = send_delta(self, event_type, data, i, n)
+      if not ok then
+        f:close()
+        return nil, err
+      end
+      total = total + n
+      if realtime then
+        local due = started + total / block / fmt.sample_rate * 1000
+        local now = monotonic_ms()
+        if due > now then wait.sleep(self.transport, due - now, self.on_wait) end
+      end
     end
-    total = total + #bytes
-    if left then left = left - #bytes end
-    if realtime then
-      local due = started + total / block / fmt.sample_rate * 1000
-      local now = monotonic_ms()
-      if due > now then wait.sleep(self.transport, due - now, self.on_wait) end
-    end
+    if left then left = left - size end
   end
   f:close()
   if not realtime then
@@ -401,6 +409,7 @@ end
 
 -- The typed uplink helpers of each API (each returns what send returns).
 local function audio_helpers(class, update_event)
+  class.append_event = "input_audio_buffer.append"
   function class:append_audio(bytes)
     if type(bytes) ~= "string" then args.fail(self.op .. ":append_audio", "bytes must be a string") end
     return send_delta(self, "input_audio_buffer.append", bytes)
