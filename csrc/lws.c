@@ -294,16 +294,18 @@ static void push_span(lua_State *L, const char *s, const coze_jscan_field *f)
     lua_pushnil(L);
 }
 
-/* ws_envelope(text) -> event_type, id, logid (each nil when absent) | false when only the full
- * decoder can say (escaped or non-string values, a malformed envelope). */
+/* ws_envelope(text) -> event_type, id, logid (each nil when absent), data_at, data_len (where the
+ * data object is, for ws_audio; nil when data is not an object) | false when only the full decoder
+ * can say (escaped or non-string values, a malformed envelope). */
 static int l_ws_envelope(lua_State *L)
 {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
-  coze_jscan_field f[3] = { { "event_type", 10, 0, 0, 0 }, { "id", 2, 0, 0, 0 }, { "detail", 6, 0, 0, 0 } };
+  coze_jscan_field f[4] = { { "event_type", 10, 0, 0, 0 }, { "id", 2, 0, 0, 0 }, { "detail", 6, 0, 0, 0 },
+                            { "data", 4, 0, 0, 0 } };
   coze_jscan_field logid = { "logid", 5, 0, 0, 0 };
   int i;
-  if (coze_jscan_object(s, n, f, 3) != 0)
+  if (coze_jscan_object(s, n, f, 4) != 0)
     goto full;
   for (i = 0; i < 2; i++) {
     if (f[i].type == COZE_JSCAN_ESCAPED || f[i].type == COZE_JSCAN_OTHER)
@@ -319,14 +321,19 @@ static int l_ws_envelope(lua_State *L)
   push_span(L, s, &f[0]);
   push_span(L, s, &f[1]);
   push_span(L, s + (logid.type ? f[2].start : 0), &logid);
-  return 3;
+  if (f[3].type != COZE_JSCAN_OTHER || s[f[3].start] != '{')
+    return 3;
+  lua_pushinteger(L, (lua_Integer)f[3].start);
+  lua_pushinteger(L, (lua_Integer)f[3].len);
+  return 5;
 full:
   lua_pushboolean(L, 0);
   return 1;
 }
 
-/* ws_audio(text, field) -> the base64 of data.<field> decoded | false when it is not a plain string
- * there (the caller decodes the JSON then). */
+/* ws_audio(text, field[, data_at, data_len]) -> the base64 of data.<field> decoded | false when it
+ * is not a plain string there (the caller decodes the JSON then). data_at/data_len (from ws_envelope)
+ * spare the scan for the data object. */
 static int l_ws_audio(lua_State *L)
 {
   size_t n, kl, outlen = 0;
@@ -339,7 +346,17 @@ static int l_ws_audio(lua_State *L)
   char err[64];
   field.key = key;
   field.key_len = kl;
-  if (coze_jscan_object(s, n, &data, 1) != 0 || data.type != COZE_JSCAN_OTHER || s[data.start] != '{' ||
+  if (lua_isnumber(L, 3) && lua_isnumber(L, 4)) {
+    lua_Integer at = lua_tointeger(L, 3), len = lua_tointeger(L, 4);
+    luaL_argcheck(L, at >= 0 && (size_t)at < n && len > 0 && (size_t)len <= n - (size_t)at, 3,
+                  "data span out of range");
+    data.type = COZE_JSCAN_OTHER;
+    data.start = (size_t)at;
+    data.len = (size_t)len;
+  } else if (coze_jscan_object(s, n, &data, 1) != 0) {
+    data.type = COZE_JSCAN_ABSENT;
+  }
+  if (data.type != COZE_JSCAN_OTHER || s[data.start] != '{' ||
       coze_jscan_object(s + data.start, data.len, &field, 1) != 0 || field.type != COZE_JSCAN_STRING) {
     lua_pushboolean(L, 0);
     return 1;

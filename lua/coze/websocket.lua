@@ -74,7 +74,7 @@ function Event.__index(ev, k)
   if k == "audio" then
     local field = AUDIO_FIELD[rawget(ev, "event_type")]
     if not field then return nil end
-    local bytes = ws_audio(rawget(ev, "raw"), field)
+    local bytes = ws_audio(rawget(ev, "raw"), field, rawget(ev, "_data_at"), rawget(ev, "_data_len"))
     if bytes == false then -- escapes or an odd shape: through the decoder
       local data = ev.data
       local b64 = type(data) == "table" and data[field]
@@ -91,7 +91,7 @@ function Event.__index(ev, k)
 end
 
 local function new_event(text)
-  local event_type, id, logid = ws_envelope(text)
+  local event_type, id, logid, data_at, data_len = ws_envelope(text)
   if event_type == false then
     local ev = { raw = text }
     decode_all(ev)
@@ -99,7 +99,8 @@ local function new_event(text)
     return setmetatable(ev, Event)
   end
   -- one constructor sizes the table for these fields and the lazy audio (no rehash per field)
-  return setmetatable({ raw = text, event_type = event_type, id = id, logid = logid, audio = nil }, Event)
+  return setmetatable({ raw = text, event_type = event_type, id = id, logid = logid, audio = nil,
+    _data_at = data_at, _data_len = data_len }, Event)
 end
 _M.new_event = new_event
 
