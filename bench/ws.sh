@@ -5,6 +5,10 @@
 # Each round runs, side by side: the session (bench/lua/ws.lua under Lua 5.4 and LuaJIT,
 # bench/node/ws.mjs through @coze/api's websocket client) and the same client's connect+close with
 # no messages; CPU per message = (session - empty) / (appends + deltas), user+sys from bench/rusage.c.
+# The Lua session runs twice: "append loop" (ws:append_audio per 20 ms chunk, each frame written at
+# once) and "send_audio_file" (ws:send_audio_file(pcm, { realtime = false }) on the same 10 minutes
+# as a raw PCM file: the frames share writes). Both are divided by the one Node session (a user of
+# @coze/api writes the append loop: it has no file helper).
 # Reports the median per-round ratio to @coze/api, peak RSS of the session, and the latency from the
 # emulator writing a frame to ws:next() returning it (median and p99 of 2,000 frames 2 ms apart).
 set -eu
@@ -21,6 +25,8 @@ make -s -C "$ROOT" all luajit >/dev/null
 COZE_EMU_PORT=$PORT "$ROOT/spec/emulator/ctl" start >/dev/null
 LP="$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;;"
 RES="$TMP/res"; : > "$RES"
+PCM="$TMP/audio.pcm"
+head -c $((N * 640)) /dev/zero > "$PCM"
 
 # run KEY cmd...: one measurement, "KEY cpu_s rss_kb" appended to $RES
 run() {
@@ -36,6 +42,8 @@ for r in $(seq "$ROUNDS"); do
     run "$r.luajit.$mode" env LUA_PATH="$LP" LUA_CPATH="$ROOT/build/luajit/?.so;;" luajit "$BENCH/lua/ws.lua" "$URL" "$mode" "$n"
     (cd "$BENCH" && run "$r.node.$mode" node node/ws.mjs "$URL" "$mode" "$n")
   done
+  run "$r.lua54file.session" env LUA_PATH="$LP" LUA_CPATH="$ROOT/build/?.so;;" lua5.4 "$BENCH/lua/ws.lua" "$URL" file "$N" "$PCM"
+  run "$r.luajitfile.session" env LUA_PATH="$LP" LUA_CPATH="$ROOT/build/luajit/?.so;;" luajit "$BENCH/lua/ws.lua" "$URL" file "$N" "$PCM"
 done
 lat54=$(env LUA_PATH="$LP" LUA_CPATH="$ROOT/build/?.so;;" lua5.4 "$BENCH/lua/ws.lua" "$URL" latency "$LAT")
 latjit=$(env LUA_PATH="$LP" LUA_CPATH="$ROOT/build/luajit/?.so;;" luajit "$BENCH/lua/ws.lua" "$URL" latency "$LAT")
@@ -46,13 +54,15 @@ awk -v n="$N" -v rounds="$ROUNDS" -v lat54="$lat54" -v latjit="$latjit" '
   END {
     msgs = 2 * n
     printf "| client | CPU/message (us, median) | ratio to @coze/api (median of rounds) | peak RSS (MB) |\n|---|---|---|---|\n"
-    split("lua54 luajit node", cl, " ")
-    for (c = 1; c <= 3; c++) {
+    split("lua54 lua54file luajit luajitfile node", cl, " ")
+    split("lua54 lua54 luajit luajit node", base, " ")
+    split("lua5.4 append loop|lua5.4 send_audio_file|luajit append loop|luajit send_audio_file|node @coze/api", label, "|")
+    for (c = 1; c <= 5; c++) {
       for (r = 1; r <= rounds; r++) {
-        per[r] = (cpu[r "." cl[c] ".session"] - cpu[r "." cl[c] ".empty"]) / msgs * 1e6
-        ratio[r] = (cpu[r "." cl[c] ".session"] - cpu[r "." cl[c] ".empty"]) / (cpu[r ".node.session"] - cpu[r ".node.empty"])
+        per[r] = (cpu[r "." cl[c] ".session"] - cpu[r "." base[c] ".empty"]) / msgs * 1e6
+        ratio[r] = (cpu[r "." cl[c] ".session"] - cpu[r "." base[c] ".empty"]) / (cpu[r ".node.session"] - cpu[r ".node.empty"])
       }
-      printf "| %s | %.1f | %.2f | %.1f |\n", cl[c], median(per, rounds), median(ratio, rounds), rss[cl[c]] / 1024
+      printf "| %s | %.1f | %.2f | %.1f |\n", label[c], median(per, rounds), median(ratio, rounds), rss[cl[c]] / 1024
     }
     printf "\n%d appends + %d deltas, %d rounds; latency (server write -> ws:next()): lua5.4 %s; luajit %s\n", n, n, rounds, lat54, latjit
   }' "$RES"
