@@ -145,7 +145,7 @@ static size_t b64_encode(const unsigned char *in, size_t n, char *out, int url)
     memcpy(tail, B64_PAIRS[v >> 12], 2);
     memcpy(tail + 2, B64_PAIRS[v & 4095], 2);
     if (!url)
-      memset(tail + n - i + 1, '=', 2 - (n - i) + 1);
+      memset(tail + (n - i) + 1, '=', 3 - (n - i));
     memcpy(out + o, tail, keep);
     o += keep;
   }

@@ -3,14 +3,16 @@
  * Input layout: byte 0 picks max_message (1..4096 bytes, or the 16 MiB default when 0), bytes 1..8 are
  * feed sizes (cycled), the rest is what a server sends. It is decoded twice, fed whole and fed in the
  * pieces, and the two event lists must be identical, else abort(). The same bytes are also framed
- * by the encoder (masked, then unmasked again must give them back), parsed as a handshake answer and
- * scanned as a JSON envelope (csrc/jscan.c).
+ * by the encoder (masked, then unmasked again must give them back), parsed as a handshake answer,
+ * scanned as a JSON envelope (csrc/jscan.c) and decoded as base64 audio (csrc/crypto.c's tables: what
+ * decodes must be canonical, so encoding it again gives the text back).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "jscan.h"
 #include "ws.h"
 #include "wshs.h"
@@ -117,6 +119,32 @@ static void scan(const uint8_t *data, size_t size)
   }
 }
 
+static void base64(const uint8_t *data, size_t size)
+{
+  int url;
+  for (url = 0; url < 2; url++) {
+    unsigned char *out = malloc(coze_crypto_b64_declen(size));
+    size_t n = 0, m, keep = size;
+    int r;
+    if (out == NULL)
+      abort();
+    r = url ? coze_crypto_b64url_decode((const char *)data, size, out, &n, NULL, 0)
+            : coze_crypto_b64_decode((const char *)data, size, out, &n, NULL, 0);
+    if (r == 0) {
+      char *back = malloc(coze_crypto_b64_enclen(n) + 1);
+      if (back == NULL || n > coze_crypto_b64_declen(size))
+        abort();
+      m = url ? coze_crypto_b64url_encode(out, n, back) : coze_crypto_b64_encode(out, n, back);
+      while (url && keep > 0 && data[keep - 1] == '=') /* base64url is written without padding */
+        keep--;
+      if (m != keep || memcmp(back, data, m) != 0)
+        abort();
+      free(back);
+    }
+    free(out);
+  }
+}
+
 static void handshake(const uint8_t *data, size_t size)
 {
   long hl = coze_wshs_head_len((const char *)data, size);
@@ -156,5 +184,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   roundtrip(data + HDR, size - HDR);
   handshake(data + HDR, size - HDR);
   scan(data + HDR, size - HDR);
+  base64(data + HDR, size - HDR);
   return 0;
 }
