@@ -202,8 +202,9 @@ static int l_ws_send(lua_State *L)
   return push_sent(L, coze_wsconn_send(u->c, op, s, n, &err), &err);
 }
 
-/* send_b64(pre, bytes, post[, i, n]): one text frame pre .. base64(bytes:sub(i, i + n - 1)) .. post
- * (a slice, so a file read in large blocks needs no string per chunk) */
+/* send_b64(pre, bytes, post[, i, n[, seq, mid]]): one text frame pre .. base64(bytes:sub(i, i + n - 1))
+ * .. post (a slice, so a file read in large blocks needs no string per chunk); with seq and mid the
+ * head is pre .. seq .. mid (a message id's number written here: no id string per frame in Lua). */
 static int l_ws_send_b64(lua_State *L)
 {
   l_ws *u = check_ws(L);
@@ -213,10 +214,32 @@ static int l_ws_send_b64(lua_State *L)
   const char *bytes = luaL_checklstring(L, 3, &bl);
   const char *post = luaL_checklstring(L, 4, &ql);
   lua_Integer li = luaL_optinteger(L, 5, 1), ln = luaL_optinteger(L, 6, (lua_Integer)bl);
+  char head[512];
   luaL_argcheck(L, li >= 1 && (size_t)(li - 1) <= bl, 5, "start out of range");
   i = (size_t)(li - 1);
   luaL_argcheck(L, ln >= 0 && (size_t)ln <= bl - i, 6, "length out of range");
   n = (size_t)ln;
+  if (!lua_isnoneornil(L, 8)) {
+    size_t ml;
+    lua_Integer seq = luaL_checkinteger(L, 7);
+    const char *mid = luaL_checklstring(L, 8, &ml);
+    char digits[24];
+    size_t d = sizeof digits;
+    unsigned long long v = seq < 0 ? 0 - (unsigned long long)seq : (unsigned long long)seq;
+    luaL_argcheck(L, pl + ml + sizeof digits <= sizeof head, 8, "pre and mid too long");
+    do { /* snprintf costs more than the rest of the head */
+      digits[--d] = (char)('0' + v % 10);
+      v /= 10;
+    } while (v > 0);
+    if (seq < 0)
+      digits[--d] = '-';
+    memcpy(head, pre, pl);
+    memcpy(head + pl, digits + d, sizeof digits - d);
+    pl += sizeof digits - d;
+    memcpy(head + pl, mid, ml);
+    pre = head;
+    pl += ml;
+  }
   return push_sent(L, coze_wsconn_send_b64(u->c, pre, pl, bytes + i, n, post, ql, &err), &err);
 }
 

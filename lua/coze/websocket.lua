@@ -186,16 +186,24 @@ function Session:send(event_type, data, id)
   return id
 end
 
--- One text frame {"id":..,"event_type":..,"data":{"delta":base64(bytes)}}: base64 straight into
--- the frame in C, no JSON encoder and no base64 string in Lua.
--- With i and n: the bytes bytes:sub(i, i + n - 1), without making that string.
-local function send_delta(self, event_type, bytes, i, n)
+-- The text between a delta's id and its base64, by event type.
+local DELTA_MID = setmetatable({}, { __index = function(t, event_type)
+  local mid = '","event_type":"' .. event_type .. '","data":{"delta":"'
+  t[event_type] = mid
+  return mid
+end })
+
+-- One text frame {"id":..,"event_type":..,"data":{"delta":base64(bytes)}}: the id's number and the
+-- base64 written straight into the frame in C, no JSON encoder and no strings per frame in Lua.
+-- With i and n: the bytes bytes:sub(i, i + n - 1), without making that string. Returns true, or the
+-- id when want_id.
+local function send_delta(self, event_type, bytes, i, n, want_id)
   if not self.conn then return nil, self.final or closed_error(self) end
-  local id = next_id(self)
-  local ok, err = sent(self, self.conn:send_b64('{"id":"' .. id .. '","event_type":"' .. event_type ..
-    '","data":{"delta":"', bytes, '"}}', i, n))
+  local seq = self.seq + 1
+  self.seq = seq
+  local ok, err = sent(self, self.conn:send_b64(self.id_head, bytes, '"}}', i, n, seq, DELTA_MID[event_type]))
   if not ok then return nil, err end
-  return id
+  return want_id and self.id_prefix .. seq or true
 end
 
 --- ws:cork() ... ws:uncork(): the frames sent in between may share writes (one write per 64 KiB
@@ -413,7 +421,7 @@ local function audio_helpers(class, update_event)
   class.append_event = "input_audio_buffer.append"
   function class:append_audio(bytes)
     if type(bytes) ~= "string" then args.fail(self.op .. ":append_audio", "bytes must be a string") end
-    return send_delta(self, "input_audio_buffer.append", bytes)
+    return send_delta(self, "input_audio_buffer.append", bytes, nil, nil, true)
   end
   function class:complete() return self:send("input_audio_buffer.complete") end
   function class:update(cfg) return self:send(update_event, cfg or {}) end
@@ -558,10 +566,11 @@ local function attempt(self, call, query, where)
     tls_verify = cfg.tls_verify ~= false, max_message_bytes = opt(call, cfg, {}, "max_message_bytes"),
   }
   if not conn then return nil, errors.new("transport", { op = api.op, msg = msg }), token end
+  local id_prefix = core.random_token(6) .. "-"
   local ws = setmetatable({
     conn = conn, op = api.op, transport = client.transport, seq = 0,
     wait_ms = opt(call, cfg, {}, "wait_ms"), on_wait = opt(call, cfg, {}, "on_wait"),
-    id_prefix = core.random_token(6) .. "-",
+    id_prefix = id_prefix, id_head = '{"id":"' .. id_prefix,
     idle_timeout_ms = opt(call, cfg, {}, "idle_timeout_ms") or DEFAULTS.idle_timeout_ms,
     close_timeout_ms = call.close_timeout_ms or DEFAULTS.close_timeout_ms,
   }, api.class)
