@@ -26,7 +26,7 @@ COZE_EMU_PORT=$PORT "$ROOT/spec/emulator/ctl" start >/dev/null
 LP="$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;;"
 RES="$TMP/res"; : > "$RES"
 PCM="$TMP/audio.pcm"
-head -c $((N * 640)) /dev/zero > "$PCM"
+head -c $((N * 640)) /dev/urandom > "$PCM" # noise: no two chunks alike, as in a recording
 
 # run KEY cmd...: one measurement, "KEY cpu_s rss_kb" appended to $RES
 run() {

@@ -13,6 +13,24 @@ local core = require "coze.core"
 local url, mode, n = arg[1], arg[2], tonumber(arg[3] or 0)
 local client = coze.new { token = "pat_bench", base_url = url, wait_ms = 1, on_wait = coroutine.yield }
 
+-- 256 different chunks of 640 bytes (20 ms) of noise, taken in turn: audio is not one chunk repeated
+-- (a repeated chunk makes every echoed delta the same text but for its id, which LuaJIT's string
+-- hash, sampling a few bytes of long strings, puts in one bucket). Made in every mode, so the
+-- baseline subtracts it.
+local CHUNKS = {}
+local unpack = table.unpack or unpack
+do
+  local seed = 12345
+  local bytes = {}
+  for i = 1, 256 do
+    for j = 1, 640 do
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      bytes[j] = seed % 256
+    end
+    CHUNKS[i] = string.char(unpack(bytes))
+  end
+end
+
 local function run(fns)
   local threads = {}
   for i, fn in ipairs(fns) do threads[i] = coroutine.create(fn) end
@@ -37,7 +55,6 @@ if mode == "empty" then
   end }
   print("ok")
 elseif mode == "session" or mode == "file" then
-  local chunk = string.rep("\1\2", 320) -- 640 bytes = 20 ms
   local deltas, bytes = 0, 0
   local ws
   run { function()
@@ -50,7 +67,7 @@ elseif mode == "session" or mode == "file" then
       assert(ws:complete())
     end or function() -- sender: a batch of appends, then the reader's turn
       for i = 1, n do
-        assert(ws:append_audio(chunk))
+        assert(ws:append_audio(CHUNKS[i % 256 + 1]))
         if i % 32 == 0 then coroutine.yield() end
       end
       assert(ws:complete())

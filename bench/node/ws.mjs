@@ -9,7 +9,13 @@ import { CozeAPI } from '@coze/api';
 const [baseURL, mode, nArg] = process.argv.slice(2);
 const n = Number(nArg || 0);
 const client = new CozeAPI({ token: 'pat_bench', baseURL, baseWsURL: baseURL.replace(/^http/, 'ws') });
-const chunk = Buffer.alloc(640, 1);
+// 256 different chunks of noise taken in turn, as bench/lua/ws.lua (made in every mode)
+const chunks = [];
+for (let i = 0, seed = 12345; i < 256; i++) {
+  const b = Buffer.alloc(640);
+  for (let j = 0; j < 640; j++) { seed = (seed * 1103515245 + 12345) % 2147483648; b[j] = seed % 256; }
+  chunks.push(b);
+}
 let deltas = 0, bytes = 0, seq = 0;
 
 const ws = await client.websockets.chat.create(
@@ -25,7 +31,7 @@ await new Promise((resolve, reject) => {
       const batch = () => {
         for (let k = 0; k < 32 && i < n; k++, i++) {
           ws.send({ id: String(++seq), event_type: 'input_audio_buffer.append',
-            data: { delta: chunk.toString('base64') } });
+            data: { delta: chunks[i % 256].toString('base64') } });
         }
         if (i < n) setImmediate(batch);
         else ws.send({ id: String(++seq), event_type: 'input_audio_buffer.complete' });
