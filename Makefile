@@ -110,9 +110,10 @@ build/fuzz/fuzz_chunked: fuzz/fuzz_chunked.c csrc/chunked.c csrc/chunked.h csrc/
 build/fuzz/fuzz_headers: fuzz/fuzz_headers.c csrc/headers.c csrc/buf.c csrc/headers.h csrc/buf.h
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_headers.c csrc/headers.c csrc/buf.c
-build/fuzz/fuzz_json: fuzz/fuzz_json.c csrc/json.c csrc/ljson.c $(HDR)
+build/fuzz/fuzz_json: fuzz/fuzz_json.c csrc/json.c csrc/ljson.c csrc/pages.c $(HDR)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) $(LUA_INC) -o $@ fuzz/fuzz_json.c csrc/json.c csrc/ljson.c -llua5.4 -lm -ldl
+	$(CLANG) $(FUZZ_CFLAGS) $(LUA_INC) -DGIVEBACK_STEP=64 -o $@ fuzz/fuzz_json.c csrc/json.c csrc/ljson.c csrc/pages.c \
+	  -llua5.4 -lm -ldl
 build/fuzz/fuzz_ws: fuzz/fuzz_ws.c csrc/ws.c csrc/wshs.c csrc/jscan.c csrc/crypto.c csrc/buf.c csrc/utf8.c $(HDR)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_ws.c csrc/ws.c csrc/wshs.c csrc/jscan.c csrc/crypto.c csrc/buf.c csrc/utf8.c -lcrypto

@@ -40,6 +40,7 @@ build = {
         "csrc/lsys.c",
         "csrc/lutf8.c",
         "csrc/lws.c",
+        "csrc/pages.c",
         "csrc/sse.c",
         "csrc/utf8.c",
         "csrc/ws.c",

@@ -124,10 +124,14 @@ function Handle:read(wait_ms)
   return chunk
 end
 
--- Optional: the whole body in one string (false: wait_ms ran out, call again).
-function Handle:read_all(max_bytes, wait_ms)
-  local body, msg, kind, which = self.r:read_all(max_bytes, wait_ms)
-  if body == nil and msg then return nil, transport_error(msg, kind, which) end
+-- Optional: the whole body in one string (false: wait_ms ran out, call again); as = "json": the
+-- decoded table for a valid UTF-8 JSON object/array, decoded from the C buffer.
+function Handle:read_all(max_bytes, wait_ms, as)
+  local body, msg, kind, which = self.r:read_all(max_bytes, wait_ms, as)
+  if body == nil and msg then
+    if kind == "malformed" then return nil, errors.new("decode", { msg = msg }) end
+    return nil, transport_error(msg, kind, which)
+  end
   return body
 end
 
