@@ -4,6 +4,7 @@ local emu = require "helpers.emu"
 local core = require "coze.core"
 local cjson = require "cjson"
 local scenarios = require "helpers.fault_scenarios"
+local slow_factor = require("helpers.mem").slow_factor
 
 local EMU_PORT = tonumber(emu.url:match(":(%d+)$"))
 local APP = "http://127.0.0.1:" .. (EMU_PORT + 10)
@@ -154,7 +155,8 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
     end
     s:close()
     assert.equal(0, left)
-    assert.truthy(pinged and pinged < 2000, "ping took " .. tostring(pinged))
+    -- (the client polling 200 transfers is what runs under the sanitizers, not the worker)
+    assert.truthy(pinged and pinged < 2000 * slow_factor(), "ping took " .. tostring(pinged))
     local _, plain = get(APP .. "/chat")
     local want = events_of(plain)
     for i = 1, 200 do assert.same(want, events_of(table.concat(bodies[i]))) end
