@@ -24,6 +24,7 @@ void coze_l_crypto_open(lua_State *L);
 void coze_l_json_open(lua_State *L);
 void coze_l_cli_open(lua_State *L);
 void coze_l_ws_open(lua_State *L);
+void coze_l_wscodec_open(lua_State *L);
 void coze_l_headers_open(lua_State *L);
 void coze_l_utf8_open(lua_State *L);
 void coze_l_chunked_open(lua_State *L);

@@ -1,12 +1,11 @@
-/* Lua binding of csrc/wsconn.c: coze.core.ws_open{...} -> coze.core.WebSocket. Every method takes
+/* Lua binding of csrc/wsconn.c: coze.core.ws_open{...} -> coze.core.WebSocket, the libcurl
+ * connection (left out of make core-nohttp; the codec alone is csrc/lwscodec.c). Every method takes
  * wait_ms and returns false when nothing happened in that time, so the waiting loop (and any
  * coroutine yield) is in Lua. */
 #include <limits.h>
 #include <string.h>
 
 #include "compat.h"
-#include "crypto.h"
-#include "jscan.h"
 #include "lcore.h"
 #include "wsconn.h"
 
@@ -272,74 +271,6 @@ static int l_ws_tostring(lua_State *L)
   return 1;
 }
 
-static void push_span(lua_State *L, const char *s, const coze_jscan_field *f)
-{
-  if (f->type == COZE_JSCAN_STRING)
-    lua_pushlstring(L, s + f->start, f->len);
-  else
-    lua_pushnil(L);
-}
-
-/* ws_envelope(text) -> event_type, id, logid (each nil when absent) | false when only the full
- * decoder can say (escaped or non-string values, a malformed envelope). */
-static int l_ws_envelope(lua_State *L)
-{
-  size_t n;
-  const char *s = luaL_checklstring(L, 1, &n);
-  coze_jscan_field f[3] = { { "event_type", 10, 0, 0, 0 }, { "id", 2, 0, 0, 0 }, { "detail", 6, 0, 0, 0 } };
-  coze_jscan_field logid = { "logid", 5, 0, 0, 0 };
-  int i;
-  if (coze_jscan_object(s, n, f, 3) != 0)
-    goto full;
-  for (i = 0; i < 2; i++) {
-    if (f[i].type == COZE_JSCAN_ESCAPED || f[i].type == COZE_JSCAN_OTHER)
-      goto full;
-  }
-  if (f[2].type == COZE_JSCAN_STRING || f[2].type == COZE_JSCAN_ESCAPED)
-    goto full;
-  if (f[2].type == COZE_JSCAN_OTHER && s[f[2].start] == '{') {
-    if (coze_jscan_object(s + f[2].start, f[2].len, &logid, 1) != 0 || logid.type == COZE_JSCAN_ESCAPED ||
-        logid.type == COZE_JSCAN_OTHER)
-      goto full;
-  }
-  push_span(L, s, &f[0]);
-  push_span(L, s, &f[1]);
-  push_span(L, s + (logid.type ? f[2].start : 0), &logid);
-  return 3;
-full:
-  lua_pushboolean(L, 0);
-  return 1;
-}
-
-/* ws_audio(text, field) -> the base64 of data.<field> decoded | false when it is not a plain string
- * there (the caller decodes the JSON then). */
-static int l_ws_audio(lua_State *L)
-{
-  size_t n, kl, outlen = 0;
-  const char *s = luaL_checklstring(L, 1, &n);
-  const char *key = luaL_checklstring(L, 2, &kl);
-  coze_jscan_field data = { "data", 4, 0, 0, 0 };
-  coze_jscan_field field = { NULL, 0, 0, 0, 0 };
-  const char *b64;
-  unsigned char *out;
-  char err[64];
-  field.key = key;
-  field.key_len = kl;
-  if (coze_jscan_object(s, n, &data, 1) != 0 || data.type != COZE_JSCAN_OTHER || s[data.start] != '{' ||
-      coze_jscan_object(s + data.start, data.len, &field, 1) != 0 || field.type != COZE_JSCAN_STRING) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  b64 = s + data.start + field.start;
-  out = (unsigned char *)lua_newuserdata(L, coze_crypto_b64_declen(field.len) + 1); /* collected scratch */
-  if (coze_crypto_b64_decode(b64, field.len, out, &outlen, err, sizeof err) != 0) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  lua_pushlstring(L, (const char *)out, outlen);
-  return 1;
-}
-
 void coze_l_ws_open(lua_State *L)
 {
   static const luaL_Reg methods[] = {
@@ -363,8 +294,6 @@ void coze_l_ws_open(lua_State *L)
   };
   static const luaL_Reg funcs[] = {
     {"ws_open", l_ws_open},
-    {"ws_envelope", l_ws_envelope},
-    {"ws_audio", l_ws_audio},
     {NULL, NULL}
   };
   coze_newclass(L, WS_MT, methods, meta);

@@ -307,3 +307,59 @@ describe("fault scenarios give the same outcome on libcurl and on cosockets", fu
     end)
   end
 end)
+
+describe("websocket sessions inside nginx run on cosockets", function()
+  local ws_scenarios = require "helpers.ws_scenarios"
+  local last_session = require("helpers.ws").last_session
+  setup(function() ctl("start", EMU_PORT + 10, 1) end)
+  teardown(function() ctl("stop", EMU_PORT + 10, 1) end)
+
+  for _, name in ipairs(ws_scenarios.names) do
+    local case = ws_scenarios.cases[name]
+    it(name .. " gives the same outcome as on libcurl", function()
+      assert.same(case.expect, get_json(APP .. "/ws_scenario?name=" .. name))
+      for k, v in pairs(case.seen or {}) do
+        local seen = last_session()
+        local got = seen[k]
+        if k == "client_close" then got = seen.client_close and seen.client_close.code end
+        assert.same(v, got, k)
+      end
+    end)
+  end
+
+  it("never blocks the worker: /ping answers under 50 ms while a session waits 1.5 s for its idle timeout", function()
+    local s, s2 = core.session(), core.session()
+    local t0 = core.monotonic_ms()
+    local r = s:request { method = "GET", url = APP .. "/ws_wait?ms=1500" }
+    local worst, pings = 0, 0
+    while core.monotonic_ms() - t0 < 1300 do
+      local t = core.monotonic_ms()
+      local p = s2:request { method = "GET", url = APP .. "/ping" }
+      assert.equal(200, p:wait_headers(5000))
+      while p:read(5000) do end
+      p:close()
+      local dt = core.monotonic_ms() - t
+      if dt > worst then worst = dt end
+      pings = pings + 1
+      core.sleep_ms(50)
+    end
+    assert.equal(200, r:wait_headers(10000))
+    local parts = {}
+    while true do
+      local chunk = r:read(10000)
+      if not chunk then break end
+      if chunk then parts[#parts + 1] = chunk end
+    end
+    r:close()
+    s:close()
+    s2:close()
+    local out = cjson.decode(table.concat(parts))
+    assert.equal("cosocket", out.backend)
+    assert.equal("chat.created", out.first)
+    assert.equal("timeout", out.kind)
+    assert.equal("idle", out.timeout)
+    assert.is_true(out.waited_ms >= 1400, out.waited_ms)
+    assert.truthy(pings >= 10, pings .. " pings")
+    assert.truthy(worst < 50, "slowest /ping: " .. worst .. " ms")
+  end)
+end)

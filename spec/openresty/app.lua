@@ -120,6 +120,29 @@ routes["/resolve"] = function()
   send_json { ok = res ~= nil, kind = err and err.kind, not_sent = err and err.not_sent, msg = err and tostring(err) }
 end
 
+-- /ws_scenario?name=: one of spec/helpers/ws_scenarios.lua on the cosocket connection; its outcome as JSON
+routes["/ws_scenario"] = function()
+  local sc = require "helpers.ws_scenarios"
+  local name = arg("name")
+  local c = coze.new(sc.client_opts(name, EMU))
+  assert(c.transport.websocket == require("coze.transport.ngx").new().websocket, "not the cosocket transport")
+  send_json(sc.cases[name].run(c))
+end
+
+-- /ws_wait?ms=: a session that hears nothing, waiting for its idle timeout (the spec pings meanwhile);
+-- also says which connection the session ran on
+routes["/ws_wait"] = function()
+  local ws = assert(client().websockets.chat:connect { bot_id = "b", emu_fault = "silent",
+    idle_timeout_ms = tonumber(arg("ms")) })
+  local backend = ws.conn.can_poll == false and "cosocket" or tostring(ws.conn)
+  local first = ws:next()
+  local t0 = ngx.now()
+  local ev, err = ws:next()
+  ngx.update_time()
+  send_json { first = first.event_type, event = ev ~= nil, kind = err and err.kind, timeout = err and err.timeout,
+    waited_ms = (ngx.now() - t0) * 1000, backend = backend }
+end
+
 routes["/log_result"] = function()
   ngx.print(ngx.shared.app:get("log_phase") or "")
 end

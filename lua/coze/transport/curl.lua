@@ -97,6 +97,10 @@ function Transport:now_ms() return core.monotonic_ms() end
 function Transport:time() return core.time() end
 function Transport:sleep_ms(ms) core.sleep_ms(ms) end
 
+-- A WebSocket connection on libcurl's connect-only mode (csrc/wsconn.c): proxies, CA files and TLS
+-- as for HTTP calls. coze.websocket's sessions ask the client's transport for it.
+function Transport:websocket(o) return core.ws_open(o) end
+
 -- How a caller that gave no on_wait waits for something other than this transport's I/O (a
 -- token another coroutine is fetching): ngx.sleep inside OpenResty, nil (block) elsewhere.
 function Transport.default_on_wait()

@@ -54,6 +54,10 @@ end
 
 function Transport:close() end -- the pool is nginx's, per worker
 
+-- A WebSocket connection on a cosocket, speaking through the same C codec as libcurl's
+-- (coze.transport.ngx_ws); coze.websocket's sessions ask the client's transport for it.
+function Transport:websocket(o) return require("coze.transport.ngx_ws").open(self, o) end
+
 local function terr(msg, fields)
   fields = fields or {}
   fields.msg = msg
@@ -213,7 +217,8 @@ function Transport:request(req)
   end
   h.sock = sock
   h:_settimeout(req.connect_timeout_ms, "connect")
-  local pool = scheme .. ":" .. host .. ":" .. port .. (verify and "" or ":noverify")
+  -- req.no_pool (a WebSocket upgrade): a pool nothing is ever put back into, so always a new connection
+  local pool = scheme .. ":" .. host .. ":" .. port .. (verify and "" or ":noverify") .. (req.no_pool and ":no_pool" or "")
   local ok, cerr = sock:connect(host, port, { pool = pool, pool_size = self.pool_size })
   if not ok then
     h.sock = nil
@@ -360,9 +365,10 @@ function Handle:wait_headers()
       block[#block + 1] = l
     end
     if status >= 200 or status == 101 then
-      local headers, perr = core.parse_headers(table.concat(block, "\r\n") .. "\r\n")
+      local head_block = table.concat(block, "\r\n")
+      local headers, perr = core.parse_headers(head_block .. "\r\n")
       if not headers then return self:_fail(perr, "reading the headers") end
-      self.status, self.hdrs = status, headers
+      self.status, self.hdrs, self.head_block = status, headers, head_block -- the raw block: the WebSocket Accept check
       local conn = (headers["connection"] or ""):lower()
       self.reuse = version == "1.1" and not conn:find("close", 1, true)
       local te = (headers["transfer-encoding"] or ""):lower()
