@@ -89,6 +89,7 @@ build = {
     ["coze.transport.curl"] = "lua/coze/transport/curl.lua",
     ["coze.transport"] = "lua/coze/transport/init.lua",
     ["coze.transport.ngx"] = "lua/coze/transport/ngx.lua",
+    ["coze.transport.proxy"] = "lua/coze/transport/proxy.lua",
     ["coze.url"] = "lua/coze/url.lua",
     ["coze.useragent"] = "lua/coze/useragent.lua",
     ["coze.version"] = "lua/coze/version.lua",

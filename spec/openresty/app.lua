@@ -120,6 +120,33 @@ routes["/resolve"] = function()
   send_json { ok = res ~= nil, kind = err and err.kind, not_sent = err and err.not_sent, msg = err and tostring(err) }
 end
 
+-- /proxied?proxy=&tls=1&verify=0&no_proxy=&n=: n calls (default 1) through a proxy; the last outcome
+routes["/proxied"] = function()
+  local base = EMU
+  if arg("tls") == "1" then
+    base = EMU:gsub("^http:", "https:"):gsub(":(%d+)$", function(p) return ":" .. (tonumber(p) + 1) end)
+  end
+  if arg("host") then base = base:gsub("127%.0%.0%.1", arg("host")) end
+  local c = client { base_url = base, tls_verify = arg("verify") ~= "0", proxy = arg("proxy") and ngx.unescape_uri(arg("proxy")),
+    no_proxy = arg("no_proxy") }
+  local res, err
+  for _ = 1, tonumber(arg("n")) or 1 do res, err = c.conversations:create {} end
+  send_json { ok = res ~= nil, kind = err and err.kind, not_sent = err and err.not_sent, tls = err and err.tls,
+    proxy_status = err and err.proxy_status, msg = err and tostring(err) }
+end
+
+-- /upload?size=: a multipart upload of a file of size bytes with on_progress; the calls it saw
+routes["/upload"] = function()
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  f:write(string.rep("u", tonumber(arg("size")) or 1000000))
+  f:close()
+  local seen = {}
+  local file, err = client().files:upload { file = path, on_progress = function(sent, total) seen[#seen + 1] = { sent, total } end }
+  os.remove(path)
+  send_json { ok = file ~= nil, bytes = file and file.bytes, err = err and tostring(err), seen = seen }
+end
+
 routes["/log_result"] = function()
   ngx.print(ngx.shared.app:get("log_phase") or "")
 end
