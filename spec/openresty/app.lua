@@ -72,6 +72,20 @@ routes["/keepalive"] = function()
   send_json { ok = ok }
 end
 
+-- /retrieve?n=&id=: n sequential conversations:retrieve on one client (bench/ngx_calls.sh); wall ms
+routes["/retrieve"] = function()
+  local c = client()
+  local ok, id = 0, arg("id")
+  ngx.update_time()
+  local t0 = ngx.now()
+  for _ = 1, tonumber(arg("n")) or 2000 do
+    local conv = c.conversations:retrieve { conversation_id = id }
+    if conv and conv.id == id then ok = ok + 1 end
+  end
+  ngx.update_time()
+  send_json { ok = ok, ms = (ngx.now() - t0) * 1000 }
+end
+
 -- /abandon: a stream read for one event and closed, then a call: the call must work (on a new connection)
 routes["/abandon"] = function()
   local c = client()
