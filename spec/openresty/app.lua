@@ -161,6 +161,12 @@ routes["/upload"] = function()
   send_json { ok = file ~= nil, bytes = file and file.bytes, err = err and tostring(err), seen = seen }
 end
 
+-- /mem: the worker's Lua heap in KB (bench/ngx_calls.sh tells the heap from the rest of the RSS)
+routes["/mem"] = function()
+  if arg("collect") == "1" then collectgarbage() end
+  send_json { lua_kb = collectgarbage("count") }
+end
+
 routes["/log_result"] = function()
   ngx.print(ngx.shared.app:get("log_phase") or "")
 end
