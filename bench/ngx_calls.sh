@@ -20,6 +20,7 @@ worker=$(pgrep -P "$(cat "build/app-$app_port/nginx.pid")" | head -1)
 ticks() { awk '{print $14 + $15}' "/proc/$worker/stat"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$worker/status"; }
 hz=$(getconf CLK_TCK)
+fresh=$(rss_kb) # the worker before any call: the peak (VmHWM) is reported against it too
 
 # ---- 1. sequential retrieves ----
 conv=$(curl -s -X POST "$emu/v1/conversation/create" -H "Authorization: Bearer pat_bench" \
@@ -63,8 +64,9 @@ streams() { # count, deltas: worker CPU and peak RSS growth while count streams 
   done_n=$(cat "$tmp"/s* | grep -c '^event: done' || true)
   rm -f "$tmp"/s*
   awk -v c="$cnt" -v del="$del" -v d=$((t1 - t0)) -v hz="$hz" -v ev="$ev" -v dn="$done_n" -v r0="$r0" -v p="$(cat "$tmp/peak")" \
-    'BEGIN { printf "%3d stream(s) x %7d deltas: %8d events (%d done)  %6.2f s worker CPU  %6.3f us/event  RSS +%.1f MB\n",
-      c, del, ev, dn, d / hz, d / hz / ev * 1e6, (p - r0) / 1024 }'
+    -v hwm="$(awk '/^VmHWM/ {print $2}' "/proc/$worker/status")" -v fresh="$fresh" \
+    'BEGIN { printf "%3d stream(s) x %7d deltas: %8d events (%d done)  %6.2f s worker CPU  %6.3f us/event  RSS +%.1f MB (peak +%.1f MB over the fresh worker)\n",
+      c, del, ev, dn, d / hz, d / hz / ev * 1e6, (p - r0) / 1024, (hwm - fresh) / 1024 }'
 }
 i=0
 while [ $i -lt "$rounds" ]; do
