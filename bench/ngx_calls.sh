@@ -6,10 +6,10 @@
 #  2. C concurrent relayed chat streams of D deltas each against one stream of C*D deltas: nginx
 #     worker CPU (user+sys) per event, and the worker's RSS growth (VmRSS sampled every 50 ms).
 # Needs the emulator (COZE_EMU_PORT) and `make luajit`; COZE_APP_PORT defaults to the emulator port + 10.
-#   COZE_EMU_PORT=18321 sh bench/ngx_calls.sh [N=2000] [C=200] [D=2000] [ROUNDS=3]
+#   COZE_EMU_PORT=18321 sh bench/ngx_calls.sh [N=2000] [C=200] [D=5000] [ROUNDS=3]
 set -eu
 cd "$(dirname "$0")/.."
-n=${1:-2000}; c=${2:-200}; d=${3:-2000}; rounds=${4:-3}
+n=${1:-2000}; c=${2:-200}; d=${3:-5000}; rounds=${4:-3}
 emu="http://127.0.0.1:${COZE_EMU_PORT:-18321}"
 app_port=${COZE_APP_PORT:-$(( ${COZE_EMU_PORT:-18321} + 10 ))}
 app="http://127.0.0.1:$app_port"
