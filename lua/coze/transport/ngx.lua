@@ -4,7 +4,9 @@
 -- same C SSE parser (read_into), so events and errors are the same on both transports.
 --
 -- A cosocket can only block-by-yielding inside receive, so this transport cannot poll:
--- t.can_poll = false, and every wait_ms means "until something arrives" (transport/README.md).
+-- t.can_poll = false, and every wait_ms means "until something arrives" (transport/README.md);
+-- only while a multipart body goes out does wait_headers return false, after each piece, so upload
+-- progress can be reported.
 -- Chunked bodies go through the pure C decoder (csrc/chunked.c), straight into the SSE parser.
 local core = require "coze.core"
 local errors = require "coze.errors"
