@@ -303,7 +303,7 @@ function Transport:request(req)
   if purl then
     local perr
     px, perr = proxies.parse(purl)
-    if not px then return nil, terr("coze.transport.ngx: " .. perr, { not_sent = true }) end
+    if not px then return nil, terr("coze.transport.ngx: " .. perr) end -- deterministic: no retry
   end
   local verify = req.tls_verify
   if verify == nil then verify = self.tls_verify end
