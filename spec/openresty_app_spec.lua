@@ -345,6 +345,13 @@ describe("coze.transport.ngx through an HTTP proxy", function()
   end
 
   local function proxied(q) return get_json(APP .. "/proxied?" .. q) end
+  -- The same call on libcurl outside nginx: kind and not_sent must agree
+  local function on_curl(base, proxy_url)
+    local c = coze.new { token = "pat_test", base_url = base, tls_verify = false, proxy = proxy_url, max_retries = 0 }
+    local _, err = c.conversations:create {}
+    c:close()
+    return { kind = err and err.kind, not_sent = err and err.not_sent }
+  end
   local function esc(s) return (s:gsub("[^%w._~-]", function(c) return string.format("%%%02X", c:byte()) end)) end
 
   setup(function()
@@ -429,6 +436,7 @@ describe("coze.transport.ngx through an HTTP proxy", function()
     assert.equal("transport", r.kind)
     assert.equal(403, r.proxy_status)
     assert.truthy(r.msg:find("refused the CONNECT to refused.invalid:" .. (EMU_PORT + 1) .. ": HTTP 403", 1, true), r.msg)
+    assert.same(on_curl("https://refused.invalid:" .. (EMU_PORT + 1), PROXY), { kind = r.kind, not_sent = r.not_sent })
     seen(PROXY_PORT)
   end)
 
@@ -438,6 +446,7 @@ describe("coze.transport.ngx through an HTTP proxy", function()
     assert.equal("transport", r.kind)
     assert.is_true(r.not_sent)
     assert.truthy(r.msg:find("cannot connect to proxy 127.0.0.1:9", 1, true), r.msg)
+    assert.same(on_curl("https://" .. EMU_TLS, "http://127.0.0.1:9"), { kind = r.kind, not_sent = r.not_sent })
   end)
 
   it("goes direct for a host in no_proxy, and with proxy = ''", function()
