@@ -342,7 +342,8 @@ function Transport:request(req)
   end
   if scheme == "https" and sock:getreusedtimes() == 0 then
     local sni = host
-    if host:find(":", 1, true) then sni = nil end -- an IPv6 literal carries no SNI
+    -- an IP literal carries no SNI (RFC 6066; libcurl sends none either)
+    if host:find(":", 1, true) or host:find("^%d+%.%d+%.%d+%.%d+$") then sni = nil end
     -- lua-nginx-module 0.10.23 sometimes reports a refused certificate as success (and then
     -- closes the socket) or trips an assertion in resty.core: both are caught as a refusal below
     local okc, sess, herr = pcall(sock.sslhandshake, sock, false, sni, verify)
