@@ -11,10 +11,13 @@ local APP_PORT = tonumber(os.getenv("COZE_APP_PORT") or "") or EMU_PORT + 10
 local APP = "http://127.0.0.1:" .. APP_PORT
 local APP2 = "http://127.0.0.1:" .. (APP_PORT + 1) -- 2 workers
 
-local function ctl(cmd, port, workers)
+local PROXY_VARS = { "https_proxy", "HTTPS_PROXY", "http_proxy", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY" }
+
+-- env: extra "NAME=value ..." for nginx; the proxy variables of the caller's shell never reach it
+local function ctl(cmd, port, workers, env)
   -- without LD_PRELOAD: make sanitize preloads the ASan runtime into lua5.4, and nginx must not inherit it
-  local ok = os.execute(string.format("env -u LD_PRELOAD COZE_EMU_URL=%s COZE_APP_PORT=%d COZE_APP_WORKERS=%d spec/openresty/ctl %s >/dev/null",
-    emu.url, port, workers, cmd))
+  local ok = os.execute(string.format("env -u LD_PRELOAD -u %s COZE_EMU_URL=%s COZE_APP_PORT=%d COZE_APP_WORKERS=%d %s spec/openresty/ctl %s >/dev/null",
+    table.concat(PROXY_VARS, " -u "), emu.url, port, workers, env or "", cmd))
   assert(ok == true or ok == 0, "spec/openresty/ctl " .. cmd .. " failed")
 end
 
@@ -458,6 +461,23 @@ describe("coze.transport.ngx through an HTTP proxy", function()
     assert.is_true(r.not_sent)
     assert.truthy(r.msg:find("cannot connect to proxy 127.0.0.1:9", 1, true), r.msg)
     assert.same(on_curl("https://" .. EMU_TLS, "http://127.0.0.1:9"), { kind = r.kind, not_sent = r.not_sent })
+  end)
+
+  it("reads https_proxy and no_proxy from the environment nginx.conf lets through (`env`)", function()
+    local port = APP_PORT + 4
+    ctl("restart", port, 1, "https_proxy=" .. PROXY .. " no_proxy=127.0.0.1")
+    local ok, err = pcall(function()
+      local base = "http://127.0.0.1:" .. port .. "/proxied?"
+      local r = get_json(base .. "tls=1&verify=0&host=localhost") -- the proxy resolves it
+      assert.is_true(r.ok, r.msg)
+      assert.same({ { method = "CONNECT", target = "localhost:" .. (EMU_PORT + 1), auth = "missing" } }, seen(PROXY_PORT))
+      assert.is_true(get_json(base .. "tls=1&verify=0").ok) -- no_proxy
+      -- http reads http_proxy only, so this one goes direct, where nginx's resolver knows no localhost
+      assert.is_false(get_json(base .. "host=localhost").ok)
+      assert.same({}, seen(PROXY_PORT))
+    end)
+    ctl("stop", port, 1)
+    assert(ok, err)
   end)
 
   it("goes direct for a host in no_proxy, and with proxy = ''", function()
