@@ -207,7 +207,7 @@ function Handle:_tunnel(px, host, port)
   if px.auth then head = head .. "Proxy-Authorization: Basic " .. ngx.encode_base64(px.auth) .. "\r\n" end
   local what = "CONNECT to " .. authority .. " through proxy " .. px.name
   local ok, err = sock:send(head .. "\r\n")
-  local status, line, n = nil, nil, 0
+  local status, reason, line, n = nil, "", nil, 0
   while ok do
     line, err = sock:receive("*l")
     if not line then break end
@@ -216,7 +216,7 @@ function Handle:_tunnel(px, host, port)
     if not status then
       status = tonumber(line:match("^HTTP/%d%.%d (%d%d%d)"))
       if not status then line, err = nil, "malformed status line from the proxy: " .. line:sub(1, 80); break end
-      self.proxy_reason = line:match("^HTTP/%d%.%d %d%d%d ?(.*)$")
+      reason = line:match("^HTTP/%d%.%d %d%d%d ?(.*)$")
     elseif line == "" then
       break
     end
@@ -229,7 +229,7 @@ function Handle:_tunnel(px, host, port)
   if status < 200 or status > 299 then
     self.sock = nil
     sock:close()
-    local reason = self.proxy_reason ~= "" and (" " .. self.proxy_reason) or ""
+    if reason ~= "" then reason = " " .. reason end
     return nil, terr("proxy " .. px.name .. " refused the CONNECT to " .. authority .. ": HTTP " .. status .. reason,
       { proxy_status = status })
   end
