@@ -93,6 +93,7 @@ build = {
     ["coze.transport"] = "lua/coze/transport/init.lua",
     ["coze.transport.ngx"] = "lua/coze/transport/ngx.lua",
     ["coze.transport.ngx_ws"] = "lua/coze/transport/ngx_ws.lua",
+    ["coze.transport.proxy"] = "lua/coze/transport/proxy.lua",
     ["coze.url"] = "lua/coze/url.lua",
     ["coze.useragent"] = "lua/coze/useragent.lua",
     ["coze.version"] = "lua/coze/version.lua",
