@@ -37,7 +37,7 @@ build/luajit/coze/core.so: $(SRC) $(HDR) Makefile
 
 # The core without the HTTP unit (no libcurl: for nginx users who never touch it): core.session
 # and core.curl_version are absent, and so is the libcurl WebSocket connection (core.ws_open, lws.c);
-# everything else is the same.
+# everything else is the same (the WebSocket codec, core.ws_codec, is there for the cosocket connection).
 NOHTTP_SRC  = $(filter-out csrc/http.c csrc/lhttp.c csrc/wsconn.c csrc/lws.c,$(SRC))
 core-nohttp: build/nohttp/coze/core.so
 
@@ -110,12 +110,13 @@ build/fuzz/fuzz_chunked: fuzz/fuzz_chunked.c csrc/chunked.c csrc/chunked.h csrc/
 build/fuzz/fuzz_headers: fuzz/fuzz_headers.c csrc/headers.c csrc/buf.c csrc/headers.h csrc/buf.h
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_headers.c csrc/headers.c csrc/buf.c
-build/fuzz/fuzz_json: fuzz/fuzz_json.c csrc/json.c csrc/ljson.c $(HDR)
+build/fuzz/fuzz_json: fuzz/fuzz_json.c csrc/json.c csrc/ljson.c csrc/pages.c $(HDR)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) $(LUA_INC) -o $@ fuzz/fuzz_json.c csrc/json.c csrc/ljson.c -llua5.4 -lm -ldl
-build/fuzz/fuzz_ws: fuzz/fuzz_ws.c csrc/ws.c csrc/wshs.c csrc/jscan.c csrc/crypto.c csrc/buf.c csrc/utf8.c $(HDR)
+	$(CLANG) $(FUZZ_CFLAGS) $(LUA_INC) -DGIVEBACK_STEP=64 -o $@ fuzz/fuzz_json.c csrc/json.c csrc/ljson.c csrc/pages.c \
+	  -llua5.4 -lm -ldl
+build/fuzz/fuzz_ws: fuzz/fuzz_ws.c csrc/ws.c csrc/wscodec.c csrc/wshs.c csrc/jscan.c csrc/crypto.c csrc/buf.c csrc/utf8.c $(HDR)
 	@mkdir -p $(@D)
-	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_ws.c csrc/ws.c csrc/wshs.c csrc/jscan.c csrc/crypto.c csrc/buf.c csrc/utf8.c -lcrypto
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ fuzz/fuzz_ws.c csrc/ws.c csrc/wscodec.c csrc/wshs.c csrc/jscan.c csrc/crypto.c csrc/buf.c csrc/utf8.c -lcrypto
 
 fuzz-build: $(FUZZ_TARGETS)
 

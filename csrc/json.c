@@ -15,16 +15,22 @@
 
 #include "compat.h"
 #include "json.h"
+#include "pages.h"
 
 #define PENDING 32       /* items a container keeps on the stack before its table is created */
 #define PENDING_DEPTH 32 /* deeper containers fill their table directly (bounded stack use) */
 #define SCRATCH 4096     /* strings with escapes up to this raw size decode on the C stack */
+#ifndef GIVEBACK_STEP     /* (the fuzz target makes it small) */
+#define GIVEBACK_STEP (1 << 20) /* coze_json_decode_giveback: input given back in steps this big */
+#endif
 
 typedef struct jp {
   lua_State *L;
   const char *s;   /* input */
   const char *end; /* s + len; *end == '\0' */
   const char *p;   /* next byte to parse */
+  const char *given;   /* input before this was given back (coze_json_decode_giveback) */
+  const char *give_at; /* give back more once an item ends past this; end + 1: never */
   int depth, max_depth;
   char *err;
   size_t errlen;
@@ -465,6 +471,10 @@ static inline int parse_container(jp *j, int pairs)
         t = base + 1;
       }
       p = j->p;
+      if (p >= j->give_at) { /* nothing before p is read again: items only look forward */
+        j->given = coze_pages_release(j->given, p);
+        j->give_at = p + GIVEBACK_STEP < j->end ? p + GIVEBACK_STEP : j->end + 1;
+      }
       SKIP_WS(p);
       if (*p == ',') {
         p++;
@@ -546,8 +556,8 @@ static int parse_value(jp *j)
   return fail(j, "value", p);
 }
 
-int coze_json_decode(lua_State *L, const char *s, size_t len, int max_depth,
-                     char *err, size_t errlen)
+static int decode(lua_State *L, const char *s, size_t len, int max_depth, int giveback, char *err,
+                  size_t errlen)
 {
   jp j;
   int top = lua_gettop(L);
@@ -555,6 +565,8 @@ int coze_json_decode(lua_State *L, const char *s, size_t len, int max_depth,
   j.L = L;
   j.s = s;
   j.end = s + len;
+  j.given = s;
+  j.give_at = giveback && len > GIVEBACK_STEP ? s + GIVEBACK_STEP : j.end + 1;
   j.depth = 0;
   j.max_depth = max_depth;
   j.err = err;
@@ -570,4 +582,16 @@ int coze_json_decode(lua_State *L, const char *s, size_t len, int max_depth,
   }
   lua_settop(L, top);
   return 0;
+}
+
+int coze_json_decode(lua_State *L, const char *s, size_t len, int max_depth,
+                     char *err, size_t errlen)
+{
+  return decode(L, s, len, max_depth, 0, err, errlen);
+}
+
+int coze_json_decode_giveback(lua_State *L, const char *s, size_t len, int max_depth,
+                              char *err, size_t errlen)
+{
+  return decode(L, s, len, max_depth, 1, err, errlen);
 }

@@ -32,4 +32,11 @@
 int coze_json_decode(lua_State *L, const char *s, size_t len, int max_depth,
                      char *err, size_t errlen);
 
+/* coze_json_decode for an input the caller gives up (a response body read whole): as parsing
+ * goes past each MiB, the whole pages of s behind it are given back to the system
+ * (coze_pages_release), so a large body and its decoded value are not resident together. s must
+ * not be read again afterwards (free it), whether decoding succeeded or not. */
+int coze_json_decode_giveback(lua_State *L, const char *s, size_t len, int max_depth,
+                              char *err, size_t errlen);
+
 #endif

@@ -20,6 +20,7 @@ int luaopen_coze_core(lua_State *L)
 #ifndef COZE_NO_HTTP /* the WebSocket connection runs on libcurl's connect-only mode */
   coze_l_ws_open(L);
 #endif
+  coze_l_wscodec_open(L); /* the codec alone: the cosocket connection in nginx */
   coze_l_headers_open(L);
   coze_l_utf8_open(L);
   coze_l_chunked_open(L);

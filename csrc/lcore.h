@@ -24,6 +24,7 @@ void coze_l_crypto_open(lua_State *L);
 void coze_l_json_open(lua_State *L);
 void coze_l_cli_open(lua_State *L);
 void coze_l_ws_open(lua_State *L);
+void coze_l_wscodec_open(lua_State *L);
 void coze_l_headers_open(lua_State *L);
 void coze_l_utf8_open(lua_State *L);
 void coze_l_chunked_open(lua_State *L);
@@ -36,5 +37,10 @@ coze_sink coze_l_sse_sink(lua_State *L, int idx);
 
 /* Pushes the table core.parse_headers(block, len) returns (1), or nil, msg (2). */
 int coze_l_headers_push(lua_State *L, const char *block, size_t len);
+
+struct coze_wscodec_b64;
+/* send_b64's arguments from index 2, for both WebSocket bindings: pre, bytes, post[, i, n[, seq, mid]]
+ * (raises on a slice outside bytes). */
+void coze_l_ws_b64_args(lua_State *L, struct coze_wscodec_b64 *f);
 
 #endif

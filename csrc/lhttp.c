@@ -13,8 +13,10 @@
 
 #include "compat.h"
 #include "http.h"
+#include "json.h"
 #include "lcore.h"
 #include "sse.h"
+#include "utf8.h"
 
 #define SESSION_MT "coze.core.Session"
 #define REQUEST_MT "coze.core.Request"
@@ -422,15 +424,44 @@ static int l_http_read(lua_State *L)
   return push_read(L, u, rc, data, len);
 }
 
-/* r:read_all(max_bytes, timeout_ms) -> the whole body as one string (its bytes not handed out by
- * read before), false when timeout_ms ran out first (call again), nil when it was handed out
- * already, or nil, msg, kind, which ("too_large" past max_bytes, counted after decompression).
- * One buffer sized from Content-Length, no chunks to join: for wait.read_all when present. */
+/* The whole body decoded as JSON straight from the C buffer, giving the buffer back as decoding
+ * goes (coze_json_decode_giveback): pushes the table, or nil, msg, "malformed" for invalid JSON;
+ * pushes the body as a string (untouched) when it is not valid UTF-8 or not a JSON object/array,
+ * for the caller's own handling of such bodies. */
+static int push_json(lua_State *L, const char *data, size_t len)
+{
+  char err[160];
+  if (coze_utf8_check(data, len) != len) {
+    lua_pushlstring(L, data, len);
+    return 1;
+  }
+  if (!coze_json_decode_giveback(L, data, len, COZE_JSON_DEFAULT_DEPTH, err, sizeof err)) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "malformed JSON in response: %s", err);
+    lua_pushliteral(L, "malformed");
+    return 3;
+  }
+  if (!lua_istable(L, -1)) { /* a scalar: no container, so nothing was given back */
+    lua_pop(L, 1);
+    lua_pushlstring(L, data, len);
+  }
+  return 1;
+}
+
+/* r:read_all(max_bytes, timeout_ms[, "json"]) -> the whole body as one string (its bytes not
+ * handed out by read before), false when timeout_ms ran out first (call again), nil when it was
+ * handed out already, or nil, msg, kind, which ("too_large" past max_bytes, counted after
+ * decompression). One buffer sized from Content-Length, no chunks to join: for wait.read_all when
+ * present. With "json", a body that is valid UTF-8 JSON comes back decoded (push_json), so a large
+ * body and its value are never resident whole together. */
+static const char *const READ_AS[] = {"string", "json", NULL};
+
 static int l_http_read_all(lua_State *L)
 {
   l_request *u = check_request(L);
   lua_Number max = luaL_checknumber(L, 2);
   long t = opt_timeout(L, 3);
+  int as_json = luaL_checkoption(L, 4, "string", READ_AS) == 1;
   const char *data;
   size_t len;
   int rc, n;
@@ -439,9 +470,9 @@ static int l_http_read_all(lua_State *L)
     set_sink(L, u, NULL, 0);
   rc = coze_http_read_all(u->r, max >= (lua_Number)(SIZE_MAX / 2) ? SIZE_MAX / 2 : (size_t)max, t,
                           &data, &len);
-  n = push_read(L, u, rc, data, len);
+  n = rc == COZE_HTTP_OK && as_json ? push_json(L, data, len) : push_read(L, u, rc, data, len);
   if (rc == COZE_HTTP_OK)
-    coze_http_release(u->r); /* the body lives once, as the string, from here on */
+    coze_http_release(u->r); /* the body lives once, as the string or its value, from here on */
   return n;
 }
 

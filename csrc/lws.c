@@ -1,12 +1,11 @@
-/* Lua binding of csrc/wsconn.c: coze.core.ws_open{...} -> coze.core.WebSocket. Every method takes
+/* Lua binding of csrc/wsconn.c: coze.core.ws_open{...} -> coze.core.WebSocket, the libcurl
+ * connection (left out of make core-nohttp; the codec alone is csrc/lwscodec.c). Every method takes
  * wait_ms and returns false when nothing happened in that time, so the waiting loop (and any
  * coroutine yield) is in Lua. */
 #include <limits.h>
 #include <string.h>
 
 #include "compat.h"
-#include "crypto.h"
-#include "jscan.h"
 #include "lcore.h"
 #include "wsconn.h"
 
@@ -202,45 +201,14 @@ static int l_ws_send(lua_State *L)
   return push_sent(L, coze_wsconn_send(u->c, op, s, n, &err), &err);
 }
 
-/* send_b64(pre, bytes, post[, i, n[, seq, mid]]): one text frame pre .. base64(bytes:sub(i, i + n - 1))
- * .. post (a slice, so a file read in large blocks needs no string per chunk); with seq and mid the
- * head is pre .. seq .. mid (a message id's number written here: no id string per frame in Lua). */
+/* send_b64(pre, bytes, post[, i, n[, seq, mid]]): one text frame, as WebSocketCodec:send_b64 */
 static int l_ws_send_b64(lua_State *L)
 {
   l_ws *u = check_ws(L);
   coze_wsconn_error err;
-  size_t pl, bl, ql, i, n;
-  const char *pre = luaL_checklstring(L, 2, &pl);
-  const char *bytes = luaL_checklstring(L, 3, &bl);
-  const char *post = luaL_checklstring(L, 4, &ql);
-  lua_Integer li = luaL_optinteger(L, 5, 1), ln = luaL_optinteger(L, 6, (lua_Integer)bl);
-  char head[512];
-  luaL_argcheck(L, li >= 1 && (size_t)(li - 1) <= bl, 5, "start out of range");
-  i = (size_t)(li - 1);
-  luaL_argcheck(L, ln >= 0 && (size_t)ln <= bl - i, 6, "length out of range");
-  n = (size_t)ln;
-  if (!lua_isnoneornil(L, 8)) {
-    size_t ml;
-    lua_Integer seq = luaL_checkinteger(L, 7);
-    const char *mid = luaL_checklstring(L, 8, &ml);
-    char digits[24];
-    size_t d = sizeof digits;
-    unsigned long long v = seq < 0 ? 0 - (unsigned long long)seq : (unsigned long long)seq;
-    luaL_argcheck(L, pl + ml + sizeof digits <= sizeof head, 8, "pre and mid too long");
-    do { /* snprintf costs more than the rest of the head */
-      digits[--d] = (char)('0' + v % 10);
-      v /= 10;
-    } while (v > 0);
-    if (seq < 0)
-      digits[--d] = '-';
-    memcpy(head, pre, pl);
-    memcpy(head + pl, digits + d, sizeof digits - d);
-    pl += sizeof digits - d;
-    memcpy(head + pl, mid, ml);
-    pre = head;
-    pl += ml;
-  }
-  return push_sent(L, coze_wsconn_send_b64(u->c, pre, pl, bytes + i, n, post, ql, &err), &err);
+  coze_wscodec_b64 f;
+  coze_l_ws_b64_args(L, &f);
+  return push_sent(L, coze_wsconn_send_b64(u->c, &f, &err), &err);
 }
 
 /* send_close([code[, reason]]) */
@@ -309,95 +277,6 @@ static int l_ws_tostring(lua_State *L)
   return 1;
 }
 
-static void push_span(lua_State *L, const char *s, const coze_jscan_field *f)
-{
-  if (f->type == COZE_JSCAN_STRING)
-    lua_pushlstring(L, s + f->start, f->len);
-  else
-    lua_pushnil(L);
-}
-
-/* ws_envelope(text) -> event_type, id, logid (each nil when absent), data_at, data_len (where the
- * data object is, for ws_audio; nil when data is not an object) | false when only the full decoder
- * can say (escaped or non-string values, a malformed envelope). */
-static int l_ws_envelope(lua_State *L)
-{
-  size_t n;
-  const char *s = luaL_checklstring(L, 1, &n);
-  coze_jscan_field f[4] = { { "event_type", 10, 0, 0, 0 }, { "id", 2, 0, 0, 0 }, { "detail", 6, 0, 0, 0 },
-                            { "data", 4, 0, 0, 0 } };
-  coze_jscan_field logid = { "logid", 5, 0, 0, 0 };
-  int i;
-  if (coze_jscan_object(s, n, f, 4) != 0)
-    goto full;
-  for (i = 0; i < 2; i++) {
-    if (f[i].type == COZE_JSCAN_ESCAPED || f[i].type == COZE_JSCAN_OTHER)
-      goto full;
-  }
-  if (f[2].type == COZE_JSCAN_STRING || f[2].type == COZE_JSCAN_ESCAPED)
-    goto full;
-  if (f[2].type == COZE_JSCAN_OTHER && s[f[2].start] == '{') {
-    if (coze_jscan_object(s + f[2].start, f[2].len, &logid, 1) != 0 || logid.type == COZE_JSCAN_ESCAPED ||
-        logid.type == COZE_JSCAN_OTHER)
-      goto full;
-  }
-  push_span(L, s, &f[0]);
-  push_span(L, s, &f[1]);
-  push_span(L, s + (logid.type ? f[2].start : 0), &logid);
-  if (f[3].type != COZE_JSCAN_OTHER || s[f[3].start] != '{')
-    return 3;
-  lua_pushinteger(L, (lua_Integer)f[3].start);
-  lua_pushinteger(L, (lua_Integer)f[3].len);
-  return 5;
-full:
-  lua_pushboolean(L, 0);
-  return 1;
-}
-
-/* ws_audio(text, field[, data_at, data_len]) -> the base64 of data.<field> decoded | false when it
- * is not a plain string there (the caller decodes the JSON then). data_at/data_len (from ws_envelope)
- * spare the scan for the data object. */
-static int l_ws_audio(lua_State *L)
-{
-  size_t n, kl, outlen = 0;
-  const char *s = luaL_checklstring(L, 1, &n);
-  const char *key = luaL_checklstring(L, 2, &kl);
-  coze_jscan_field data = { "data", 4, 0, 0, 0 };
-  coze_jscan_field field = { NULL, 0, 0, 0, 0 };
-  const char *b64;
-  unsigned char small[6144], *out;
-  char err[64];
-  field.key = key;
-  field.key_len = kl;
-  if (lua_isnumber(L, 3) && lua_isnumber(L, 4)) {
-    lua_Integer at = lua_tointeger(L, 3), len = lua_tointeger(L, 4);
-    luaL_argcheck(L, at >= 0 && (size_t)at < n && len > 0 && (size_t)len <= n - (size_t)at, 3,
-                  "data span out of range");
-    data.type = COZE_JSCAN_OTHER;
-    data.start = (size_t)at;
-    data.len = (size_t)len;
-  } else if (coze_jscan_object(s, n, &data, 1) != 0) {
-    data.type = COZE_JSCAN_ABSENT;
-  }
-  if (data.type != COZE_JSCAN_OTHER || s[data.start] != '{' ||
-      coze_jscan_object(s + data.start, data.len, &field, 1) != 0 || field.type != COZE_JSCAN_STRING) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  b64 = s + data.start + field.start;
-  /* an audio chunk of up to ~130 ms of 24 kHz PCM decodes on the stack; larger ones into a collected
-   * userdata */
-  out = coze_crypto_b64_declen(field.len) + 1 <= sizeof small
-          ? small
-          : (unsigned char *)lua_newuserdata(L, coze_crypto_b64_declen(field.len) + 1);
-  if (coze_crypto_b64_decode(b64, field.len, out, &outlen, err, sizeof err) != 0) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  lua_pushlstring(L, (const char *)out, outlen);
-  return 1;
-}
-
 void coze_l_ws_open(lua_State *L)
 {
   static const luaL_Reg methods[] = {
@@ -422,8 +301,6 @@ void coze_l_ws_open(lua_State *L)
   };
   static const luaL_Reg funcs[] = {
     {"ws_open", l_ws_open},
-    {"ws_envelope", l_ws_envelope},
-    {"ws_audio", l_ws_audio},
     {NULL, NULL}
   };
   coze_newclass(L, WS_MT, methods, meta);

@@ -12,8 +12,7 @@
 #include <curl/curl.h>
 
 #include "buf.h"
-#include "crypto.h"
-#include "wshs.h"
+#include "wscodec.h"
 
 #define READ_CHUNK 65536
 /* While corked, frames are written once this much is queued (and at uncork): ~70 audio chunks of
@@ -28,22 +27,16 @@ struct coze_wsconn {
   CURL *curl;
   curl_socket_t sock;
   int phase;
-  coze_buf out;            /* frames (or the request) not yet written; out.data[out_pos..len) */
-  size_t out_pos;
+  coze_wscodec codec;      /* key, decoder and the queue of frames (first the request) to write */
   coze_buf hs;             /* the handshake answer */
   long head_len;
   long long body_want;     /* Content-Length of a non-101 answer, -1 = until the end */
   int chunked;             /* that answer's body is chunked */
   int status;
   int eof;
-  int close_sent;
   int corked;              /* cork depth: data frames queue (coze_wsconn_cork) */
   int starved;             /* recv found only part of a frame: the buffered bytes are no news */
   long long last_rx_ms;
-  char key[COZE_WSHS_KEY_LEN + 1];
-  unsigned char pool[256]; /* random bytes for masking keys, refilled from OpenSSL */
-  size_t pool_pos;
-  coze_ws_decoder dec;
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -84,9 +77,8 @@ void coze_wsconn_free(coze_wsconn *c)
     curl_easy_cleanup(c->curl); /* closes the connect-only socket */
   if (c->multi != NULL)
     curl_multi_cleanup(c->multi);
-  coze_buf_free(&c->out);
+  coze_wscodec_free(&c->codec);
   coze_buf_free(&c->hs);
-  coze_ws_decoder_free(&c->dec);
   free(c);
 }
 
@@ -98,24 +90,22 @@ static int add(coze_buf *b, const char *s)
 coze_wsconn *coze_wsconn_open(const coze_wsconn_opts *o, coze_wsconn_error *err)
 {
   coze_wsconn *c = calloc(1, sizeof *c);
-  unsigned char nonce[16];
+  coze_buf *out;
+  const char *why = NULL;
   size_t i;
   int bad = 0;
   if (c == NULL) {
     set_err(err, COZE_WSCONN_TRANSPORT, 0, "out of memory");
     return NULL;
   }
-  coze_buf_init(&c->out);
   coze_buf_init(&c->hs);
-  coze_ws_decoder_init(&c->dec, o->max_message);
-  c->pool_pos = sizeof c->pool;
   c->body_want = -1;
   c->last_rx_ms = now_ms();
-  if (coze_crypto_random(nonce, sizeof nonce) != 0) {
-    set_err(err, COZE_WSCONN_TRANSPORT, 0, "the random generator failed");
+  if (coze_wscodec_init(&c->codec, o->max_message, &why) != 0) {
+    set_err(err, COZE_WSCONN_TRANSPORT, 0, "%s", why);
     goto fail;
   }
-  coze_wshs_key(nonce, c->key);
+  out = &c->codec.out;
   /* curl_easy_init runs curl_global_init itself when nothing did yet (it is reference counted) */
   c->curl = curl_easy_init();
   if (c->curl == NULL) {
@@ -147,14 +137,13 @@ coze_wsconn *coze_wsconn_open(const coze_wsconn_opts *o, coze_wsconn_error *err)
     set_err(err, COZE_WSCONN_TRANSPORT, 0, "curl_multi_init failed");
     goto fail;
   }
-  bad |= add(&c->out, "GET ") | add(&c->out, o->target) | add(&c->out, " HTTP/1.1\r\nHost: ") |
-         add(&c->out, o->host) |
-         add(&c->out, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                      "Sec-WebSocket-Key: ") |
-         add(&c->out, c->key) | add(&c->out, "\r\n");
+  bad |= add(out, "GET ") | add(out, o->target) | add(out, " HTTP/1.1\r\nHost: ") | add(out, o->host) |
+         add(out, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                  "Sec-WebSocket-Key: ") |
+         add(out, c->codec.key) | add(out, "\r\n");
   for (i = 0; i < o->nheaders; i++)
-    bad |= add(&c->out, o->headers[i]) | add(&c->out, "\r\n");
-  bad |= add(&c->out, "\r\n");
+    bad |= add(out, o->headers[i]) | add(out, "\r\n");
+  bad |= add(out, "\r\n");
   if (bad) {
     set_err(err, COZE_WSCONN_TRANSPORT, 0, "out of memory");
     goto fail;
@@ -168,7 +157,7 @@ fail:
 
 size_t coze_wsconn_pending(const coze_wsconn *c)
 {
-  return c->out.len - c->out_pos;
+  return coze_wscodec_pending(&c->codec);
 }
 
 long long coze_wsconn_idle_ms(const coze_wsconn *c)
@@ -204,7 +193,7 @@ int coze_wsconn_ready(coze_wsconn *c, int want)
     return !out || poll_now(c, POLLOUT);
   if (c->eof)
     return 1;
-  if (want == COZE_WSCONN_WANT_RECV && !c->starved && c->dec.in.len > c->dec.pos)
+  if (want == COZE_WSCONN_WANT_RECV && !c->starved && c->codec.dec.in.len > c->codec.dec.pos)
     return 1;
   return poll_now(c, out ? POLLIN | POLLOUT : POLLIN);
 }
@@ -224,11 +213,11 @@ static void wait_io(coze_wsconn *c, int events, long ms)
 int coze_wsconn_flush(coze_wsconn *c, long wait_ms, coze_wsconn_error *err)
 {
   long long deadline = now_ms() + (wait_ms > 0 ? wait_ms : 0);
-  while (c->out_pos < c->out.len) {
+  while (coze_wscodec_pending(&c->codec) > 0) {
     size_t n = 0;
-    CURLcode rc = curl_easy_send(c->curl, c->out.data + c->out_pos, c->out.len - c->out_pos, &n);
+    CURLcode rc = curl_easy_send(c->curl, coze_wscodec_output(&c->codec), coze_wscodec_pending(&c->codec), &n);
     if (rc == CURLE_OK) {
-      c->out_pos += n;
+      coze_wscodec_written(&c->codec, n);
     } else if (rc == CURLE_AGAIN) {
       long long left = deadline - now_ms();
       if (left <= 0)
@@ -238,8 +227,6 @@ int coze_wsconn_flush(coze_wsconn *c, long wait_ms, coze_wsconn_error *err)
       return curl_err(c, err, rc, "send failed");
     }
   }
-  coze_buf_reset(&c->out);
-  c->out_pos = 0;
   return 1;
 }
 
@@ -322,10 +309,10 @@ int coze_wsconn_handshake(coze_wsconn *c, long wait_ms, int *status, const char 
           return set_err(err, COZE_WSCONN_TRANSPORT, 0, "malformed handshake answer");
         if (c->status == 101) {
           const char *why = NULL;
-          if (coze_wshs_check(c->hs.data, (size_t)hl, c->key, &why) != 0)
+          if (coze_wscodec_check_answer(&c->codec, c->hs.data, (size_t)hl, &why) != 0)
             return set_err(err, COZE_WSCONN_TRANSPORT, 0, "%s", why);
           /* frames sent right behind the answer */
-          if (coze_ws_feed(&c->dec, c->hs.data + hl, c->hs.len - (size_t)hl) != 0)
+          if (coze_ws_feed(&c->codec.dec, c->hs.data + hl, c->hs.len - (size_t)hl) != 0)
             return set_err(err, COZE_WSCONN_TRANSPORT, 0, "out of memory");
           coze_buf_free(&c->hs);
           c->phase = PHASE_OPEN;
@@ -391,53 +378,22 @@ int coze_wsconn_handshake(coze_wsconn *c, long wait_ms, int *status, const char 
   }
 }
 
-static int next_key(coze_wsconn *c, unsigned char key[4], coze_wsconn_error *err)
+/* After queueing: what the socket takes now, unless corked data frames (data: not a control frame)
+ * may wait. */
+static int queued(coze_wsconn *c, int r, const char *why, int data, coze_wsconn_error *err)
 {
-  if (c->pool_pos + 4 > sizeof c->pool) {
-    if (coze_crypto_random(c->pool, sizeof c->pool) != 0)
-      return set_err(err, COZE_WSCONN_TRANSPORT, 0, "the random generator failed");
-    c->pool_pos = 0;
-  }
-  memcpy(key, c->pool + c->pool_pos, 4);
-  c->pool_pos += 4;
-  return 0;
-}
-
-/* Room for one frame of n payload bytes at the end of the output: the payload's address. */
-static unsigned char *frame_start(coze_wsconn *c, int opcode, size_t n, unsigned char key[4],
-                                  coze_wsconn_error *err)
-{
-  size_t h;
-  unsigned char *p;
-  if (c->phase != PHASE_OPEN) {
-    set_err(err, COZE_WSCONN_TRANSPORT, 0, "the handshake is not done");
-    return NULL;
-  }
-  if (next_key(c, key, err) != 0)
-    return NULL;
-  if (c->out_pos > 0 && c->out_pos >= c->out.len / 2) { /* drop what was written before growing */
-    coze_buf_consume(&c->out, c->out_pos);
-    c->out_pos = 0;
-  }
-  h = coze_ws_header_len(n);
-  if (n > (size_t)-1 - h - 2 || coze_buf_reserve(&c->out, h + n + 1) != 0) {
-    set_err(err, COZE_WSCONN_TRANSPORT, 0, "out of memory");
-    return NULL;
-  }
-  p = (unsigned char *)c->out.data + c->out.len;
-  coze_ws_write_header(p, opcode, 1, n, key);
-  return p + h;
-}
-
-/* Masks the frame and writes what the socket takes, unless corked data frames may wait. */
-static int frame_end(coze_wsconn *c, int opcode, unsigned char *payload, size_t n, const unsigned char key[4],
-                     coze_wsconn_error *err)
-{
-  coze_ws_mask(payload, n, key);
-  c->out.len = (size_t)((char *)payload - c->out.data) + n;
-  if (c->corked && opcode < COZE_WS_OP_CLOSE && coze_wsconn_pending(c) < CORK_BYTES)
-    return 1;
+  if (r != 0)
+    return set_err(err, COZE_WSCONN_TRANSPORT, 0, "%s", why);
+  if (c->corked && data && coze_wscodec_pending(&c->codec) < CORK_BYTES)
+    return 1; /* corked data frames wait for more */
   return coze_wsconn_flush(c, 0, err);
+}
+
+static int open_or_fail(const coze_wsconn *c, coze_wsconn_error *err)
+{
+  if (c->phase != PHASE_OPEN)
+    return set_err(err, COZE_WSCONN_TRANSPORT, 0, "the handshake is not done");
+  return 0;
 }
 
 int coze_wsconn_cork(coze_wsconn *c, int on, coze_wsconn_error *err)
@@ -453,50 +409,26 @@ int coze_wsconn_cork(coze_wsconn *c, int on, coze_wsconn_error *err)
 
 int coze_wsconn_send(coze_wsconn *c, int opcode, const void *payload, size_t n, coze_wsconn_error *err)
 {
-  unsigned char key[4];
-  unsigned char *p = frame_start(c, opcode, n, key, err);
-  if (p == NULL)
+  const char *why = NULL;
+  if (open_or_fail(c, err) != 0)
     return -1;
-  if (n > 0)
-    memcpy(p, payload, n);
-  return frame_end(c, opcode, p, n, key, err);
+  return queued(c, coze_wscodec_send(&c->codec, opcode, payload, n, &why), why, opcode < COZE_WS_OP_CLOSE, err);
 }
 
-int coze_wsconn_send_b64(coze_wsconn *c, const char *pre, size_t pre_len, const void *bytes, size_t n,
-                         const char *post, size_t post_len, coze_wsconn_error *err)
+int coze_wsconn_send_b64(coze_wsconn *c, const coze_wscodec_b64 *f, coze_wsconn_error *err)
 {
-  unsigned char key[4];
-  size_t b = coze_crypto_b64_enclen(n), total;
-  unsigned char *p;
-  if (b == (size_t)-1 || b > (size_t)-1 / 2 - pre_len - post_len)
-    return set_err(err, COZE_WSCONN_TRANSPORT, 0, "message too large");
-  total = pre_len + b + post_len;
-  p = frame_start(c, COZE_WS_OP_TEXT, total, key, err);
-  if (p == NULL)
+  const char *why = NULL;
+  if (open_or_fail(c, err) != 0)
     return -1;
-  memcpy(p, pre, pre_len);
-  coze_crypto_b64_encode(bytes, n, (char *)p + pre_len); /* its NUL lands where post starts */
-  memcpy(p + pre_len + b, post, post_len);
-  return frame_end(c, COZE_WS_OP_TEXT, p, total, key, err);
+  return queued(c, coze_wscodec_send_b64(&c->codec, f, &why), why, 1, err);
 }
 
 int coze_wsconn_send_close(coze_wsconn *c, int code, const char *reason, size_t len, coze_wsconn_error *err)
 {
-  unsigned char payload[125];
-  size_t n = 0;
-  if (c->close_sent)
-    return coze_wsconn_flush(c, 0, err);
-  if (code > 0) {
-    payload[0] = (unsigned char)(code >> 8);
-    payload[1] = (unsigned char)code;
-    if (len > 123)
-      len = 123;
-    if (len > 0)
-      memcpy(payload + 2, reason, len);
-    n = 2 + len;
-  }
-  c->close_sent = 1;
-  return coze_wsconn_send(c, COZE_WS_OP_CLOSE, payload, n, err);
+  const char *why = NULL;
+  if (open_or_fail(c, err) != 0)
+    return -1;
+  return queued(c, coze_wscodec_send_close(&c->codec, code, reason, len, &why), why, 0, err);
 }
 
 int coze_wsconn_recv(coze_wsconn *c, long wait_ms, coze_ws_event *ev, coze_wsconn_error *err)
@@ -505,32 +437,20 @@ int coze_wsconn_recv(coze_wsconn *c, long wait_ms, coze_ws_event *ev, coze_wscon
   if (c->phase != PHASE_OPEN)
     return set_err(err, COZE_WSCONN_TRANSPORT, 0, "the handshake is not done");
   for (;;) {
-    coze_ws_result r = coze_ws_next(&c->dec, ev);
+    coze_ws_result r = coze_wscodec_next(&c->codec, ev);
     long got;
     char *dst;
-    switch (r) {
-    case COZE_WS_MESSAGE:
+    /* pongs and close echoes; only a lost pong fails the call (a close ends the session anyway) */
+    if (coze_wscodec_pending(&c->codec) > 0 && coze_wsconn_flush(c, 0, err) < 0 && r != COZE_WS_CLOSE &&
+        r != COZE_WS_FAIL)
+      return -1;
+    if (r == COZE_WS_MESSAGE || r == COZE_WS_CLOSE)
       return 1;
-    case COZE_WS_PING:
-      if (!c->close_sent && coze_wsconn_send(c, COZE_WS_OP_PONG, ev->data, ev->len, err) < 0)
-        return -1;
-      continue;
-    case COZE_WS_PONG:
-      continue;
-    case COZE_WS_CLOSE:
-      /* echo the code (none when the server gave none) unless our own close went first */
-      if (!c->close_sent)
-        coze_wsconn_send_close(c, ev->close_code == COZE_WS_NO_STATUS ? 0 : ev->close_code, NULL, 0, err);
-      return 1;
-    case COZE_WS_FAIL:
-      coze_wsconn_send_close(c, ev->close_code, ev->msg, strlen(ev->msg), err);
+    if (r == COZE_WS_FAIL)
       return set_err(err, COZE_WSCONN_PROTOCOL, ev->close_code, "%s", ev->msg);
-    case COZE_WS_NEED_MORE:
-      break;
-    }
     if (c->eof)
       return set_err(err, COZE_WSCONN_CLOSED, COZE_WS_ABNORMAL, "connection closed without a close frame");
-    dst = coze_ws_space(&c->dec, READ_CHUNK);
+    dst = coze_ws_space(&c->codec.dec, READ_CHUNK);
     if (dst == NULL)
       return set_err(err, COZE_WSCONN_PROTOCOL, COZE_WS_TOO_BIG, "receive buffer full");
     got = read_some(c, dst, READ_CHUNK, deadline, err);
@@ -548,6 +468,6 @@ int coze_wsconn_recv(coze_wsconn *c, long wait_ms, coze_ws_event *ev, coze_wscon
       c->eof = 1;
       continue;
     }
-    coze_ws_fed(&c->dec, (size_t)got);
+    coze_ws_fed(&c->codec.dec, (size_t)got);
   }
 }

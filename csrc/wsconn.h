@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "ws.h"
+#include "wscodec.h"
 
 typedef struct coze_wsconn coze_wsconn;
 
@@ -52,9 +53,8 @@ int coze_wsconn_recv(coze_wsconn *c, long wait_ms, coze_ws_event *ev, coze_wscon
 /* Queues one frame (masked with fresh random key bytes) and flushes what the socket takes now.
  * 1 all written, 0 some left (call coze_wsconn_flush), -1 err. */
 int coze_wsconn_send(coze_wsconn *c, int opcode, const void *payload, size_t n, coze_wsconn_error *err);
-/* The same for a text frame pre || base64(bytes) || post, encoded straight into the frame. */
-int coze_wsconn_send_b64(coze_wsconn *c, const char *pre, size_t pre_len, const void *bytes, size_t n,
-                         const char *post, size_t post_len, coze_wsconn_error *err);
+/* The same for a text frame pre || [seq || mid] || base64(bytes) || post (coze_wscodec_send_b64). */
+int coze_wsconn_send_b64(coze_wsconn *c, const coze_wscodec_b64 *f, coze_wsconn_error *err);
 /* A close frame with code (0: none) and reason (cut to 123 bytes). */
 int coze_wsconn_send_close(coze_wsconn *c, int code, const char *reason, size_t len, coze_wsconn_error *err);
 /* Cork (on = 1) or uncork (on = 0; corks nest): while corked, data frames queue and go out in one

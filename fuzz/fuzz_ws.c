@@ -1,11 +1,13 @@
-/* libFuzzer target for csrc/ws.c (frame decoder and encoder) and csrc/wshs.c (handshake answer).
+/* libFuzzer target for csrc/ws.c (frame decoder and encoder), csrc/wscodec.c (the automatic answers)
+ * and csrc/wshs.c (handshake answer).
  *
  * Input layout: byte 0 picks max_message (1..4096 bytes, or the 16 MiB default when 0), bytes 1..8 are
  * feed sizes (cycled), the rest is what a server sends. It is decoded twice, fed whole and fed in the
  * pieces, and the two event lists must be identical, else abort(). The same bytes are also framed
  * by the encoder (masked, then unmasked again must give them back), parsed as a handshake answer,
  * scanned as a JSON envelope (csrc/jscan.c) and decoded as base64 audio (csrc/crypto.c's tables: what
- * decodes must be canonical, so encoding it again gives the text back).
+ * decodes must be canonical, so encoding it again gives the text back). Through the codec, everything
+ * it queues by itself must be masked pong or close frames, and at most one close.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include "crypto.h"
 #include "jscan.h"
 #include "ws.h"
+#include "wscodec.h"
 #include "wshs.h"
 
 #define HDR 9
@@ -164,6 +167,33 @@ static void handshake(const uint8_t *data, size_t size)
   (void)coze_wshs_check((const char *)data, (size_t)hl, "dGhlIHNhbXBsZSBub25jZQ==", &why);
 }
 
+/* What the codec queues on its own (pongs, the close echo or the failure's close) are masked
+ * client frames of those opcodes, one close at most. */
+static void answers(const uint8_t *data, size_t size, size_t max)
+{
+  coze_wscodec c;
+  coze_ws_event ev;
+  coze_ws_result r;
+  const char *why = NULL;
+  size_t i, closes = 0;
+  if (coze_wscodec_init(&c, max, &why) != 0)
+    abort();
+  if (coze_ws_feed(&c.dec, data, size) == 0) {
+    while ((r = coze_wscodec_next(&c, &ev)) == COZE_WS_MESSAGE) {
+    }
+  }
+  for (i = 0; i < c.out.len;) {
+    const unsigned char *f = (const unsigned char *)c.out.data + i;
+    if (i + 6 > c.out.len || (f[0] != 0x8a && f[0] != 0x88) || (f[1] & 0x80) == 0 || (f[1] & 0x7f) > 125)
+      abort();
+    closes += f[0] == 0x88;
+    i += 6 + (size_t)(f[1] & 0x7f); /* 2 header bytes, 4 mask bytes, the payload */
+  }
+  if (i != c.out.len || closes > 1)
+    abort();
+  coze_wscodec_free(&c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -182,6 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   free(whole.v);
   free(parts.v);
   roundtrip(data + HDR, size - HDR);
+  answers(data + HDR, size - HDR, max);
   handshake(data + HDR, size - HDR);
   scan(data + HDR, size - HDR);
   base64(data + HDR, size - HDR);

@@ -302,3 +302,54 @@ describe("issue 12 decision: invalid UTF-8 in an error body", function()
     client:close()
   end)
 end)
+
+describe("issue 12 decision: the peak memory of a large JSON answer", function()
+  local mem = require "helpers.mem"
+
+  -- The emulator's big_json answer: ~MB MiB of {id, n, content} items with 1000-byte contents.
+  local function big(client, mb)
+    collectgarbage()
+    collectgarbage()
+    local before = mem.rss_kb()
+    local exact = mem.reset_peak()
+    local res, err = client.files:retrieve { file_id = "f1", headers = fault("big_json;mb=" .. mb) }
+    local _, peak = mem.rss_kb()
+    return res, err, before, exact and peak or nil
+  end
+
+  it("stays under 1.5x the body: the body is decoded from the transport's buffer, given back as it goes", function()
+    if mem.instrumented() then return pending("RSS says nothing under the sanitizers or valgrind") end
+    local client = emu.client { max_retries = 0, max_body_bytes = 100 * 2 ^ 20 }
+    local res, err, before, peak = big(client, 50)
+    assert.truthy(res, tostring(err))
+    assert.equal(49848, #res.items)
+    assert.equal(1000, #res.items[49848].content)
+    if not peak then return pending("no VmHWM reset on this system") end
+    collectgarbage()
+    collectgarbage()
+    -- the value itself: Lua 5.4 keeps 50,000 content copies, LuaJIT interns them into one
+    local kept = mem.rss_kb() - before
+    local body_kb = 50 * 1024
+    io.stderr:write(string.format("# 50 MB JSON: peak growth %d kB (%.2fx the body), value %d kB\n",
+      peak - before, (peak - before) / body_kb, kept))
+    assert.truthy(peak - before < 1.5 * body_kb, "peak RSS grew by " .. (peak - before) .. " kB")
+    -- the whole body is resident once it arrived; then the value grows as the body is given back
+    assert.truthy(peak - before < math.max(body_kb, kept) + 0.25 * body_kb, "the body stayed resident beside its value")
+    client:close()
+  end)
+
+  it("gives the same errors as before for bodies it cannot decode", function()
+    local client = emu.client { max_retries = 0 }
+    local res, err = client.conversations:create { headers = fault("malformed_json") }
+    assert.is_nil(res)
+    assert.equal("decode", err.kind)
+    assert.equal(200, err.http_status)
+    assert.truthy(err.msg:find("malformed JSON in response", 1, true), err.msg)
+    res, err = client.conversations:create { headers = fault("json_error;code=4101;status=200;msg=bad%FF%FEtoken") }
+    assert.is_nil(res)
+    assert.equal("api", err.kind)
+    assert.equal(4101, err.code)
+    assert.truthy(err.msg:find("bad??token", 1, true), err.msg)
+    client:close()
+  end)
+end)

@@ -4,15 +4,21 @@ local emu = require "helpers.emu"
 local core = require "coze.core"
 local cjson = require "cjson"
 local scenarios = require "helpers.fault_scenarios"
+local slow_factor = require("helpers.mem").slow_factor
 
 local EMU_PORT = tonumber(emu.url:match(":(%d+)$"))
-local APP = "http://127.0.0.1:" .. (EMU_PORT + 10)
-local APP2 = "http://127.0.0.1:" .. (EMU_PORT + 11) -- 2 workers
+-- COZE_APP_PORT moves the two app nginx (default: the emulator's port + 10 and + 11)
+local APP_PORT = tonumber(os.getenv("COZE_APP_PORT") or "") or EMU_PORT + 10
+local APP = "http://127.0.0.1:" .. APP_PORT
+local APP2 = "http://127.0.0.1:" .. (APP_PORT + 1) -- 2 workers
 
-local function ctl(cmd, port, workers)
+local PROXY_VARS = { "https_proxy", "HTTPS_PROXY", "http_proxy", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY" }
+
+-- env: extra "NAME=value ..." for nginx; the proxy variables of the caller's shell never reach it
+local function ctl(cmd, port, workers, env)
   -- without LD_PRELOAD: make sanitize preloads the ASan runtime into lua5.4, and nginx must not inherit it
-  local ok = os.execute(string.format("env -u LD_PRELOAD COZE_EMU_URL=%s COZE_APP_PORT=%d COZE_APP_WORKERS=%d spec/openresty/ctl %s >/dev/null",
-    emu.url, port, workers, cmd))
+  local ok = os.execute(string.format("env -u LD_PRELOAD -u %s COZE_EMU_URL=%s COZE_APP_PORT=%d COZE_APP_WORKERS=%d %s spec/openresty/ctl %s >/dev/null",
+    table.concat(PROXY_VARS, " -u "), emu.url, port, workers, env or "", cmd))
   assert(ok == true or ok == 0, "spec/openresty/ctl " .. cmd .. " failed")
 end
 
@@ -45,13 +51,13 @@ end
 
 describe("the SDK inside nginx (coze.transport.ngx)", function()
   setup(function()
-    ctl("restart", EMU_PORT + 10, 1)
-    ctl("restart", EMU_PORT + 11, 2)
+    ctl("restart", APP_PORT, 1)
+    ctl("restart", APP_PORT + 1, 2)
   end)
   teardown(function()
     if session then session:close(); session = nil end
-    ctl("stop", EMU_PORT + 10, 1)
-    ctl("stop", EMU_PORT + 11, 2)
+    ctl("stop", APP_PORT, 1)
+    ctl("stop", APP_PORT + 1, 2)
   end)
 
   it("relays a chat as SSE with the SSE headers, done last", function()
@@ -154,7 +160,8 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
     end
     s:close()
     assert.equal(0, left)
-    assert.truthy(pinged and pinged < 2000, "ping took " .. tostring(pinged))
+    -- (the client polling 200 transfers is what runs under the sanitizers, not the worker)
+    assert.truthy(pinged and pinged < 2000 * slow_factor(), "ping took " .. tostring(pinged))
     local _, plain = get(APP .. "/chat")
     local want = events_of(plain)
     for i = 1, 200 do assert.same(want, events_of(table.concat(bodies[i]))) end
@@ -292,8 +299,8 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
 end)
 
 describe("fault scenarios give the same outcome on libcurl and on cosockets", function()
-  setup(function() ctl("start", EMU_PORT + 10, 1) end)
-  teardown(function() ctl("stop", EMU_PORT + 10, 1) end)
+  setup(function() ctl("start", APP_PORT, 1) end)
+  teardown(function() ctl("stop", APP_PORT, 1) end)
   local coze = require "coze"
   for _, name in ipairs(scenarios.names) do
     it(name, function()
@@ -304,4 +311,252 @@ describe("fault scenarios give the same outcome on libcurl and on cosockets", fu
       assert.same(on_curl, on_ngx)
     end)
   end
+end)
+
+describe("websocket sessions inside nginx run on cosockets", function()
+  local ws_scenarios = require "helpers.ws_scenarios"
+  local last_session = require("helpers.ws").last_session
+  setup(function() ctl("start", APP_PORT, 1) end)
+  teardown(function() ctl("stop", APP_PORT, 1) end)
+
+  for _, name in ipairs(ws_scenarios.names) do
+    local case = ws_scenarios.cases[name]
+    it(name .. " gives the same outcome as on libcurl", function()
+      assert.same(case.expect, get_json(APP .. "/ws_scenario?name=" .. name))
+      for k, v in pairs(case.seen or {}) do
+        local seen = last_session()
+        local got = seen[k]
+        if k == "client_close" then got = seen.client_close and seen.client_close.code end
+        assert.same(v, got, k)
+      end
+    end)
+  end
+
+  it("never blocks the worker: /ping answers under 50 ms while a session waits 1.5 s for its idle timeout", function()
+    local s, s2 = core.session(), core.session()
+    local t0 = core.monotonic_ms()
+    local r = s:request { method = "GET", url = APP .. "/ws_wait?ms=1500" }
+    local worst, pings = 0, 0
+    while core.monotonic_ms() - t0 < 1300 do
+      local t = core.monotonic_ms()
+      local p = s2:request { method = "GET", url = APP .. "/ping" }
+      assert.equal(200, p:wait_headers(5000))
+      while p:read(5000) do end
+      p:close()
+      local dt = core.monotonic_ms() - t
+      if dt > worst then worst = dt end
+      pings = pings + 1
+      core.sleep_ms(50)
+    end
+    assert.equal(200, r:wait_headers(10000))
+    local parts = {}
+    while true do
+      local chunk = r:read(10000)
+      if not chunk then break end
+      if chunk then parts[#parts + 1] = chunk end
+    end
+    r:close()
+    s:close()
+    s2:close()
+    local out = cjson.decode(table.concat(parts))
+    assert.equal("cosocket", out.backend)
+    assert.equal("chat.created", out.first)
+    assert.equal("timeout", out.kind)
+    assert.equal("idle", out.timeout)
+    assert.is_true(out.waited_ms >= 1400, out.waited_ms)
+    assert.truthy(pings >= 10, pings .. " pings")
+    assert.truthy(worst < 50, "slowest /ping: " .. worst .. " ms")
+  end)
+end)
+
+describe("coze.transport.ngx through an HTTP proxy", function()
+  -- spec/helpers/connect_proxy.py on loopback (nginx refuses CONNECT, so the emulator is none):
+  -- one open, one that wants Basic credentials
+  local PROXY_PORT, AUTH_PORT = APP_PORT + 2, APP_PORT + 3
+  local PROXY, AUTH = "http://127.0.0.1:" .. PROXY_PORT, "http://127.0.0.1:" .. AUTH_PORT
+  local dir = os.tmpname()
+  local logs = { [PROXY_PORT] = dir .. ".open.log", [AUTH_PORT] = dir .. ".auth.log" }
+  local EMU_TLS = "127.0.0.1:" .. (EMU_PORT + 1)
+  local coze = require "coze"
+
+  local function start(port, cred)
+    os.remove(logs[port])
+    os.execute(string.format("python3 spec/helpers/connect_proxy.py %d %s '%s' >/dev/null 2>&1 & echo $! > %s.pid",
+      port, logs[port], cred or "", logs[port]))
+    for _ = 1, 100 do
+      local s = core.session()
+      local r = s:request { method = "GET", url = "http://127.0.0.1:" .. port .. "/", connect_timeout_ms = 200 }
+      local st = r:wait_headers(1000)
+      s:close()
+      if st then return end
+      core.sleep_ms(50)
+    end
+    error("the proxy on port " .. port .. " did not start")
+  end
+
+  -- The first request of each proxy connection since the last call, as connect_proxy.py logged them.
+  local function seen(port)
+    local out = {}
+    local f = io.open(logs[port], "rb")
+    if not f then return out end
+    for line in f:lines() do out[#out + 1] = cjson.decode(line) end
+    f:close()
+    os.remove(logs[port])
+    return out
+  end
+
+  local function proxied(q) return get_json(APP .. "/proxied?" .. q) end
+  -- The same call on libcurl outside nginx: kind and not_sent must agree
+  local function on_curl(base, proxy_url)
+    local c = coze.new { token = "pat_test", base_url = base, tls_verify = false, proxy = proxy_url, max_retries = 0 }
+    local _, err = c.conversations:create {}
+    c:close()
+    return { kind = err and err.kind, not_sent = err and err.not_sent }
+  end
+  local function esc(s) return (s:gsub("[^%w._~-]", function(c) return string.format("%%%02X", c:byte()) end)) end
+
+  setup(function()
+    ctl("start", APP_PORT, 1)
+    start(PROXY_PORT)
+    start(AUTH_PORT, "user:p@ss w:rd") -- the proxy URL gives it %-escaped
+    seen(PROXY_PORT); seen(AUTH_PORT)
+  end)
+  teardown(function()
+    for _, port in ipairs { PROXY_PORT, AUTH_PORT } do
+      local f = io.open(logs[port] .. ".pid", "rb")
+      if f then
+        local pid = tonumber(f:read("*a"))
+        f:close()
+        if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
+        os.remove(logs[port] .. ".pid")
+      end
+      os.remove(logs[port])
+    end
+    os.remove(dir)
+    ctl("stop", APP_PORT, 1)
+  end)
+
+  it("tunnels an https call through CONNECT, as libcurl does with the same proxy option", function()
+    local r = proxied("tls=1&verify=0&proxy=" .. esc(PROXY))
+    assert.is_true(r.ok, r.msg)
+    assert.same({ { method = "CONNECT", target = EMU_TLS, auth = "missing" } }, seen(PROXY_PORT))
+    local c = coze.new { token = "pat_test", base_url = "https://" .. EMU_TLS, tls_verify = false, proxy = PROXY, max_retries = 0 }
+    assert(c.conversations:create {})
+    c:close()
+    assert.same({ { method = "CONNECT", target = EMU_TLS, auth = "missing" } }, seen(PROXY_PORT))
+  end)
+
+  it("sends the target's name as SNI inside the tunnel (none for an IP address, as libcurl)", function()
+    local mark = emu.mark()
+    assert.is_true(proxied("tls=1&verify=0&host=localhost&proxy=" .. esc(PROXY)).ok)
+    assert.is_true(proxied("tls=1&verify=0&proxy=" .. esc(PROXY)).ok)
+    local log = emu.since(mark, "^/v1/conversation")
+    assert.equal(2, #log)
+    assert.equal("localhost", log[1].sni)
+    assert.is_nil(log[2].sni)
+    seen(PROXY_PORT)
+  end)
+
+  it("verifies the target's certificate inside the tunnel (as direct)", function()
+    local r = proxied("tls=1&proxy=" .. esc(PROXY))
+    assert.is_false(r.ok)
+    assert.is_true(r.tls)
+    assert.truthy(r.msg:find("lua_ssl_trusted_certificate", 1, true), r.msg)
+  end)
+
+  it("keeps the tunnel alive: 5 calls, 1 CONNECT", function()
+    assert.is_true(proxied("tls=1&verify=0&n=5&proxy=" .. esc(PROXY)).ok)
+    assert.equal(1, #seen(PROXY_PORT))
+  end)
+
+  it("sends a plain http call in absolute form, as libcurl does", function()
+    assert.is_true(proxied("proxy=" .. esc(PROXY)).ok)
+    local log = seen(PROXY_PORT)
+    assert.equal(1, #log)
+    assert.equal("POST", log[1].method)
+    assert.equal(emu.url .. "/v1/conversation/create", log[1].target)
+    local c = coze.new { token = "pat_test", base_url = emu.url, proxy = PROXY, max_retries = 0 }
+    assert(c.conversations:create {})
+    c:close()
+    assert.same(log, seen(PROXY_PORT))
+  end)
+
+  it("authenticates with the proxy URL's credentials and never prints them", function()
+    local good = "http://user:p%40ss%20w%3Ard@127.0.0.1:" .. AUTH_PORT
+    assert.is_true(proxied("tls=1&verify=0&proxy=" .. esc(good)).ok)
+    assert.is_true(proxied("proxy=" .. esc(good)).ok)
+    local log = seen(AUTH_PORT)
+    assert.equal(2, #log)
+    assert.equal("ok", log[1].auth)
+    assert.equal("ok", log[2].auth)
+    local c = coze.new { token = "pat_test", base_url = emu.url, proxy = good, max_retries = 0 }
+    assert(c.conversations:create {}) -- libcurl decodes the credentials the same way
+    c:close()
+    assert.equal("ok", seen(AUTH_PORT)[1].auth)
+    local bad = proxied("tls=1&verify=0&proxy=" .. esc("http://user:wrong-secret@127.0.0.1:" .. AUTH_PORT))
+    assert.is_false(bad.ok)
+    assert.equal("transport", bad.kind)
+    assert.equal(407, bad.proxy_status)
+    assert.truthy(bad.msg:find("407", 1, true), bad.msg)
+    assert.is_nil(bad.msg:find("wrong-secret", 1, true), bad.msg)
+    seen(AUTH_PORT)
+  end)
+
+  it("says the proxy refused the CONNECT, with its status", function()
+    local r = proxied("tls=1&verify=0&host=refused.invalid&proxy=" .. esc(PROXY))
+    assert.is_false(r.ok)
+    assert.equal("transport", r.kind)
+    assert.equal(403, r.proxy_status)
+    assert.truthy(r.msg:find("refused the CONNECT to refused.invalid:" .. (EMU_PORT + 1) .. ": HTTP 403", 1, true), r.msg)
+    assert.same(on_curl("https://refused.invalid:" .. (EMU_PORT + 1), PROXY), { kind = r.kind, not_sent = r.not_sent })
+    seen(PROXY_PORT)
+  end)
+
+  it("reports an unreachable proxy as a transport error that was not sent", function()
+    local r = proxied("tls=1&verify=0&proxy=" .. esc("http://127.0.0.1:9"))
+    assert.is_false(r.ok)
+    assert.equal("transport", r.kind)
+    assert.is_true(r.not_sent)
+    assert.truthy(r.msg:find("cannot connect to proxy 127.0.0.1:9", 1, true), r.msg)
+    assert.same(on_curl("https://" .. EMU_TLS, "http://127.0.0.1:9"), { kind = r.kind, not_sent = r.not_sent })
+  end)
+
+  it("reads https_proxy and no_proxy from the environment nginx.conf lets through (`env`)", function()
+    local port = APP_PORT + 4
+    ctl("restart", port, 1, "https_proxy=" .. PROXY .. " no_proxy=127.0.0.1")
+    local ok, err = pcall(function()
+      local base = "http://127.0.0.1:" .. port .. "/proxied?"
+      local r = get_json(base .. "tls=1&verify=0&host=localhost") -- the proxy resolves it
+      assert.is_true(r.ok, r.msg)
+      assert.same({ { method = "CONNECT", target = "localhost:" .. (EMU_PORT + 1), auth = "missing" } }, seen(PROXY_PORT))
+      assert.is_true(get_json(base .. "tls=1&verify=0").ok) -- no_proxy
+      -- http reads http_proxy only, so this one goes direct, where nginx's resolver knows no localhost
+      assert.is_false(get_json(base .. "host=localhost").ok)
+      assert.same({}, seen(PROXY_PORT))
+    end)
+    ctl("stop", port, 1)
+    assert(ok, err)
+  end)
+
+  it("goes direct for a host in no_proxy, and with proxy = ''", function()
+    assert.is_true(proxied("tls=1&verify=0&no_proxy=localhost,127.0.0.1&proxy=" .. esc(PROXY)).ok)
+    assert.is_true(proxied("proxy=").ok)
+    assert.same({}, seen(PROXY_PORT))
+  end)
+end)
+
+describe("upload progress inside nginx", function()
+  setup(function() ctl("start", APP_PORT, 1) end)
+  teardown(function() ctl("stop", APP_PORT, 1) end)
+
+  it("calls on_progress while a multipart file goes out, ending at the total", function()
+    local r = get_json(APP .. "/upload?size=3000000")
+    assert.is_true(r.ok, r.err)
+    assert.equal(3000000, r.bytes)
+    assert.truthy(#r.seen >= 10, #r.seen .. " calls")
+    local last = r.seen[#r.seen]
+    assert.equal(last[2], last[1])
+    assert.truthy(last[2] > 3000000) -- the whole multipart body, as libcurl's upload total
+    for i = 2, #r.seen do assert.truthy(r.seen[i][1] > r.seen[i - 1][1]) end
+  end)
 end)

@@ -6,6 +6,7 @@
 #   CPATH54  where the Lua 5.4 core is (default build/?.so; make sanitize points it at build/asan)
 #   WRAPPER  a command the Lua 5.4 suite runs under (make valgrind sets valgrind)
 #   SAN_PRELOAD  a library preloaded into the Lua 5.4 suite only (the sanitizer runtime)
+#   SPECS    what busted runs (default the whole spec directory; e.g. make valgrind SPECS="spec/a_spec.lua")
 set -u
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -15,6 +16,7 @@ CPATH54=${CPATH54:-"$root/build/?.so"}
 WRAPPER=${WRAPPER:-}
 SAN_PRELOAD=${SAN_PRELOAD:-}
 FUZZ_SECONDS=${FUZZ_SECONDS:-5}
+SPECS=${SPECS:-spec}
 
 spec/emulator/ctl restart >/dev/null || { echo "emulator did not start"; echo "0 passed, 1 failed"; exit 1; }
 trap 'spec/emulator/ctl stop' EXIT INT TERM
@@ -35,7 +37,7 @@ run_busted() { # name interpreter cpath [preload]
   name=$1; interp=$2; cpath=$3; preload=${4:-}
   echo "== $name"
   LD_PRELOAD="$preload" LUA_PATH="$base_path" LUA_CPATH="$cpath;;" COZE_SUITE="$name" \
-    $WRAPPER $interp /usr/bin/busted --no-auto-insulate -o TAP spec > "build/$name.tap" 2>&1
+    $WRAPPER $interp /usr/bin/busted --no-auto-insulate -o TAP $SPECS > "build/$name.tap" 2>&1
   rc=$?
   grep -v '^ok ' "build/$name.tap"
   count "$name" "build/$name.tap" "$rc"

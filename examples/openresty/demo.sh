@@ -1,6 +1,6 @@
 #!/bin/sh
 # make openresty-demo: starts the emulator and nginx with examples/openresty/nginx.conf, then asks
-# for one relayed chat with curl.
+# for one relayed chat and one spoken text (a WebSocket session) with curl.
 set -eu
 cd "$(dirname "$0")/../.."
 prefix="$PWD/build/openresty-demo"
@@ -17,3 +17,4 @@ i=0
 until curl -s -o /dev/null http://127.0.0.1:18699/ 2>/dev/null || [ $i -ge 50 ]; do i=$((i + 1)); sleep 0.1; done
 echo "(nginx on 127.0.0.1:18699 relaying the local emulator at $url)"
 curl -sN "http://127.0.0.1:18699/chat?q=hello%20from%20nginx&user=demo"
+echo; curl -s -o /dev/null -w "GET /speech?text=...: %{http_code}, %{size_download} bytes of %{content_type} (a WebSocket session on a cosocket)\n" "http://127.0.0.1:18699/speech?text=hello%20from%20nginx"

@@ -203,8 +203,15 @@ local function decode(p, status, headers, body, token)
   return true, res, meta
 end
 
-local HOOKS = { credential = credential, decode = decode, on_rejected = on_rejected }
-local HOOKS_TAKE = { credential = credential, decode = decode, on_rejected = on_rejected, take = take }
+-- A successful JSON answer is decoded by the transport where it can (h:read_all "json"), straight
+-- from its buffer: a large body and its value are then never both whole in memory.
+local function read_as(_, status, headers)
+  if status >= 200 and status < 300 and envelope.is_json(headers) then return "json" end
+end
+
+local HOOKS = { credential = credential, decode = decode, on_rejected = on_rejected, read_as = read_as }
+local HOOKS_TAKE = { credential = credential, decode = decode, on_rejected = on_rejected, take = take,
+  read_as = read_as }
 
 function Client:request(req)
   local own = req.call or {}

@@ -51,47 +51,8 @@ local function replace_invalid(body, bad_at)
   return nil
 end
 
--- decode(req, status, headers, body, clock, token) -> result, meta | nil, err
--- req: op, response ("binary" for downloads read whole), result (envelope key, "data" by
--- default; "body" = the whole answer). clock: anything with time() (Unix seconds), for Retry-After.
--- token: what the request carried, scrubbed from every message taken from the body.
-function _M.decode(req, status, headers, body, clock, token)
-  local logid = headers["x-tt-logid"]
-  local base = { op = req.op, http_status = status, logid = logid }
-  if status == 429 or status >= 500 then
-    base.retry_after = retry.after_seconds(headers["retry-after"], clock:time())
-  end
-  local meta = { http_status = status, logid = logid, headers = headers }
-  local binary = req.response == "binary"
-  if binary and status >= 200 and status < 300 and not is_json(headers) then
-    meta.bytes = #body
-    return body, meta
-  end
-  local valid, bad_at = utf8_check(body)
-  local bad_utf8
-  if not valid then
-    bad_utf8 = "invalid UTF-8 in the response body at byte " .. bad_at
-    -- an error answer keeps its code and status: read it with the bad bytes replaced; a
-    -- successful answer's data is not trusted
-    body = replace_invalid(body, bad_at)
-    if not body then
-      base.msg = bad_utf8
-      return nil, errors.new("decode", base)
-    end
-  end
-  local decoded, derr = json.decode(body)
-  if bad_utf8 and (type(decoded) ~= "table" or not failed(decoded, status)) then
-    base.msg = bad_utf8
-    return nil, errors.new("decode", base)
-  end
-  if decoded == nil or type(decoded) ~= "table" then
-    if status >= 200 and status < 300 then
-      base.msg = "malformed JSON in response: " .. (derr or "not an object")
-      return nil, errors.new("decode", base)
-    end
-    base.msg = "HTTP " .. status .. (body ~= "" and (": " .. errors.server_text(body, { token }, status)) or "")
-    return nil, errors.new("http", base)
-  end
+-- The result or error of a decoded answer. bad_utf8: the body held invalid UTF-8 (replaced by '?').
+local function answer(req, headers, base, meta, decoded, status, token, bad_utf8)
   meta.body = decoded
   if type(decoded.detail) == "table" and base.logid == nil then
     base.logid = decoded.detail.logid
@@ -118,7 +79,7 @@ function _M.decode(req, status, headers, body, clock, token)
     base.msg = "HTTP " .. status .. (bad_utf8 and (" (" .. bad_utf8 .. ")") or "")
     return nil, errors.new("http", base)
   end
-  if binary then
+  if req.response == "binary" then
     base.msg = "expected binary content, got '" .. tostring(headers["content-type"]) .. "'"
     return nil, errors.new("decode", base)
   end
@@ -126,6 +87,53 @@ function _M.decode(req, status, headers, body, clock, token)
   local result = decoded[req.result or "data"]
   if result == nil then result = true end -- success without data (deletes, updates): true, not nil
   return result, meta
+end
+
+-- decode(req, status, headers, body, clock, token) -> result, meta | nil, err
+-- req: op, response ("binary" for downloads read whole), result (envelope key, "data" by
+-- default; "body" = the whole answer). clock: anything with time() (Unix seconds), for Retry-After.
+-- token: what the request carried, scrubbed from every message taken from the body.
+function _M.decode(req, status, headers, body, clock, token)
+  local logid = headers["x-tt-logid"]
+  local base = { op = req.op, http_status = status, logid = logid }
+  if status == 429 or status >= 500 then
+    base.retry_after = retry.after_seconds(headers["retry-after"], clock:time())
+  end
+  local meta = { http_status = status, logid = logid, headers = headers }
+  local binary = req.response == "binary"
+  if binary and status >= 200 and status < 300 and not is_json(headers) then
+    meta.bytes = #body
+    return body, meta
+  end
+  if type(body) == "table" then -- decoded by the transport (h:read_all "json"): valid UTF-8 JSON
+    return answer(req, headers, base, meta, body, status, token)
+  end
+  local valid, bad_at = utf8_check(body)
+  local bad_utf8
+  if not valid then
+    bad_utf8 = "invalid UTF-8 in the response body at byte " .. bad_at
+    -- an error answer keeps its code and status: read it with the bad bytes replaced; a
+    -- successful answer's data is not trusted
+    body = replace_invalid(body, bad_at)
+    if not body then
+      base.msg = bad_utf8
+      return nil, errors.new("decode", base)
+    end
+  end
+  local decoded, derr = json.decode(body)
+  if bad_utf8 and (type(decoded) ~= "table" or not failed(decoded, status)) then
+    base.msg = bad_utf8
+    return nil, errors.new("decode", base)
+  end
+  if decoded == nil or type(decoded) ~= "table" then
+    if status >= 200 and status < 300 then
+      base.msg = "malformed JSON in response: " .. (derr or "not an object")
+      return nil, errors.new("decode", base)
+    end
+    base.msg = "HTTP " .. status .. (body ~= "" and (": " .. errors.server_text(body, { token }, status)) or "")
+    return nil, errors.new("http", base)
+  end
+  return answer(req, headers, base, meta, decoded, status, token, bad_utf8)
 end
 
 return _M

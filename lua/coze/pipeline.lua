@@ -59,7 +59,8 @@ local function attempt(p, r)
     end
   end
   local body
-  body, err = wait.read_all(h, call.max_body_bytes or p.policy.max_body_bytes, call.wait_ms, call.on_wait)
+  body, err = wait.read_all(h, call.max_body_bytes or p.policy.max_body_bytes, call.wait_ms, call.on_wait,
+    hooks.read_as and hooks.read_as(p, status, headers))
   if r then log.timings(r, h) end
   h:close()
   if not body then
@@ -88,7 +89,9 @@ end
 -- hooks: the caller's functions, each called with p first (p carries what they need, so a call
 -- allocates no closures; a caller keeps one hooks table per shape):
 --   credential(p) -> token | nil, err (optional; per attempt, sent as "Authorization: Bearer")
---   decode(p, status, headers, body, token) -> true, result, meta | false, err
+--   decode(p, status, headers, body, token) -> true, result, meta | false, err (body: a string,
+--     or the decoded table when read_as asked for "json" and the transport could decode it)
+--   read_as(p, status, headers) (optional) -> "json" to let the transport decode the body
 --   take(p, h, status, headers, token) (optional) -> nil (not mine) | true, result, meta |
 --     false, err: for answers that are not read whole (streams, downloads)
 --   on_rejected(p, err, token) (optional) -> true to replay once with a new credential

@@ -107,8 +107,9 @@ function _M.task_on_wait()
 end
 
 -- Reads a whole response body: string | nil, err. More than max_bytes is an error (kind "decode"),
--- so a server that never stops cannot fill memory.
-function _M.read_all(h, max_bytes, wait_ms, on_wait)
+-- so a server that never stops cannot fill memory. as = "json": the transport may answer with the
+-- decoded table instead (h:read_all's "json"; a malformed body is then an error of kind "decode").
+function _M.read_all(h, max_bytes, wait_ms, on_wait, as)
   if h.read_all and not (not on_wait and current()) then
     -- one buffer sized from Content-Length, bounded after decompression, no chunks to join (a
     -- task reads in chunks: its handle would look ready at every step until the body is whole)
@@ -116,7 +117,7 @@ function _M.read_all(h, max_bytes, wait_ms, on_wait)
     local hint
     wait_ms, hint = slices(wait_ms, on_wait)
     while true do
-      local body, err = fn(h, max_bytes, wait_ms)
+      local body, err = fn(h, max_bytes, wait_ms, as)
       if body ~= false then
         if body == nil and err == nil then body = "" end
         return body, err

@@ -1,8 +1,10 @@
 -- Realtime APIs over WebSocket: client.websockets.chat, .audio.speech, .audio.transcriptions and
 -- .audio.simult_interpretation, each with connect{...} -> session | nil, err. Framing, masking, the
--- handshake and base64 are in the C core (coze.core.ws_open); this module builds the handshake
--- request, turns answers and close codes into coze.errors, and waits in Lua (wait_ms / on_wait) so
--- one Lua state can drive many sessions from coroutines.
+-- handshake and base64 are in the C core; the connection comes from the client's transport
+-- (t:websocket: libcurl's core.ws_open, or inside nginx a cosocket, coze.transport.ngx_ws), so one
+-- session object runs on both. This module builds the handshake request, turns answers and close
+-- codes into coze.errors, and waits in Lua (wait_ms / on_wait) so one Lua state can drive many
+-- sessions from coroutines.
 local core = require "coze.core"
 local args = require "coze.args"
 local errors = require "coze.errors"
@@ -16,7 +18,7 @@ local scheduler = require "coze.scheduler"
 
 local _M = {}
 
-local BLOCKING_SLICE_MS = 1000
+local DAY_MS = 86400000
 local DEFAULTS = {
   handshake_timeout_ms = 10000, -- from connected to the 101 answer
   close_timeout_ms = 1000,      -- how long close() waits for the server's close frame
@@ -225,6 +227,9 @@ end
 -- code and reason; or the error kind and close code) is left in self._a and self._b.
 function Session:_recv(w)
   local conn, idle = self.conn, self.idle_timeout_ms
+  -- a connection that cannot poll (a cosocket) waits for the whole idle time, not in slices, when
+  -- no on_wait wants control back (each slice's timeout would be a line in nginx's error log)
+  if conn.can_poll == false and not self.on_wait then w = DAY_MS end
   if idle > 0 then
     local left = idle - conn:idle_ms()
     if left <= 0 then return "idle" end
@@ -505,8 +510,9 @@ local function parse_head(head)
 end
 
 -- The error for a non-101 answer: kind "api" with the Coze code when the body has one, else "http".
+-- head: the answer's head (libcurl's connection) or its headers table (the cosocket's).
 local function answer_error(op, status, head, body)
-  local headers = parse_head(head)
+  local headers = type(head) == "table" and head or parse_head(head)
   local base = { op = op, http_status = status, logid = headers["x-tt-logid"] }
   local decoded = body ~= "" and json.decode(body) or nil
   if type(decoded) == "table" then
@@ -520,6 +526,16 @@ local function answer_error(op, status, head, body)
   end
   base.msg = "HTTP " .. status .. " instead of 101 Switching Protocols"
   return errors.new("http", base)
+end
+
+-- The connection from the client's transport (t:websocket); a transport without one gets libcurl's,
+-- except inside nginx, where nothing may fall back to a blocking libcurl connection.
+local function open_conn(transport, o)
+  if transport and transport.websocket then return transport:websocket(o) end
+  if require("coze.transport").in_nginx() then
+    return nil, "the client's transport has no WebSocket connection (inside nginx there is no libcurl fallback)"
+  end
+  return core.ws_open(o)
 end
 
 local Connector = {}
@@ -559,12 +575,14 @@ local function attempt(self, call, query, where)
       seen[key] = true
     end
   end
-  local conn, msg = core.ws_open {
+  local handshake_ms = call.handshake_timeout_ms or DEFAULTS.handshake_timeout_ms
+  local conn, msg = open_conn(client.transport, {
     url = (scheme == "wss" and "https://" or "http://") .. host .. "/", target = target, host = host,
     headers = lines, connect_timeout_ms = opt(call, cfg, client, "connect_timeout_ms"),
     proxy = cfg.proxy, no_proxy = cfg.no_proxy, ca_file = cfg.ca_file, ca_path = cfg.ca_path,
     tls_verify = cfg.tls_verify ~= false, max_message_bytes = opt(call, cfg, {}, "max_message_bytes"),
-  }
+    handshake_timeout_ms = handshake_ms,
+  })
   if not conn then return nil, errors.new("transport", { op = api.op, msg = msg }), token end
   local id_prefix = core.random_token(6) .. "-"
   local ws = setmetatable({
@@ -575,8 +593,7 @@ local function attempt(self, call, query, where)
     close_timeout_ms = call.close_timeout_ms or DEFAULTS.close_timeout_ms,
   }, api.class)
   -- connecting is bounded by connect_timeout_ms inside curl; the answer by handshake_timeout_ms
-  ws._due = monotonic_ms() + (opt(call, cfg, client, "connect_timeout_ms") or 0) +
-    (call.handshake_timeout_ms or DEFAULTS.handshake_timeout_ms)
+  ws._due = monotonic_ms() + (opt(call, cfg, client, "connect_timeout_ms") or 0) + handshake_ms
   scheduler.track(ws) -- inside a task: cancel() drops the session
   local status = wait.await(ws, "_handshake", ws.wait_ms, ws.on_wait)
   local head, body = ws._a, ws._b
@@ -584,6 +601,10 @@ local function attempt(self, call, query, where)
   if status == nil then
     conn:close()
     ws.conn = nil
+    if errors.is(head) then -- the transport's own error object (the cosocket connection)
+      head.op = api.op
+      return nil, head, token
+    end
     if body == "timeout" then return nil, errors.new("timeout", { op = api.op, timeout = "connect", msg = head }), token end
     return nil, errors.new("transport", { op = api.op, msg = head }), token
   end

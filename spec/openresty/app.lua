@@ -72,6 +72,20 @@ routes["/keepalive"] = function()
   send_json { ok = ok }
 end
 
+-- /retrieve?n=&id=: n sequential conversations:retrieve on one client (bench/ngx_calls.sh); wall ms
+routes["/retrieve"] = function()
+  local c = client()
+  local ok, id = 0, arg("id")
+  ngx.update_time()
+  local t0 = ngx.now()
+  for _ = 1, tonumber(arg("n")) or 2000 do
+    local conv = c.conversations:retrieve { conversation_id = id }
+    if conv and conv.id == id then ok = ok + 1 end
+  end
+  ngx.update_time()
+  send_json { ok = ok, ms = (ngx.now() - t0) * 1000 }
+end
+
 -- /abandon: a stream read for one event and closed, then a call: the call must work (on a new connection)
 routes["/abandon"] = function()
   local c = client()
@@ -118,6 +132,62 @@ routes["/resolve"] = function()
   local c = client { base_url = "http://no-such-host.invalid" }
   local res, err = c.conversations:create {}
   send_json { ok = res ~= nil, kind = err and err.kind, not_sent = err and err.not_sent, msg = err and tostring(err) }
+end
+
+-- /ws_scenario?name=: one of spec/helpers/ws_scenarios.lua on the cosocket connection; its outcome as JSON
+routes["/ws_scenario"] = function()
+  local sc = require "helpers.ws_scenarios"
+  local name = arg("name")
+  local c = coze.new(sc.client_opts(name, EMU))
+  assert(c.transport.websocket == require("coze.transport.ngx").new().websocket, "not the cosocket transport")
+  send_json(sc.cases[name].run(c))
+end
+
+-- /ws_wait?ms=: a session that hears nothing, waiting for its idle timeout (the spec pings meanwhile);
+-- also says which connection the session ran on
+routes["/ws_wait"] = function()
+  local ws = assert(client().websockets.chat:connect { bot_id = "b", emu_fault = "silent",
+    idle_timeout_ms = tonumber(arg("ms")) })
+  local backend = ws.conn.can_poll == false and "cosocket" or tostring(ws.conn)
+  local first = ws:next()
+  local t0 = ngx.now()
+  local ev, err = ws:next()
+  ngx.update_time()
+  send_json { first = first.event_type, event = ev ~= nil, kind = err and err.kind, timeout = err and err.timeout,
+    waited_ms = (ngx.now() - t0) * 1000, backend = backend }
+end
+
+-- /proxied?proxy=&tls=1&verify=0&no_proxy=&n=: n calls (default 1) through a proxy; the last outcome
+routes["/proxied"] = function()
+  local base = EMU
+  if arg("tls") == "1" then
+    base = EMU:gsub("^http:", "https:"):gsub(":(%d+)$", function(p) return ":" .. (tonumber(p) + 1) end)
+  end
+  if arg("host") then base = base:gsub("127%.0%.0%.1", arg("host")) end
+  local c = client { base_url = base, tls_verify = arg("verify") ~= "0", proxy = arg("proxy") and ngx.unescape_uri(arg("proxy")),
+    no_proxy = arg("no_proxy") }
+  local res, err
+  for _ = 1, tonumber(arg("n")) or 1 do res, err = c.conversations:create {} end
+  send_json { ok = res ~= nil, kind = err and err.kind, not_sent = err and err.not_sent, tls = err and err.tls,
+    proxy_status = err and err.proxy_status, msg = err and tostring(err) }
+end
+
+-- /upload?size=: a multipart upload of a file of size bytes with on_progress; the calls it saw
+routes["/upload"] = function()
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  f:write(string.rep("u", tonumber(arg("size")) or 1000000))
+  f:close()
+  local seen = {}
+  local file, err = client().files:upload { file = path, on_progress = function(sent, total) seen[#seen + 1] = { sent, total } end }
+  os.remove(path)
+  send_json { ok = file ~= nil, bytes = file and file.bytes, err = err and tostring(err), seen = seen }
+end
+
+-- /mem: the worker's Lua heap in KB (bench/ngx_calls.sh tells the heap from the rest of the RSS)
+routes["/mem"] = function()
+  if arg("collect") == "1" then collectgarbage() end
+  send_json { lua_kb = collectgarbage("count") }
 end
 
 routes["/log_result"] = function()

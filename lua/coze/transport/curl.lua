@@ -97,6 +97,10 @@ function Transport:now_ms() return core.monotonic_ms() end
 function Transport:time() return core.time() end
 function Transport:sleep_ms(ms) core.sleep_ms(ms) end
 
+-- A WebSocket connection on libcurl's connect-only mode (csrc/wsconn.c): proxies, CA files and TLS
+-- as for HTTP calls. coze.websocket's sessions ask the client's transport for it.
+function Transport:websocket(o) return core.ws_open(o) end
+
 -- How a caller that gave no on_wait waits for something other than this transport's I/O (a
 -- token another coroutine is fetching): ngx.sleep inside OpenResty, nil (block) elsewhere.
 function Transport.default_on_wait()
@@ -124,10 +128,14 @@ function Handle:read(wait_ms)
   return chunk
 end
 
--- Optional: the whole body in one string (false: wait_ms ran out, call again).
-function Handle:read_all(max_bytes, wait_ms)
-  local body, msg, kind, which = self.r:read_all(max_bytes, wait_ms)
-  if body == nil and msg then return nil, transport_error(msg, kind, which) end
+-- Optional: the whole body in one string (false: wait_ms ran out, call again); as = "json": the
+-- decoded table for a valid UTF-8 JSON object/array, decoded from the C buffer.
+function Handle:read_all(max_bytes, wait_ms, as)
+  local body, msg, kind, which = self.r:read_all(max_bytes, wait_ms, as)
+  if body == nil and msg then
+    if kind == "malformed" then return nil, errors.new("decode", { msg = msg }) end
+    return nil, transport_error(msg, kind, which)
+  end
   return body
 end
 

@@ -16,7 +16,8 @@ function _M.select(opts)
   if opts.transport ~= nil then return opts.transport end
   if _M.in_nginx() then
     return require("coze.transport.ngx").new {
-      proxy = opts.proxy, ca_file = opts.ca_file, ca_path = opts.ca_path, tls_verify = opts.tls_verify,
+      proxy = opts.proxy, no_proxy = opts.no_proxy, ca_file = opts.ca_file, ca_path = opts.ca_path,
+      tls_verify = opts.tls_verify,
     }
   end
   return require("coze.transport.curl").new {

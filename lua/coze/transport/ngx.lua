@@ -4,10 +4,13 @@
 -- same C SSE parser (read_into), so events and errors are the same on both transports.
 --
 -- A cosocket can only block-by-yielding inside receive, so this transport cannot poll:
--- t.can_poll = false, and every wait_ms means "until something arrives" (transport/README.md).
+-- t.can_poll = false, and every wait_ms means "until something arrives" (transport/README.md);
+-- only while a multipart body goes out does wait_headers return false, after each piece, so upload
+-- progress can be reported.
 -- Chunked bodies go through the pure C decoder (csrc/chunked.c), straight into the SSE parser.
 local core = require "coze.core"
 local errors = require "coze.errors"
+local proxies = require "coze.transport.proxy"
 
 local ngx = rawget(_G, "ngx")
 
@@ -30,13 +33,14 @@ local POOL_SIZE = 64
 local HINT_RESOLVER = " (cosockets resolve through nginx: add a `resolver` directive to nginx.conf, e.g. `resolver 127.0.0.53 ipv6=off;`)"
 local HINT_CA = " (nginx verifies with `lua_ssl_trusted_certificate`: add e.g. `lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;` and `lua_ssl_verify_depth 3;` to nginx.conf)"
 
--- opts: tls_verify (default true), pool_size, pool_idle_ms. proxy/ca_file/ca_path are refused per
--- request (nginx's own directives hold the CA; a CONNECT tunnel is not implemented yet).
+-- opts: proxy, no_proxy (libcurl's rules and environment, coze.transport.proxy), tls_verify
+-- (default true), pool_size, pool_idle_ms. ca_file/ca_path are refused (nginx's own directives
+-- hold the CA).
 function _M.new(opts)
   opts = opts or {}
   return setmetatable({
     can_poll = false,
-    proxy = opts.proxy, ca_file = opts.ca_file, ca_path = opts.ca_path,
+    proxy = opts.proxy, no_proxy = opts.no_proxy, ca_file = opts.ca_file, ca_path = opts.ca_path,
     tls_verify = opts.tls_verify ~= false,
     pool_size = opts.pool_size or POOL_SIZE,
     pool_idle_ms = opts.pool_idle_ms or POOL_IDLE_MS,
@@ -53,6 +57,10 @@ function Transport.default_on_wait()
 end
 
 function Transport:close() end -- the pool is nginx's, per worker
+
+-- A WebSocket connection on a cosocket, speaking through the same C codec as libcurl's
+-- (coze.transport.ngx_ws); coze.websocket's sessions ask the client's transport for it.
+function Transport:websocket(o) return require("coze.transport.ngx_ws").open(self, o) end
 
 local function terr(msg, fields)
   fields = fields or {}
@@ -159,6 +167,7 @@ function Handle:_fail(msg, during)
 end
 
 function Handle:_drop()
+  self:_end_upload()
   local sock = self.sock
   if sock then
     self.sock = nil
@@ -183,15 +192,109 @@ function _M.check_phase(level)
   end
 end
 
+-- A connect failure as an error object: a timeout (connect, or the total deadline) or a transport
+-- error, both with not_sent (nothing reached the server).
+local function connect_err(h, what, cerr)
+  if cerr == "timeout" then
+    return timeout_err(h.which == "total" and "total" or "connect", what .. ": timed out")
+  end
+  return terr(what .. ": " .. tostring(cerr), { not_sent = true })
+end
+
+-- The CONNECT exchange with proxy px for host:port on h's fresh socket: true, or nil, err. A
+-- refusal names the proxy's status (err.proxy_status), never its credentials.
+function Handle:_tunnel(px, host, port)
+  local sock = self.sock
+  local authority = (host:find(":", 1, true) and "[" .. host .. "]" or host) .. ":" .. port
+  local head = "CONNECT " .. authority .. " HTTP/1.1\r\nHost: " .. authority
+    .. "\r\nProxy-Connection: Keep-Alive\r\n"
+  if px.auth then head = head .. "Proxy-Authorization: Basic " .. ngx.encode_base64(px.auth) .. "\r\n" end
+  local what = "CONNECT to " .. authority .. " through proxy " .. px.name
+  local ok, err = sock:send(head .. "\r\n")
+  local status, reason, line, n = nil, "", nil, 0
+  while ok do
+    line, err = sock:receive("*l")
+    if not line then break end
+    n = n + #line + 2
+    if n > HEADER_MAX then line, err = nil, "proxy response headers too large"; break end
+    if not status then
+      status = tonumber(line:match("^HTTP/%d%.%d (%d%d%d)"))
+      if not status then line, err = nil, "malformed status line from the proxy: " .. line:sub(1, 80); break end
+      reason = line:match("^HTTP/%d%.%d %d%d%d ?(.*)$")
+    elseif line == "" then
+      break
+    end
+  end
+  if not ok or not line then
+    self.sock = nil
+    sock:close()
+    return nil, connect_err(self, what, err)
+  end
+  if status < 200 or status > 299 then
+    self.sock = nil
+    sock:close()
+    if reason ~= "" then reason = " " .. reason end
+    return nil, terr("proxy " .. px.name .. " refused the CONNECT to " .. authority .. ": HTTP " .. status .. reason,
+      { proxy_status = status })
+  end
+  return true
+end
+
+-- Sends the next piece of a multipart body (a part's head, or up to FILE_CHUNK bytes of its file):
+-- true while more is left, false once all went out, nil, err on failure.
+function Handle:_send_piece()
+  local up = self.up
+  while true do
+    local p = up.pieces[up.i]
+    if p == nil then
+      self.up = nil
+      return false
+    end
+    local data
+    if type(p) == "string" then
+      data, up.i = p, up.i + 1
+    else
+      if not up.f then
+        local f, msg = io.open(p.path, "rb")
+        if not f then
+          self:_drop()
+          self.err = errors.new("io", { msg = "cannot open file '" .. p.path .. "': " .. tostring(msg) })
+          return nil, self.err
+        end
+        up.f = f
+      end
+      data = up.f:read(FILE_CHUNK)
+      if not data then
+        up.f:close()
+        up.f, up.i = nil, up.i + 1
+      end
+    end
+    if data and data ~= "" then
+      local sent, werr = self.sock:send(data)
+      if not sent then
+        local first = self.upload_bytes == 0
+        local _, e = self:_fail(werr, "sending the request")
+        -- a kept-alive connection the server closed meanwhile: nothing of this request was taken
+        if first and not self.fresh and werr == "closed" then e.not_sent = true end
+        return nil, e
+      end
+      self.upload_bytes = self.upload_bytes + #data
+      return true
+    end
+  end
+end
+
+function Handle:_end_upload()
+  local up = self.up
+  self.up = nil
+  if up and up.f then up.f:close() end
+end
+
 function Transport:request(req)
   if type(ngx) ~= "table" or not ngx.socket then
     return nil, terr("coze.transport.ngx needs nginx's lua module (OpenResty)")
   end
   _M.check_phase(2)
-  local proxy = req.proxy or self.proxy
-  if proxy and proxy ~= "" then
-    return nil, terr("coze.transport.ngx: proxies are not supported yet; leave `proxy` unset inside nginx")
-  end
   if (req.ca_file or self.ca_file) or (req.ca_path or self.ca_path) then
     return nil, terr("coze.transport.ngx: ca_file/ca_path cannot be set per request inside nginx" .. HINT_CA)
   end
@@ -199,12 +302,19 @@ function Transport:request(req)
   if not scheme or (scheme ~= "http" and scheme ~= "https") then
     return nil, terr("unsupported URL: " .. tostring(req.url))
   end
+  local px
+  local purl = proxies.url_for(scheme, host, { proxy = req.proxy or self.proxy, no_proxy = req.no_proxy or self.no_proxy })
+  if purl then
+    local perr
+    px, perr = proxies.parse(purl)
+    if not px then return nil, terr("coze.transport.ngx: " .. perr) end -- deterministic: no retry
+  end
   local verify = req.tls_verify
   if verify == nil then verify = self.tls_verify end
   local h = setmetatable({
     t = self, req = req, scheme = scheme, host = host, port = port,
     deadline = (req.total_timeout_ms or 0) > 0 and ngx.now() * 1000 + req.total_timeout_ms or nil,
-    state = "start", which = "connect", reuse = false,
+    state = "start", which = "connect", reuse = false, upload_bytes = 0,
   }, Handle)
 
   local sock, serr = ngx.socket.tcp()
@@ -213,23 +323,32 @@ function Transport:request(req)
   end
   h.sock = sock
   h:_settimeout(req.connect_timeout_ms, "connect")
-  local pool = scheme .. ":" .. host .. ":" .. port .. (verify and "" or ":noverify")
-  local ok, cerr = sock:connect(host, port, { pool = pool, pool_size = self.pool_size })
+  -- req.no_pool (a WebSocket upgrade): a pool nothing is ever put back into, so always a new connection
+  local pool = scheme .. ":" .. host .. ":" .. port .. (verify and "" or ":noverify") .. (req.no_pool and ":no_pool" or "")
+  local chost, cport = host, port
+  if px then
+    -- one pool per proxy, target and credentials (hashed: pool names show up in nginx's debug log)
+    pool = pool .. ":via:" .. px.name .. (px.auth and (":" .. ngx.md5(px.auth)) or "")
+    chost, cport = px.host, px.port
+  end
+  local ok, cerr = sock:connect(chost, cport, { pool = pool, pool_size = self.pool_size })
   if not ok then
     h.sock = nil
     sock:close()
-    if cerr == "timeout" then
-      return nil, timeout_err(h.which == "total" and "total" or "connect", "connecting to " .. host .. ": timed out")
-    end
-    local msg = "cannot connect to " .. host .. ":" .. port .. ": " .. tostring(cerr)
+    local e = connect_err(h, px and ("cannot connect to proxy " .. px.name) or ("cannot connect to " .. host .. ":" .. port), cerr)
     if tostring(cerr):find("no resolver", 1, true) or tostring(cerr):find("could not be resolved", 1, true) then
-      msg = msg .. HINT_RESOLVER
+      e.msg = e.msg .. HINT_RESOLVER
     end
-    return nil, terr(msg, { not_sent = true })
+    return nil, e
+  end
+  if px and scheme == "https" and sock:getreusedtimes() == 0 then
+    local tunneled, tunnel_err = h:_tunnel(px, host, port)
+    if not tunneled then return nil, tunnel_err end
   end
   if scheme == "https" and sock:getreusedtimes() == 0 then
     local sni = host
-    if host:find(":", 1, true) then sni = nil end -- an IPv6 literal carries no SNI
+    -- an IP literal carries no SNI (RFC 6066; libcurl sends none either)
+    if host:find(":", 1, true) or host:find("^%d+%.%d+%.%d+%.%d+$") then sni = nil end
     -- lua-nginx-module 0.10.23 sometimes reports a refused certificate as success (and then
     -- closes the socket) or trips an assertion in resty.core: both are caught as a refusal below
     local okc, sess, herr = pcall(sock.sslhandshake, sock, false, sni, verify)
@@ -253,18 +372,21 @@ function Transport:request(req)
   end
   h.fresh = sock:getreusedtimes() == 0
 
-  -- The request head and body.
-  local lines = { req.method .. " " .. target .. " HTTP/1.1", "Host: " .. hosthdr }
+  -- The request head and body. Through a proxy a plain http request goes in absolute form.
+  local line1 = req.method .. " " .. target .. " HTTP/1.1"
+  if px and scheme == "http" then line1 = req.method .. " http://" .. hosthdr .. target .. " HTTP/1.1" end
+  local lines = { line1, "Host: " .. hosthdr }
+  if px and scheme == "http" and px.auth then
+    lines[3] = "Proxy-Authorization: Basic " .. ngx.encode_base64(px.auth)
+  end
   local has = {}
   for _, l in ipairs(req.headers or {}) do
     local name = l:match("^([^:]+):")
     if name then has[name:lower()] = true end
     lines[#lines + 1] = l
   end
-  local pieces
   if req.parts then
-    local len, boundary
-    pieces, len, boundary = multipart(req.parts)
+    local pieces, len, boundary = multipart(req.parts)
     if not pieces then
       h:_drop()
       return nil, errors.new("io", { msg = boundary })
@@ -273,8 +395,11 @@ function Transport:request(req)
       lines[#lines + 1] = "Content-Type: multipart/form-data; boundary=" .. boundary
     end
     lines[#lines + 1] = "Content-Length: " .. len
+    -- the pieces go out from wait_headers, one per call, so on_progress sees them (wait.headers_progress)
+    h.up, h.upload_total = { pieces = pieces, i = 1 }, len
   elseif req.body then
     lines[#lines + 1] = "Content-Length: " .. #req.body
+    h.upload_total = #req.body
   elseif req.method == "POST" or req.method == "PUT" or req.method == "PATCH" then
     lines[#lines + 1] = "Content-Length: 0"
   end
@@ -287,27 +412,6 @@ function Transport:request(req)
   else
     sent, werr = sock:send(head)
     if sent and req.body then sent, werr = sock:send(req.body) end
-    if sent and pieces then
-      h.upload_total = 0
-      for _, p in ipairs(pieces) do
-        if type(p) == "string" then
-          sent, werr = sock:send(p)
-        else
-          local f, msg = io.open(p.path, "rb")
-          if not f then
-            h:_drop()
-            return nil, errors.new("io", { msg = "cannot open file '" .. p.path .. "': " .. tostring(msg) })
-          end
-          while sent do
-            local data = f:read(FILE_CHUNK)
-            if not data then break end
-            sent, werr = sock:send(data)
-          end
-          f:close()
-        end
-        if not sent then break end
-      end
-    end
   end
   if not sent then
     -- a kept-alive connection the server closed meanwhile: nothing of this request was taken
@@ -315,6 +419,7 @@ function Transport:request(req)
     if not h.fresh and werr == "closed" then e.not_sent = true end
     return nil, e
   end
+  if req.body then h.upload_bytes = #req.body end
   h.state = "sent"
   return h
 end
@@ -337,10 +442,18 @@ function Handle:_line(during)
   return line
 end
 
+-- While a multipart body goes out, each call sends one piece and returns false (so a caller's
+-- on_progress sees h:info() move, wait.headers_progress); then it waits for the status.
 function Handle:wait_headers()
   if self.status then return self.status end
   if self.err then return nil, self.err end
   if not self.sock then return nil, terr("closed") end
+  if self.up then
+    self:_settimeout(self.req.first_byte_timeout_ms, "first_byte")
+    local more, err = self:_send_piece()
+    if more == nil then return nil, err end
+    return false
+  end
   while true do
     self:_settimeout(self.req.first_byte_timeout_ms, "first_byte")
     local line, err = self:_line("reading the status line")
@@ -360,9 +473,10 @@ function Handle:wait_headers()
       block[#block + 1] = l
     end
     if status >= 200 or status == 101 then
-      local headers, perr = core.parse_headers(table.concat(block, "\r\n") .. "\r\n")
+      local head_block = table.concat(block, "\r\n")
+      local headers, perr = core.parse_headers(head_block .. "\r\n")
       if not headers then return self:_fail(perr, "reading the headers") end
-      self.status, self.hdrs = status, headers
+      self.status, self.hdrs, self.head_block = status, headers, head_block -- the raw block: the WebSocket Accept check
       local conn = (headers["connection"] or ""):lower()
       self.reuse = version == "1.1" and not conn:find("close", 1, true)
       local te = (headers["transfer-encoding"] or ""):lower()
@@ -433,7 +547,8 @@ function Handle:read()
   if self.err then return nil, self.err end
   if self.state ~= "body" then
     if self.state == "closed" then return nil end
-    local st, err = self:wait_headers()
+    local st, err
+    repeat st, err = self:wait_headers() until st ~= false
     if not st then return nil, err end
     if self.state == "done" then return nil end
   end
@@ -475,7 +590,7 @@ function Handle:read_into(parser, wait_ms)
 end
 
 function Handle:info()
-  return { num_connects = self.fresh and 1 or 0 }
+  return { num_connects = self.fresh and 1 or 0, upload_bytes = self.upload_bytes, upload_total = self.upload_total }
 end
 
 -- An unfinished response's connection is closed, never pooled.

@@ -19,6 +19,7 @@ function _M.record(params)
     request_uri = ngx.var.request_uri,
     connection = tonumber(ngx.var.connection),
     connection_requests = tonumber(ngx.var.connection_requests),
+    sni = ngx.var.ssl_server_name, -- TLS only: the name the client asked for
     headers = headers,
     body = util.body_raw(),
   }

@@ -5,7 +5,7 @@
 -- ngx.shared.emu and are cleared by POST /__emu/reset.
 --
 -- Request-level faults are applied by before() (called by the router for every API request) and end the
--- request: 429, status, malformed_json, json_error, content_length_lie, invalid_utf8, bad_chunked, redirect;
+-- request: 429, status, malformed_json, json_error, content_length_lie, invalid_utf8, bad_chunked, redirect, big_json;
 -- slow_headers only sleeps.
 -- Stream-level faults are applied by the shared SSE writer, _M.sse_writer(), used by every streaming handler.
 local util = require "emu.util"
@@ -193,6 +193,23 @@ request_faults.trickle = function(p)
     ngx.sleep(ms / 1000)
   end
   return ngx.exit(200)
+end
+
+-- A successful answer of about mb MiB (default 50): data.items of {id, n, content} objects whose
+-- content is `item` bytes of text (default 1000), for the specs that bound a JSON body's peak memory.
+request_faults.big_json = function(p)
+  local want = (tonumber(p.mb) or 50) * 1048576
+  local content = string.rep("abcdefghij", math.ceil((tonumber(p.item) or 1000) / 10))
+  local parts, size, i = { '{"code":0,"msg":"","data":{"items":[' }, 30, 0
+  while size < want do
+    i = i + 1
+    local item = (i > 1 and "," or "") .. '{"id":"74' .. string.format("%017d", i) .. '","n":' .. i ..
+      ',"content":"' .. content .. '"}'
+    parts[#parts + 1] = item
+    size = size + #item
+  end
+  parts[#parts + 1] = ']},"detail":{"logid":"' .. util.request_logid() .. '"}}'
+  return send_raw(200, "application/json; charset=utf-8", table.concat(parts))
 end
 
 -- A gateway that copies the request's Authorization into its error: as the JSON envelope's msg

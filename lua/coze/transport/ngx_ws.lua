@@ -1,0 +1,189 @@
+-- The WebSocket connection on nginx cosockets (what coze.transport.ngx's t:websocket returns): the
+-- protocol is the C codec of the libcurl connection (core.ws_codec: masking with OpenSSL's RNG,
+-- reassembly, ping -> pong, close echo, UTF-8 and size checks), the socket, TLS (SNI, verification)
+-- and the upgrade request are coze.transport.ngx's own request, whose 101 answer hands its socket
+-- over. It has the methods of core.WebSocket that coze.websocket's session calls, so a session is
+-- the same object on both; every wait yields to nginx inside the cosocket, never blocking the worker.
+local core = require "coze.core"
+local errors = require "coze.errors"
+
+local ngx = rawget(_G, "ngx")
+
+local _M = {}
+
+local Conn = {}
+Conn.__index = Conn
+
+local READ_MAX = 65536
+local MAX_ERROR_BODY = 65536   -- as csrc/wsconn.c: the body of a non-101 answer read at most
+local SEND_TIMEOUT_MS = 60000  -- lua_socket_send_timeout's default
+local CORK_BYTES = 65536       -- as csrc/wsconn.c: while corked, one write per this much queued
+
+-- Cosockets cannot look without waiting: recv(w) waits up to w ms inside the cosocket, and the
+-- session waits with the whole idle time (not in slices) when no on_wait asks for control back.
+Conn.can_poll = false
+
+local function now_ms() return ngx.now() * 1000 end
+
+-- o: the options of core.ws_open (url, target, headers, connect_timeout_ms, tls_verify,
+-- max_message_bytes, proxy, ca_file, ca_path) and handshake_timeout_ms. Nothing is sent until
+-- handshake().
+function _M.open(transport, o)
+  require("coze.transport.ngx").check_phase(3)
+  local codec, why = core.ws_codec { max_message_bytes = o.max_message_bytes }
+  if not codec then return nil, why, "transport" end
+  return setmetatable({ t = transport, o = o, codec = codec, phase = "connect", corked = 0,
+    last_rx = now_ms() }, Conn)
+end
+
+-- handshake() -> 101 | status, headers, body (another answer) | "late" (no answer within
+-- handshake_timeout_ms) | nil, err (a coze.errors object of the transport) | nil, msg, kind.
+-- Does the whole opening handshake in one call: it waits by yielding to nginx.
+function Conn:handshake()
+  if self.phase ~= "connect" then return nil, "handshake already done", "transport" end
+  self.phase = "handshake"
+  local o, codec = self.o, self.codec
+  local lines = { "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
+    "Sec-WebSocket-Key: " .. codec:key() }
+  for _, l in ipairs(o.headers or {}) do lines[#lines + 1] = l end
+  local h, err = self.t:request {
+    method = "GET", url = o.url:gsub("/$", "") .. o.target, headers = lines,
+    connect_timeout_ms = o.connect_timeout_ms, first_byte_timeout_ms = o.handshake_timeout_ms,
+    tls_verify = o.tls_verify, proxy = o.proxy, ca_file = o.ca_file, ca_path = o.ca_path,
+    no_pool = true, -- an upgraded connection never goes back to the pool, nor comes from it
+  }
+  if not h then return nil, err end
+  local status, herr = h:wait_headers()
+  if not status then
+    if herr.kind == "timeout" and herr.timeout == "first_byte" then return "late" end
+    return nil, herr
+  end
+  if status == 101 then
+    local ok, why = codec:check_answer("HTTP/1.1 101\r\n" .. h.head_block .. "\r\n\r\n")
+    if not ok then
+      h:close()
+      return nil, why, "transport"
+    end
+    -- frames sent right behind the answer are still in the cosocket's buffer
+    self.sock, h.sock, h.state = h.sock, nil, "done"
+    self.phase, self.last_rx = "open", now_ms()
+    return 101
+  end
+  local parts, n = {}, 0
+  while n < MAX_ERROR_BODY do
+    local chunk = h:read()
+    if not chunk then break end -- the end, or a cut body: what came is the body
+    parts[#parts + 1] = chunk
+    n = n + #chunk
+  end
+  h:close()
+  return status, h:headers(), table.concat(parts):sub(1, MAX_ERROR_BODY)
+end
+
+-- Writes what the codec queued: true | nil, msg, kind. With data (a data frame was queued) while
+-- corked, nothing is written until CORK_BYTES are queued (as csrc/wsconn.c's cork).
+function Conn:_write(data)
+  local codec = self.codec
+  if data and self.corked > 0 and codec:pending() < CORK_BYTES then return true end
+  local out = codec:output()
+  if out == "" then return true end
+  local sock = self.sock
+  sock:settimeout(SEND_TIMEOUT_MS)
+  local ok, err = sock:send(out)
+  if not ok then
+    if err == "timeout" then return nil, "send failed: timed out", "timeout" end
+    return nil, "send failed: " .. tostring(err), "transport"
+  end
+  return true
+end
+
+local function not_open(self)
+  if self.phase ~= "open" then return nil, "the handshake is not done", "transport" end
+end
+
+local function queued(self, data, ok, msg, kind)
+  if not ok then return nil, msg, kind end
+  return self:_write(data)
+end
+
+-- send(data[, binary]) -> true | nil, msg, kind
+function Conn:send(data, binary)
+  if self.phase ~= "open" then return not_open(self) end
+  return queued(self, true, self.codec:send(data, binary))
+end
+
+-- send_b64(pre, bytes, post[, i, n[, seq, mid]]): one text frame, as core.WebSocketCodec's
+function Conn:send_b64(pre, bytes, post, i, n, seq, mid)
+  if self.phase ~= "open" then return not_open(self) end
+  return queued(self, true, self.codec:send_b64(pre, bytes, post, i, n, seq, mid))
+end
+
+-- send_close([code[, reason]]): once; later calls send nothing and return true
+function Conn:send_close(code, reason)
+  if self.phase ~= "open" then return not_open(self) end
+  return queued(self, false, self.codec:send_close(code, reason))
+end
+
+-- cork(on): corks nest; the last uncork writes what is queued. true | nil, msg, kind
+function Conn:cork(on)
+  if on then
+    self.corked = self.corked + 1
+    return true
+  end
+  if self.corked > 0 then self.corked = self.corked - 1 end
+  if self.corked > 0 or self.phase ~= "open" then return true end
+  return self:_write()
+end
+
+-- Uncorked, everything is written when send returns; flush writes what a cork holds.
+function Conn:flush()
+  if self.phase ~= "open" then return true end
+  return self:_write()
+end
+function Conn:pending() return self.codec and self.codec:pending() or 0 end
+function Conn:ready() return true end
+function Conn:idle_ms() return now_ms() - self.last_rx end
+
+-- recv(wait_ms) -> false | "text"|"binary", data | "close", code, reason | nil, msg, kind, close_code:
+-- as core.WebSocket's (pongs and close echoes are written here).
+function Conn:recv(w)
+  if self.phase ~= "open" then return not_open(self) end
+  local codec, sock = self.codec, self.sock
+  while true do
+    local kind, a, b, c = codec:next()
+    local ok, msg, wkind = self:_write()
+    if kind == nil then return nil, a, b, c end
+    if kind then
+      if not ok and kind ~= "close" then return nil, msg, wkind end
+      return kind, a, b
+    end
+    if not ok then return nil, msg, wkind end
+    if self.eof then return nil, "connection closed without a close frame", "closed", 1006 end
+    sock:settimeout(w and w >= 1 and w or 1)
+    local data, err = sock:receiveany(READ_MAX)
+    if data then
+      self.last_rx = now_ms()
+      local fed, ferr, fkind, fcode = codec:feed(data)
+      if not fed then return nil, ferr, fkind, fcode end
+    elseif err == "timeout" then
+      return false
+    elseif err == "closed" then
+      self.eof = true
+    else -- a reset connection: the close frame never came
+      return nil, "receive failed: " .. tostring(err), "closed", 1006
+    end
+  end
+end
+
+-- close(): the socket closed at once (the session's close sent its close frame first); idempotent.
+function Conn:close()
+  local sock = self.sock
+  self.sock, self.phase = nil, "closed"
+  if sock then sock:close() end
+  if self.codec then
+    self.codec:close()
+    self.codec = nil
+  end
+end
+
+return _M

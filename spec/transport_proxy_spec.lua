@@ -1,0 +1,72 @@
+-- coze.transport.proxy: libcurl's rules for `proxy`, `no_proxy` and the proxy environment, as
+-- coze.transport.ngx applies them (its CONNECT tunnel runs in spec/openresty_app_spec.lua).
+local proxy = require "coze.transport.proxy"
+
+local function env(t) return function(name) return t[name] end end
+
+describe("coze.transport.proxy.url_for", function()
+  it("reads http_proxy in lower case only, as libcurl (HTTP_PROXY is a CGI client's header)", function()
+    assert.equal("http://p:3128", proxy.url_for("http", "api.coze.cn", {}, env { http_proxy = "http://p:3128" }))
+    assert.is_nil(proxy.url_for("http", "api.coze.cn", {}, env { HTTP_PROXY = "http://p:3128" }))
+  end)
+
+  it("reads https_proxy, then HTTPS_PROXY, then all_proxy and ALL_PROXY", function()
+    assert.equal("a", proxy.url_for("https", "h", {}, env { https_proxy = "a", HTTPS_PROXY = "b", all_proxy = "c" }))
+    assert.equal("b", proxy.url_for("https", "h", {}, env { HTTPS_PROXY = "b", all_proxy = "c" }))
+    assert.equal("c", proxy.url_for("https", "h", {}, env { all_proxy = "c", ALL_PROXY = "d" }))
+    assert.equal("d", proxy.url_for("https", "h", {}, env { ALL_PROXY = "d" }))
+    assert.is_nil(proxy.url_for("https", "h", {}, env { http_proxy = "a" }))
+  end)
+
+  it("takes the proxy option over the environment; '' means none", function()
+    assert.equal("x", proxy.url_for("https", "h", { proxy = "x" }, env { https_proxy = "a" }))
+    assert.is_nil(proxy.url_for("https", "h", { proxy = "" }, env { https_proxy = "a" }))
+  end)
+
+  it("exempts no_proxy's hosts, the option over the environment, for an explicit proxy too", function()
+    assert.is_nil(proxy.url_for("https", "api.coze.cn", { proxy = "x" }, env { no_proxy = "coze.cn" }))
+    assert.is_nil(proxy.url_for("https", "api.coze.cn", {}, env { https_proxy = "a", NO_PROXY = ".coze.cn" }))
+    assert.equal("a", proxy.url_for("https", "api.coze.cn", { no_proxy = "other" }, env { https_proxy = "a", no_proxy = "*" }))
+  end)
+end)
+
+describe("coze.transport.proxy.exempt", function()
+  it("matches '*', names and their subdomains, never a mere suffix", function()
+    assert.is_true(proxy.exempt("*", "anything"))
+    assert.is_true(proxy.exempt("localhost, coze.cn", "api.coze.cn"))
+    assert.is_true(proxy.exempt(".coze.cn", "coze.cn"))
+    assert.is_true(proxy.exempt("API.Coze.CN", "api.coze.cn."))
+    assert.is_false(proxy.exempt("coze.cn", "notcoze.cn"))
+    assert.is_false(proxy.exempt("", "coze.cn"))
+    assert.is_false(proxy.exempt(nil, "coze.cn"))
+  end)
+
+  it("matches IP addresses and IPv4 CIDR ranges, not as name suffixes", function()
+    assert.is_true(proxy.exempt("127.0.0.1", "127.0.0.1"))
+    assert.is_true(proxy.exempt("10.0.0.0/8", "10.20.30.40"))
+    assert.is_false(proxy.exempt("10.0.0.0/8", "11.0.0.1"))
+    assert.is_false(proxy.exempt("0.0.1", "127.0.0.1"))
+    assert.is_true(proxy.exempt("[::1]", "::1"))
+  end)
+end)
+
+describe("coze.transport.proxy.parse", function()
+  it("defaults to http:// and port 1080, as libcurl", function()
+    assert.same({ host = "proxy.local", port = 1080, name = "proxy.local:1080" }, proxy.parse("proxy.local"))
+    assert.same({ host = "p", port = 3128, name = "p:3128" }, proxy.parse("http://p:3128/"))
+    assert.same({ host = "::1", port = 8080, name = "[::1]:8080" }, proxy.parse("http://[::1]:8080"))
+  end)
+
+  it("decodes the credentials and keeps them out of the name", function()
+    local p = proxy.parse("http://us%3Aer:p%40ss@p:3128")
+    assert.equal("us:er:p@ss", p.auth)
+    assert.equal("p:3128", p.name)
+  end)
+
+  it("refuses other proxy schemes without echoing the credentials", function()
+    local p, msg = proxy.parse("socks5://u:secret@p:1080")
+    assert.is_nil(p)
+    assert.truthy(msg:find("only http://", 1, true))
+    assert.is_nil(msg:find("secret", 1, true))
+  end)
+end)
