@@ -7,7 +7,9 @@
  * by the encoder (masked, then unmasked again must give them back), parsed as a handshake answer,
  * scanned as a JSON envelope (csrc/jscan.c) and decoded as base64 audio (csrc/crypto.c's tables: what
  * decodes must be canonical, so encoding it again gives the text back). Through the codec, everything
- * it queues by itself must be masked pong or close frames, and at most one close.
+ * it queues by itself must be masked pong or close frames, and at most one close; and a delta frame
+ * built from pieces of the input (a number between head parts, base64 of the rest) must unmask to
+ * what snprintf and the encoder make of them.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -148,6 +150,57 @@ static void base64(const uint8_t *data, size_t size)
   }
 }
 
+/* A delta's frame (coze_wscodec_send_b64 with a number): the input cut into pre, mid, post and the
+ * bytes, its first 8 bytes the number; unmasked, the frame must be exactly what snprintf and the
+ * base64 encoder make of them. */
+static void delta(const uint8_t *data, size_t size)
+{
+  coze_wscodec c;
+  coze_wscodec_b64 f;
+  const char *why = NULL;
+  const unsigned char *fr;
+  unsigned char key[4];
+  char *want;
+  size_t h, n, len, b, d;
+  unsigned long long u = 0;
+  if (size < 11)
+    return;
+  memcpy(&u, data, 8);
+  memset(&f, 0, sizeof f);
+  f.seq = (long long)u;
+  f.pre = (const char *)data + 11;
+  f.pre_len = data[8] % (size - 10);
+  f.mid = f.pre + f.pre_len;
+  f.mid_len = data[9] % (size - 10 - f.pre_len);
+  f.post = f.mid + f.mid_len;
+  f.post_len = data[10] % (size - 10 - f.pre_len - f.mid_len);
+  f.bytes = f.post + f.post_len;
+  f.n = size - 11 - f.pre_len - f.mid_len - f.post_len;
+  if (coze_wscodec_init(&c, 0, &why) != 0 || coze_wscodec_send_b64(&c, &f, &why) != 0)
+    abort();
+  b = coze_crypto_b64_enclen(f.n);
+  len = f.pre_len + 21 + f.mid_len + b + f.post_len + 1;
+  want = malloc(len);
+  if (want == NULL)
+    abort();
+  memcpy(want, f.pre, f.pre_len);
+  d = (size_t)snprintf(want + f.pre_len, 22, "%lld", f.seq);
+  memcpy(want + f.pre_len + d, f.mid, f.mid_len);
+  coze_crypto_b64_encode(f.bytes, f.n, want + f.pre_len + d + f.mid_len);
+  memcpy(want + f.pre_len + d + f.mid_len + b, f.post, f.post_len);
+  n = f.pre_len + d + f.mid_len + b + f.post_len;
+  fr = (const unsigned char *)c.out.data;
+  h = (fr[1] & 0x7f) == 127 ? 10 : (fr[1] & 0x7f) == 126 ? 4 : 2;
+  if (fr[0] != 0x81 || (fr[1] & 0x80) == 0 || c.out.len != h + 4 + n || coze_ws_header_len(n) != h + 4)
+    abort();
+  memcpy(key, fr + h, 4);
+  coze_ws_mask((unsigned char *)c.out.data + h + 4, n, key);
+  if (memcmp(c.out.data + h + 4, want, n) != 0)
+    abort();
+  free(want);
+  coze_wscodec_free(&c);
+}
+
 static void handshake(const uint8_t *data, size_t size)
 {
   long hl = coze_wshs_head_len((const char *)data, size);
@@ -216,5 +269,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   handshake(data + HDR, size - HDR);
   scan(data + HDR, size - HDR);
   base64(data + HDR, size - HDR);
+  delta(data + HDR, size - HDR);
   return 0;
 }
