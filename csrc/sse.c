@@ -12,6 +12,13 @@
 
 enum { LINE_NONE = 0 };
 
+/* scan_lines has two callers (next and walk); next() is the hot one and keeps it inlined */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
 /* A buffer grown past this by one large event is given back once that event is gone, so a long
    stream does not keep its largest event's memory (x2 for growth) until it ends. */
 #define SHRINK_ABOVE ((size_t)1 << 20)
@@ -286,7 +293,7 @@ static int raw_too_large(const coze_sse_parser *p, size_t end)
 
 /* Processes complete lines until a record ends (COZE_SSE_EVENT), an error, or no complete line
    is left (NEED_MORE: the bytes after in_pos are then an unterminated line). */
-static int scan_lines(coze_sse_parser *p, coze_sse_event *out)
+static ALWAYS_INLINE int scan_lines(coze_sse_parser *p, coze_sse_event *out)
 {
   for (;;) {
     const char *base, *s, *lf, *cr, *end;

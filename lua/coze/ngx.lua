@@ -70,7 +70,7 @@ function _M.relay(stream, opts)
   local failed
   local function flush()
     if nb > 0 then
-      local ok, werr = ngx.print(buf)
+      local ok, werr = ngx.print(nb == 1 and buf[1] or buf) -- the fast path's chunk: no table to walk
       for i = nb, 1, -1 do buf[i] = nil end
       nb = 0
       if not ok then return nil, werr end
