@@ -126,11 +126,13 @@ local NO_EVENTS = {} -- the queue of a finished stream; never written
 
 -- One SSE record from an event's parts: id, event and data lines (a multi-line payload as several
 -- data lines). What raw_chunks() hands out for an event whose bytes as received are not at hand.
+-- (Plain finds and one concatenation: LuaJIT compiles them; a pattern class would end its trace.)
 local function record(name, raw, id)
-  local head = "event: " .. name .. "\n"
-  if id then head = "id: " .. id .. "\n" .. head end
-  if raw:find("[\r\n]") then raw = raw:gsub("\r\n", "\n"):gsub("\r", "\n"):gsub("\n", "\ndata: ") end
-  return head .. "data: " .. raw .. "\n\n"
+  if raw:find("\n", 1, true) or raw:find("\r", 1, true) then
+    raw = raw:gsub("\r\n", "\n"):gsub("\r", "\n"):gsub("\n", "\ndata: ")
+  end
+  if id then return "id: " .. id .. "\nevent: " .. name .. "\ndata: " .. raw .. "\n\n" end
+  return "event: " .. name .. "\ndata: " .. raw .. "\n\n"
 end
 _M.record = record
 
