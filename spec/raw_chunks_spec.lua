@@ -297,6 +297,18 @@ describe("coze.ngx.relay's fast path (application nginx)", function()
     ctl("stop")
   end)
 
+  it("keeps the upstream's framing over cosockets (crlf, cr, one byte per write)", function()
+    local _, plain = get("/chat")
+    local want = names_of(plain)
+    for _, f in ipairs { "crlf", "cr", "split" } do
+      local status, body = get("/chat?fault=" .. f)
+      assert.equal(200, status)
+      assert.same(want, names_of(body))
+      if f == "crlf" then assert.truthy(body:find("\r\n\r\n", 1, true)) end
+      if f == "cr" then assert.is_nil(body:find("\n", 1, true)) end
+    end
+  end)
+
   for name, c in pairs(cases.cases) do
     for _, step in ipairs { false, 1, 7 } do
       it("forwards the body byte for byte (" .. name .. ", " .. (step and step .. "-byte pieces" or "whole") .. ")", function()
