@@ -12,7 +12,7 @@
 
 enum { LINE_NONE = 0 };
 
-/* scan_lines has two callers (next and walk); next() is the hot one and keeps it inlined */
+/* scan_lines and begin have two callers (next and walk); next() is the hot one and keeps them inlined */
 #if defined(__GNUC__)
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 #else
@@ -384,18 +384,27 @@ static int at_end_of_lines(coze_sse_parser *p, coze_sse_event *out)
   return COZE_SSE_NEED_MORE;
 }
 
+enum { GO_ON = 2 };
+
+/* How next() and walk() begin: the record the last call handed out goes. GO_ON when lines may be
+   parsed, else what to return (the sticky error; NEED_MORE after the end or while a BOM is open). */
+static ALWAYS_INLINE int begin(coze_sse_parser *p)
+{
+  if (p->error)
+    return p->error;
+  if (p->dispatched)
+    reset_record(p);
+  if (p->flushed || (!p->bom_checked && !skip_bom(p)))
+    return COZE_SSE_NEED_MORE;
+  return GO_ON;
+}
+
 int coze_sse_next(coze_sse_parser *p, coze_sse_event *out)
 {
   int r;
-  if (p->error)
-    return p->error;
   p->raw = 0;
-  if (p->dispatched)
-    reset_record(p);
-  if (p->flushed)
-    return COZE_SSE_NEED_MORE;
-  if (!p->bom_checked && !skip_bom(p))
-    return COZE_SSE_NEED_MORE;
+  if ((r = begin(p)) != GO_ON)
+    return r;
   r = scan_lines(p, out);
   if (r != COZE_SSE_NEED_MORE)
     return r;
@@ -440,14 +449,8 @@ int coze_sse_walk(coze_sse_parser *p, const coze_sse_stops *stops, coze_sse_span
   span->len = span->events = span->stop_len = 0;
   span->stop = NULL;
   span->stop_tail = "";
-  if (p->error)
-    return p->error;
-  if (p->dispatched)
-    reset_record(p);
-  if (p->flushed)
-    return COZE_SSE_NEED_MORE;
-  if (!p->bom_checked && !skip_bom(p))
-    return COZE_SSE_NEED_MORE;
+  if ((r = begin(p)) != GO_ON)
+    return r;
   if (!p->raw) {
     /* from a fresh parser or after next(): the record being parsed is where the bytes resume (a
        LOST one, dropped in part, is handed out as a stop event without bytes) */

@@ -405,6 +405,18 @@ static void free_walked(walked *w)
   free_list(&w->stops);
 }
 
+/* Feeds the k-th piece of the stream (its size from header byte 1 + k % 8) at *pos. */
+static void feed_piece(coze_sse_parser *p, const uint8_t *in, const char *s, size_t n, size_t k, size_t *pos)
+{
+  uint8_t b = in[1 + k % 8];
+  size_t step = (b & 0x80) ? (size_t)(b & 0x7f) * 8 + 1 : (size_t)(b & 0x0f) + 1;
+  if (step > n - *pos)
+    step = n - *pos;
+  if (coze_sse_feed(p, s + *pos, step) != 0)
+    abort();
+  *pos += step;
+}
+
 static const size_t limits[8] = {(size_t)1 << 30, 1, 5, 16, 40, 100, 1000, (size_t)1 << 20};
 
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size);
@@ -442,13 +454,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
   coze_sse_reset(&p);
   err = 0;
   for (pos = 0, k = 0; pos < n && !err; k++) {
-    uint8_t b = in[1 + k % 8];
-    size_t step = (b & 0x80) ? (size_t)(b & 0x7f) * 8 + 1 : (size_t)(b & 0x0f) + 1;
-    if (step > n - pos)
-      step = n - pos;
-    if (coze_sse_feed(&p, s + pos, step) != 0)
-      abort();
-    pos += step;
+    feed_piece(&p, in, s, n, k, &pos);
     err = drain(&p, &split);
     /* after NEED_MORE only the record and its unfinished line are held, within the limit
      * (plus up to 2 bytes of a possible BOM at the start) */
@@ -476,13 +482,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
   coze_sse_init(&p, max);
   err = 0;
   for (pos = 0, k = 0; pos < n && !err; k++) {
-    uint8_t b = in[1 + k % 8];
-    size_t step = (b & 0x80) ? (size_t)(b & 0x7f) * 8 + 1 : (size_t)(b & 0x0f) + 1;
-    if (step > n - pos)
-      step = n - pos;
-    if (coze_sse_feed(&p, s + pos, step) != 0)
-      abort();
-    pos += step;
+    feed_piece(&p, in, s, n, k, &pos);
     err = walk_drain(&p, st, &w, 0);
     /* what the walk keeps: the record being parsed, within the limit (+ its last terminator) */
     if (!err && coze_sse_buffered(&p) > 2 * max + 4)
@@ -501,15 +501,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
   coze_sse_init(&p, max);
   err = 0;
   for (pos = 0, k = 0; pos < n && !err; k++) {
-    uint8_t b = in[1 + k % 8];
-    size_t step = (b & 0x80) ? (size_t)(b & 0x7f) * 8 + 1 : (size_t)(b & 0x0f) + 1;
     reclist got = {0};
-    if (step > n - pos)
-      step = n - pos;
-    if (coze_sse_feed(&p, s + pos, step) != 0)
-      abort();
-    pos += step;
-    if (b & 0x40) {
+    feed_piece(&p, in, s, n, k, &pos);
+    if (in[1 + k % 8] & 0x40) {
       err = drain(&p, &got);
       mixed_next += got.n - (size_t)err;
       free_list(&got);
