@@ -491,7 +491,7 @@ int coze_sse_walk(coze_sse_parser *p, const coze_sse_stops *stops, coze_sse_span
     span->bytes = p->in.data + start;
     span->len = end - start;
   }
-  if (r == COZE_SSE_NEED_MORE)
-    p->raw_pos = end;
+  if (r == COZE_SSE_NEED_MORE) /* a LOST record's lines are not kept: it is rebuilt from its parts */
+    p->raw_pos = p->rec_start != COZE_SSE_LOST ? end : p->in_pos;
   return r;
 }

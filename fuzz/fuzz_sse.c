@@ -509,6 +509,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
       free_list(&got);
     } else {
       err = walk_drain(&p, st, &mixed, 1);
+      if (!err && coze_sse_buffered(&p) > 2 * max + 4) /* bounded also with a LOST record */
+        abort();
     }
   }
   if (!err) {
