@@ -411,23 +411,52 @@ int coze_sse_next(coze_sse_parser *p, coze_sse_event *out)
   return at_end_of_lines(p, out);
 }
 
-/* Whether a walk stops at ev (sse.h, coze_sse_stops). */
-static int stops_at(const coze_sse_stops *st, const coze_sse_event *ev)
+/* A walk's stop names, split once per walk (a few: a profile's terminal, error and watched names). */
+enum { NAMES_MAX = 16 };
+typedef struct stop_names {
+  const char *s[NAMES_MAX];
+  size_t len[NAMES_MAX];
+  size_t n;
+} stop_names;
+
+static void split_names(const coze_sse_stops *st, stop_names *nm)
 {
-  const char *name = ev->event != NULL ? ev->event : "message", *n = st->names;
-  const char *end = n + st->names_len;
-  size_t len = ev->event != NULL ? ev->event_len : 7;
+  const char *n = st->names, *end = n + st->names_len;
+  nm->n = 0;
+  while (n < end && nm->n < NAMES_MAX) {
+    const char *nl = memchr(n, '\n', (size_t)(end - n));
+    size_t k = nl != NULL ? (size_t)(nl - n) : (size_t)(end - n);
+    nm->s[nm->n] = n;
+    nm->len[nm->n++] = k;
+    n += k + 1;
+  }
+  if (n < end) /* more names than that: every event goes by stops_at's slow path (the caller's) */
+    nm->n = NAMES_MAX + 1;
+}
+
+/* Whether a walk stops at ev (sse.h, coze_sse_stops). */
+static int stops_at(const coze_sse_stops *st, const stop_names *nm, const coze_sse_event *ev)
+{
+  const char *name = ev->event != NULL ? ev->event : "message";
+  size_t len = ev->event != NULL ? ev->event_len : 7, i;
   if (st->every)
     return 1;
   if (st->data != NULL && ev->data_len == st->data_len && memcmp(ev->data, st->data, st->data_len) == 0)
     return 1;
-  while (n < end) {
-    const char *nl = memchr(n, '\n', (size_t)(end - n));
-    size_t k = nl != NULL ? (size_t)(nl - n) : (size_t)(end - n);
-    if (k == len && memcmp(n, name, len) == 0)
-      return 1;
-    n += k + 1;
+  if (nm->n > NAMES_MAX) { /* many names: search the list as given */
+    const char *n = st->names, *end = n + st->names_len;
+    while (n < end) {
+      const char *nl = memchr(n, '\n', (size_t)(end - n));
+      size_t k = nl != NULL ? (size_t)(nl - n) : (size_t)(end - n);
+      if (k == len && memcmp(n, name, len) == 0)
+        return 1;
+      n += k + 1;
+    }
+    return 0;
   }
+  for (i = 0; i < nm->n; i++)
+    if (nm->len[i] == len && memcmp(nm->s[i], name, len) == 0)
+      return 1;
   return 0;
 }
 
@@ -443,6 +472,7 @@ static const char *closing(const coze_sse_parser *p)
 int coze_sse_walk(coze_sse_parser *p, const coze_sse_stops *stops, coze_sse_span *span,
                   coze_sse_event *out)
 {
+  stop_names nm;
   size_t start, end;
   int r;
   span->bytes = "";
@@ -458,6 +488,7 @@ int coze_sse_walk(coze_sse_parser *p, const coze_sse_stops *stops, coze_sse_span
     p->raw_pos = p->rec_start != COZE_SSE_LOST ? p->rec_start : p->in_pos;
   }
   start = end = p->raw_pos;
+  split_names(stops, &nm);
   for (;;) {
     int eof = 0;
     r = scan_lines(p, out);
@@ -470,7 +501,7 @@ int coze_sse_walk(coze_sse_parser *p, const coze_sse_stops *stops, coze_sse_span
         end = p->rec_start; /* records of comments or blank lines only go too */
       break;
     }
-    if (p->ev_start == COZE_SSE_LOST || eof || out->eof_partial || stops_at(stops, out)) {
+    if (p->ev_start == COZE_SSE_LOST || eof || out->eof_partial || stops_at(stops, &nm, out)) {
       if (p->ev_start != COZE_SSE_LOST) {
         end = p->ev_start;
         span->stop = p->in.data + p->ev_start;

@@ -254,7 +254,9 @@ out:
 /* ---- the walk ---- */
 static const coze_sse_stops stop_sets[4] = {
   {"done\nerror\n", 11, NULL, 0, 0},
-  {"message\n\n", 9, NULL, 0, 0}, /* records without an event field, and `event:` with no name */
+  /* records without an event field, `event:` with no name, and 16 more names (more than a walk
+     splits: its search of the list as given) */
+  {"0\n1\n2\n3\n4\n5\n6\n7\n8\n9\nA\nB\nC\nD\nE\nF\nmessage\n\n", 41, NULL, 0, 0},
   {"x\n", 2, "", 0, 0}, /* events with empty data, and those named x */
   {"", 0, NULL, 0, 1},
 };
