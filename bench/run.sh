@@ -129,9 +129,11 @@ for n in "$SMALL" "$BIG"; do
     measure "s1.curl.$n" "${CURL_STREAM[@]}"
     measure "s1.lua54.relay.$n" "${LUA54[@]}" "$BENCH/lua/stream.lua" relay "$URL" "$n"
     measure "s1.lua54.relay-raw.$n" "${LUA54[@]}" "$BENCH/lua/stream.lua" relay-raw "$URL" "$n"
+    measure "s1.lua54.relay-chunks.$n" "${LUA54[@]}" "$BENCH/lua/stream.lua" relay-chunks "$URL" "$n"
     measure "s1.lua54.decoded.$n" "${LUA54[@]}" "$BENCH/lua/stream.lua" decoded "$URL" "$n"
     measure "s1.luajit.relay.$n" "${LUAJIT[@]}" "$BENCH/lua/stream.lua" relay "$URL" "$n"
     measure "s1.luajit.relay-raw.$n" "${LUAJIT[@]}" "$BENCH/lua/stream.lua" relay-raw "$URL" "$n"
+    measure "s1.luajit.relay-chunks.$n" "${LUAJIT[@]}" "$BENCH/lua/stream.lua" relay-chunks "$URL" "$n"
     measure "s1.luajit.decoded.$n" "${LUAJIT[@]}" "$BENCH/lua/stream.lua" decoded "$URL" "$n"
     # the same deltas as Message events of a workflow stream (profile "workflow")
     measure "s1.lua54.wf-relay.$n" "${LUA54[@]}" "$BENCH/lua/stream.lua" relay "$URL" "$n" workflow

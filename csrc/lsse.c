@@ -268,6 +268,66 @@ static int l_sse_next_raw(lua_State *L)
   return next_batch(L, s, max, 3, 0);
 }
 
+/* p:walk(names, data) -> chunk, n [, name, raw, id, partial, bytes] | nil, msg
+ * coze_sse_walk (sse.h) for relays: chunk is the bytes, as received, of the n complete events (and
+ * comment-only records) buffered, "" when none. names ("a\nb\n") and data (a string or nil) are
+ * the stop set; names false stops at every event. When the walk stopped at an event, it follows:
+ * name ("message" when none), raw, id (nil when never set), partial (eof_partial) and its bytes
+ * (closed into a whole record when it was dispatched at the end of input; false when unknown). An
+ * error after n > 0 events is returned by the next call (it sticks); before any: nil, msg. */
+static int l_sse_walk(lua_State *L)
+{
+  l_sse *s = l_sse_check(L);
+  coze_sse_stops st;
+  coze_sse_span span;
+  coze_sse_event ev;
+  int rc;
+  memset(&st, 0, sizeof(st));
+  if (lua_type(L, 2) == LUA_TSTRING)
+    st.names = lua_tolstring(L, 2, &st.names_len);
+  else if (lua_toboolean(L, 2))
+    return luaL_argerror(L, 2, "string or false expected");
+  else
+    st.every = 1;
+  if (!lua_isnoneornil(L, 3))
+    st.data = luaL_checklstring(L, 3, &st.data_len);
+  rc = coze_sse_walk(&s->p, &st, &span, &ev);
+  if (rc < COZE_SSE_NEED_MORE) {
+    if (rc != COZE_SSE_TOO_LARGE)
+      return luaL_error(L, "not enough memory");
+    if (span.len == 0)
+      return push_too_large(L, s);
+  }
+  s->busy = 1; /* until every pointer into the parser was pushed */
+  lua_pushlstring(L, span.bytes, span.len);
+  lua_pushinteger(L, (lua_Integer)span.events);
+  if (rc != COZE_SSE_EVENT) {
+    s->busy = 0;
+    return 2;
+  }
+  if (ev.event != NULL)
+    lua_pushlstring(L, ev.event, ev.event_len);
+  else
+    lua_pushliteral(L, "message");
+  lua_pushlstring(L, ev.data, ev.data_len);
+  if (ev.id != NULL)
+    lua_pushlstring(L, ev.id, ev.id_len);
+  else
+    lua_pushnil(L);
+  lua_pushboolean(L, ev.eof_partial);
+  if (span.stop == NULL) {
+    lua_pushboolean(L, 0);
+  } else {
+    lua_pushlstring(L, span.stop, span.stop_len);
+    if (span.stop_tail[0] != '\0') {
+      lua_pushstring(L, span.stop_tail);
+      lua_concat(L, 2);
+    }
+  }
+  s->busy = 0;
+  return 7;
+}
+
 /* p:set_direct(on): whether the iterators may parse events themselves. next_events and next_raw
  * turn it off when they queue events in Lua, which must be handed out first. */
 static int l_sse_set_direct(lua_State *L)
@@ -359,6 +419,7 @@ void coze_l_sse_open(lua_State *L)
     {"next", l_sse_next},
     {"next_events", l_sse_next_events},
     {"next_raw", l_sse_next_raw},
+    {"walk", l_sse_walk},
     {"set_direct", l_sse_set_direct},
 #if COZE_LUA_53
     {"iterator", coze_l_sse_iterator},

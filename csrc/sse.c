@@ -12,6 +12,13 @@
 
 enum { LINE_NONE = 0 };
 
+/* scan_lines and begin have two callers (next and walk); next() is the hot one and keeps them inlined */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE inline
+#endif
+
 /* A buffer grown past this by one large event is given back once that event is gone, so a long
    stream does not keep its largest event's memory (x2 for growth) until it ends. */
 #define SHRINK_ABOVE ((size_t)1 << 20)
@@ -49,14 +56,16 @@ void coze_sse_finish(coze_sse_parser *p)
 
 size_t coze_sse_buffered(const coze_sse_parser *p)
 {
-  return (p->in.len - p->in_pos) + p->event.len + p->data.len;
+  return (p->in.len - (p->raw ? p->raw_pos : p->in_pos)) + p->event.len + p->data.len;
 }
 
-/* Drops the pending record and every buffer: the parser only answers its error from now on. */
+/* Drops the pending record and every buffer: the parser only answers its error from now on. In raw
+   mode `in` stays (a walk's span points into it) until free or reset. */
 static int fail(coze_sse_parser *p, int code)
 {
   p->error = code;
-  coze_buf_free(&p->in);
+  if (!p->raw)
+    coze_buf_free(&p->in);
   coze_buf_free(&p->event);
   coze_buf_free(&p->data);
   p->in_pos = p->scan = 0;
@@ -64,25 +73,35 @@ static int fail(coze_sse_parser *p, int code)
   return code;
 }
 
+/* The first d bytes of `in` are gone: offsets move, and a record that began in them is LOST. */
+static void dropped(coze_sse_parser *p, size_t d)
+{
+  p->in_pos -= d;
+  p->raw_pos -= p->raw ? d : 0;
+  p->rec_start = p->rec_start != COZE_SSE_LOST && p->rec_start >= d ? p->rec_start - d : COZE_SSE_LOST;
+}
+
 int coze_sse_feed(coze_sse_parser *p, const char *bytes, size_t len)
 {
+  size_t keep; /* bytes before this are dropped: parsed ones, and in raw mode handed out by a walk */
   if (p->error || p->finished || len == 0)
     return 0;
-  if (p->in.cap > SHRINK_ABOVE && p->in.len - p->in_pos + len < SHRINK_ABOVE / 4) {
-    /* move the unparsed tail to a fresh, small buffer (no reference into `in` is live here) */
+  keep = p->raw ? p->raw_pos : p->in_pos;
+  if (p->in.cap > SHRINK_ABOVE && p->in.len - keep + len < SHRINK_ABOVE / 4) {
+    /* move the kept tail to a fresh, small buffer (no reference into `in` is live here) */
     coze_buf nb;
-    size_t live = p->in.len - p->in_pos;
+    size_t live = p->in.len - keep;
     coze_buf_init(&nb);
     if (coze_buf_reserve(&nb, live + len) != 0)
       return COZE_SSE_NOMEM;
-    coze_buf_put(&nb, p->in.data + p->in_pos, live);
+    coze_buf_put(&nb, p->in.data + keep, live);
     coze_buf_free(&p->in);
     p->in = nb;
-    p->in_pos = 0;
-  } else if (p->in_pos > 0 && p->in_pos >= p->in.len - p->in_pos) {
+    dropped(p, keep);
+  } else if (keep > 0 && keep >= p->in.len - keep) {
     /* no reference into the dropped bytes is live: next() materialises it before NEED_MORE */
-    coze_buf_consume(&p->in, p->in_pos);
-    p->in_pos = 0;
+    coze_buf_consume(&p->in, keep);
+    dropped(p, keep);
   }
   if (coze_buf_append(&p->in, bytes, len) != 0)
     return COZE_SSE_NOMEM;
@@ -262,12 +281,19 @@ static int skip_bom(coze_sse_parser *p)
   } else {
     return 0;
   }
+  p->rec_start = p->in_pos; /* the BOM belongs to no record: a walk never hands it out */
   return 1;
+}
+
+/* Raw mode: the record being parsed spans more than max_event_bytes up to `end` (sse.h). */
+static int raw_too_large(const coze_sse_parser *p, size_t end)
+{
+  return p->rec_start != COZE_SSE_LOST && end - p->rec_start > p->max_event_bytes;
 }
 
 /* Processes complete lines until a record ends (COZE_SSE_EVENT), an error, or no complete line
    is left (NEED_MORE: the bytes after in_pos are then an unterminated line). */
-static int scan_lines(coze_sse_parser *p, coze_sse_event *out)
+static ALWAYS_INLINE int scan_lines(coze_sse_parser *p, coze_sse_event *out)
 {
   for (;;) {
     const char *base, *s, *lf, *cr, *end;
@@ -277,6 +303,8 @@ static int scan_lines(coze_sse_parser *p, coze_sse_event *out)
     if (p->skip_lf && n > 0) {
       p->skip_lf = 0;
       if (p->in.data[p->in_pos] == '\n') {
+        if (p->rec_start == p->in_pos) /* the LF of a blank line's CRLF: records start after it */
+          p->rec_start++;
         p->in_pos++;
         n--;
       }
@@ -307,10 +335,16 @@ static int scan_lines(coze_sse_parser *p, coze_sse_event *out)
     p->in_pos = next;
     p->scan = 0;
     if (len == 0) { /* blank: the end of a record */
-      if (p->has_data || p->has_event)
+      if (p->has_data || p->has_event) {
+        p->ev_start = p->rec_start;
+        p->rec_start = next;
         return dispatch(p, out, 0);
+      }
+      p->rec_start = next;
       continue;
     }
+    if (p->raw && raw_too_large(p, off + len))
+      return fail(p, COZE_SSE_TOO_LARGE);
     r = process_line(p, off, len);
     if (r < 0)
       return fail(p, r);
@@ -324,7 +358,8 @@ static int at_end_of_lines(coze_sse_parser *p, coze_sse_event *out)
   size_t avail = p->in.len - p->in_pos;
   int r;
   if (!p->finished) {
-    if (avail > 0 && record_bytes(p) + avail > p->max_event_bytes)
+    if (avail > 0 && (record_bytes(p) + avail > p->max_event_bytes ||
+                      (p->raw && raw_too_large(p, p->in.len))))
       return fail(p, COZE_SSE_TOO_LARGE);
     if (materialize(p) != 0)
       return fail(p, COZE_SSE_NOMEM);
@@ -335,28 +370,159 @@ static int at_end_of_lines(coze_sse_parser *p, coze_sse_event *out)
     size_t off = p->in_pos;
     p->in_pos = p->in.len;
     p->scan = 0;
+    if (p->raw && raw_too_large(p, p->in.len))
+      return fail(p, COZE_SSE_TOO_LARGE);
     r = process_line(p, off, avail); /* not blank: it cannot dispatch by itself */
     if (r < 0)
       return fail(p, r);
   }
-  if (p->has_data || p->has_event)
+  if (p->has_data || p->has_event) {
+    p->ev_start = p->rec_start;
+    p->rec_start = p->in.len;
     return dispatch(p, out, avail > 0);
+  }
   return COZE_SSE_NEED_MORE;
+}
+
+enum { GO_ON = 2 };
+
+/* How next() and walk() begin: the record the last call handed out goes. GO_ON when lines may be
+   parsed, else what to return (the sticky error; NEED_MORE after the end or while a BOM is open). */
+static ALWAYS_INLINE int begin(coze_sse_parser *p)
+{
+  if (p->error)
+    return p->error;
+  if (p->dispatched)
+    reset_record(p);
+  if (p->flushed || (!p->bom_checked && !skip_bom(p)))
+    return COZE_SSE_NEED_MORE;
+  return GO_ON;
 }
 
 int coze_sse_next(coze_sse_parser *p, coze_sse_event *out)
 {
   int r;
-  if (p->error)
-    return p->error;
-  if (p->dispatched)
-    reset_record(p);
-  if (p->flushed)
-    return COZE_SSE_NEED_MORE;
-  if (!p->bom_checked && !skip_bom(p))
-    return COZE_SSE_NEED_MORE;
+  p->raw = 0;
+  if ((r = begin(p)) != GO_ON)
+    return r;
   r = scan_lines(p, out);
   if (r != COZE_SSE_NEED_MORE)
     return r;
   return at_end_of_lines(p, out);
+}
+
+/* A walk's stop names, split once per walk (a few: a profile's terminal, error and watched names). */
+enum { NAMES_MAX = 16 };
+typedef struct stop_names {
+  const char *s[NAMES_MAX];
+  size_t len[NAMES_MAX];
+  size_t n;
+} stop_names;
+
+static void split_names(const coze_sse_stops *st, stop_names *nm)
+{
+  const char *n = st->names, *end = n + st->names_len;
+  nm->n = 0;
+  while (n < end && nm->n < NAMES_MAX) {
+    const char *nl = memchr(n, '\n', (size_t)(end - n));
+    size_t k = nl != NULL ? (size_t)(nl - n) : (size_t)(end - n);
+    nm->s[nm->n] = n;
+    nm->len[nm->n++] = k;
+    n += k + 1;
+  }
+  if (n < end) /* more names than that: every event goes by stops_at's slow path (the caller's) */
+    nm->n = NAMES_MAX + 1;
+}
+
+/* Whether a walk stops at ev (sse.h, coze_sse_stops). */
+static int stops_at(const coze_sse_stops *st, const stop_names *nm, const coze_sse_event *ev)
+{
+  const char *name = ev->event != NULL ? ev->event : "message";
+  size_t len = ev->event != NULL ? ev->event_len : 7, i;
+  if (st->every)
+    return 1;
+  if (st->data != NULL && ev->data_len == st->data_len && memcmp(ev->data, st->data, st->data_len) == 0)
+    return 1;
+  if (nm->n > NAMES_MAX) { /* many names: search the list as given */
+    const char *n = st->names, *end = n + st->names_len;
+    while (n < end) {
+      const char *nl = memchr(n, '\n', (size_t)(end - n));
+      size_t k = nl != NULL ? (size_t)(nl - n) : (size_t)(end - n);
+      if (k == len && memcmp(n, name, len) == 0)
+        return 1;
+      n += k + 1;
+    }
+    return 0;
+  }
+  for (i = 0; i < nm->n; i++)
+    if (nm->len[i] == len && memcmp(nm->s[i], name, len) == 0)
+      return 1;
+  return 0;
+}
+
+/* What closes the record of an event dispatched at the end of input, appended to its bytes. */
+static const char *closing(const coze_sse_parser *p)
+{
+  char last = p->in.len > p->ev_start ? p->in.data[p->in.len - 1] : '\n';
+  if (last == '\n')
+    return "\n";
+  return last == '\r' ? "\r\n" : "\n\n"; /* after a CR, a lone LF would only complete a CRLF */
+}
+
+int coze_sse_walk(coze_sse_parser *p, const coze_sse_stops *stops, coze_sse_span *span,
+                  coze_sse_event *out)
+{
+  stop_names nm;
+  size_t start, end;
+  int r;
+  span->bytes = "";
+  span->len = span->events = span->stop_len = 0;
+  span->stop = NULL;
+  span->stop_tail = "";
+  if ((r = begin(p)) != GO_ON)
+    return r;
+  if (!p->raw) {
+    /* from a fresh parser or after next(): the record being parsed is where the bytes resume (a
+       LOST one, dropped in part, is handed out as a stop event without bytes) */
+    p->raw = 1;
+    p->raw_pos = p->rec_start != COZE_SSE_LOST ? p->rec_start : p->in_pos;
+  }
+  start = end = p->raw_pos;
+  split_names(stops, &nm);
+  for (;;) {
+    int eof = 0;
+    r = scan_lines(p, out);
+    if (r == COZE_SSE_NEED_MORE) {
+      r = at_end_of_lines(p, out);
+      eof = p->flushed;
+    }
+    if (r != COZE_SSE_EVENT) {
+      if (r == COZE_SSE_NEED_MORE && p->rec_start != COZE_SSE_LOST)
+        end = p->rec_start; /* records of comments or blank lines only go too */
+      break;
+    }
+    if (p->ev_start == COZE_SSE_LOST || eof || out->eof_partial || stops_at(stops, &nm, out)) {
+      if (p->ev_start != COZE_SSE_LOST) {
+        end = p->ev_start;
+        span->stop = p->in.data + p->ev_start;
+        span->stop_len = p->rec_start - p->ev_start;
+        if (eof)
+          span->stop_tail = closing(p);
+      }
+      p->raw_pos = p->rec_start;
+      span->bytes = p->in.data + start;
+      span->len = end - start;
+      return COZE_SSE_EVENT;
+    }
+    span->events++;
+    end = p->rec_start;
+    reset_record(p);
+  }
+  if (p->in.data != NULL) { /* NULL only when nothing was ever fed (end == start) */
+    span->bytes = p->in.data + start;
+    span->len = end - start;
+  }
+  if (r == COZE_SSE_NEED_MORE) /* a LOST record's lines are not kept: it is rebuilt from its parts */
+    p->raw_pos = p->rec_start != COZE_SSE_LOST ? end : p->in_pos;
+  return r;
 }

@@ -156,7 +156,7 @@ describe("the reference (docs/reference.md) and the LuaLS definitions (types/coz
     local f = defs_fields("chat.stream")
     assert.equal("required", f.bot_id)
     assert.equal("optional", f.additional_messages)
-    for _, m in ipairs({ "next", "events", "raw_events", "close" }) do
+    for _, m in ipairs({ "next", "events", "raw_events", "raw_chunks", "close" }) do
       assert.truthy(defs:find("\nfunction Stream:" .. m .. "%(%) end\n"), "Stream:" .. m)
     end
     for _, m in ipairs({ "next_page", "iter", "each" }) do

@@ -1187,7 +1187,8 @@ def reference_md(model, root, api):
 
     out.append("## Streams\n\nA streaming operation returns a `coze.Stream`: `stream:next()` -> event | nil (the end) |\n"
                "nil, err (never raises); `for ev in stream:events()` (a failure raises; `break` closes on 5.4);\n"
-               "`for name, raw, id in stream:raw_events()`; `stream:close()`. An event is\n"
+               "`for name, raw, id in stream:raw_events()`; `for chunk, n in stream:raw_chunks()` (the bytes of\n"
+               "whole events as received, a batch per chunk, for relays); `stream:close()`. An event is\n"
                "`{ event = name, id = ..., raw = data text, data = decoded JSON (lazy) }`. Event names\n"
                "(catalog/events.md):\n\n")
     for profile, title in (("chat", "chat (`chat:stream`, `chat:submit_tool_outputs_stream`, `workflows.chat:stream`)"),
@@ -1489,6 +1490,10 @@ function Stream:events() end
 --- for name, raw, id in stream:raw_events() do ... end: the same walk without a table per event.
 ---@return fun(): string, string, string?
 function Stream:raw_events() end
+--- for chunk, n in stream:raw_chunks() do ... end: the SSE bytes of whole events as received, a batch
+--- per chunk (n events in it), each ending on an event boundary; errors raise; break closes (5.4).
+---@return fun(): string, integer
+function Stream:raw_chunks() end
 --- Closes the connection at once (idempotent).
 function Stream:close() end
 

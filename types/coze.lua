@@ -248,6 +248,10 @@ function Stream:events() end
 --- for name, raw, id in stream:raw_events() do ... end: the same walk without a table per event.
 ---@return fun(): string, string, string?
 function Stream:raw_events() end
+--- for chunk, n in stream:raw_chunks() do ... end: the SSE bytes of whole events as received, a batch
+--- per chunk (n events in it), each ending on an event boundary; errors raise; break closes (5.4).
+---@return fun(): string, integer
+function Stream:raw_chunks() end
 --- Closes the connection at once (idempotent).
 function Stream:close() end
 

@@ -8,6 +8,8 @@
 --               (relay loop: ev.event, ev.raw; events queued in batches of 64)
 --   events()    the same loop as for ev in stream:events() (on Lua 5.4 a C iterator, no queue)
 --   raw_events() the same through stream:raw_events() (name, raw: no event table)
+--   walk        core.sse_parser: feed(chunk) + walk(stop names) until empty (the batch walk alone)
+--   raw_chunks() the Stream walked with stream:raw_chunks() (whole events as received, no per-event value)
 --   decoded     the events() loop reading ev.data.content (lazy JSON decode via Event.__index)
 --   json only   coze.json.decode of every event's raw text, nothing else
 -- Prints one "stage seconds ns_per_event" line per stage.
@@ -95,6 +97,30 @@ stage("raw_events()", function()
   for name, raw in s:raw_events() do
     n = n + 1
     if name == "conversation.message.delta" then bytes = bytes + #raw end
+  end
+  return n
+end)
+
+stage("walk", function()
+  local p, n = core.sse_parser(), 0
+  local names = stream_mod.PROFILES.chat.stop_names
+  for i = 1, #chunks do
+    p:feed(chunks[i])
+    while true do
+      local chunk, k, name = p:walk(names)
+      n = n + k + (name and 1 or 0)
+      if chunk == "" and not name then break end
+    end
+  end
+  return n
+end)
+
+stage("raw_chunks()", function()
+  local s, n = stream_mod.new(fake_handle(), { profile = "chat" }), 0
+  local bytes = 0
+  for chunk, k in s:raw_chunks() do
+    n = n + k
+    bytes = bytes + #chunk
   end
   return n
 end)

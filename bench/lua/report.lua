@@ -121,13 +121,16 @@ do -- the interpreter's own floor: not a client, its CPU column is the whole flo
 end
 for _, vm in ipairs({ "lua54", "luajit" }) do
   local vmname = vm == "lua54" and "Lua 5.4" or "LuaJIT"
-  for _, mode in ipairs({ "relay", "relay-raw", "decoded" }) do
+  for _, mode in ipairs({ "relay", "relay-raw", "relay-chunks", "decoded" }) do
     local key = "s1." .. vm .. "." .. mode .. "." .. BIG
     local small = "s1." .. vm .. "." .. mode .. "." .. SMALL
     local gl = {}
     local t, ok
     local vs_node, vs_curl = paired(key, "s1.node." .. BIG), paired(key, "s1.curl." .. BIG)
-    if mode ~= "decoded" then -- relay, and relay-raw (stream:raw_events(), no table per event)
+    if mode == "relay-chunks" then -- stream:raw_chunks(): the bytes of whole events, no per-event object
+      t, ok = goal("CPU vs curl", vs_curl, 1.5, "<=")
+      gl[#gl + 1] = track(vmname .. " " .. mode .. ": " .. t, ok)
+    elseif mode ~= "decoded" then -- relay, and relay-raw (stream:raw_events(), no table per event)
       t, ok = goal("CPU vs @coze/api", vs_node, 0.10, "<=")
       gl[#gl + 1] = track(vmname .. " " .. mode .. ": " .. t, ok)
       t, ok = goal("CPU vs curl", vs_curl, 4.0, "<=")
@@ -144,7 +147,8 @@ for _, vm in ipairs({ "lua54", "luajit" }) do
       gl[#gl + 1] = track(vmname .. " " .. mode .. ": " .. t, ok)
     end
     local client = string.format("lua-coze %s, %s", vmname, mode == "relay" and "relay (ev.event, ev.raw)"
-      or mode == "relay-raw" and "relay-raw (raw_events: name, raw)" or "decoded (ev.data.content)")
+      or mode == "relay-raw" and "relay-raw (raw_events: name, raw)"
+      or mode == "relay-chunks" and "relay-chunks (raw_chunks: whole events as received)" or "decoded (ev.data.content)")
     row(s1, client, key, ns_per(key, BIG), table.concat(gl, "; "))
   end
 end
@@ -159,7 +163,7 @@ row(s1, "@coze/api (chunk.event, chunk.data.content)", "s1.node." .. BIG, ns_per
 local s1s = "1. stream " .. SMALL .. " deltas (RSS)"
 row(s1s, "curl -sN > /dev/null (floor)", "s1.curl." .. SMALL)
 for _, vm in ipairs({ "lua54", "luajit" }) do
-  for _, mode in ipairs({ "relay", "relay-raw", "decoded" }) do
+  for _, mode in ipairs({ "relay", "relay-raw", "relay-chunks", "decoded" }) do
     row(s1s, string.format("lua-coze %s, %s", vm == "lua54" and "Lua 5.4" or "LuaJIT", mode),
       "s1." .. vm .. "." .. mode .. "." .. SMALL)
   end

@@ -1,7 +1,9 @@
 -- Streams one chat of N delta events (or one workflow run of N Message events) through the Lua SDK.
---   lua stream.lua relay|relay-raw|decoded URL N [chat|workflow]
+--   lua stream.lua relay|relay-raw|relay-chunks|decoded URL N [chat|workflow]
 -- relay:     the loop reads only ev.event and ev.raw (no JSON decoding)
 -- relay-raw: the same through stream:raw_events() (name, raw: no event table)
+-- relay-chunks: stream:raw_chunks(): the bytes of whole events as received, a batch per chunk (what
+--            coze.ngx.relay's fast path writes); chat only: counts events (6 are not deltas)
 -- decoded:   the loop reads ev.data.content of every delta (JSON decoded per event)
 -- Prints "events=<n> deltas=<d> bytes=<b>" on stdout so run.sh can check the run was complete.
 -- workflow: the same scenario on a workflow stream (profile "workflow": its events are Message, the
@@ -32,6 +34,12 @@ elseif mode == "relay-raw" then
     if name == DELTA then deltas = deltas + 1 end
     bytes = bytes + #raw
   end
+elseif mode == "relay-chunks" then
+  for chunk, k in stream:raw_chunks() do
+    events = events + k
+    bytes = bytes + #chunk
+  end
+  deltas = events - 6 -- a chat: created, in_progress, 2 completed, chat.completed, done
 elseif mode == "decoded" then
   for ev in stream:events() do
     events = events + 1
@@ -41,7 +49,7 @@ elseif mode == "decoded" then
     end
   end
 else
-  error("mode must be relay, relay-raw or decoded")
+  error("mode must be relay, relay-raw, relay-chunks or decoded")
 end
 client:close()
 io.write(string.format("events=%d deltas=%d bytes=%d\n", events, deltas, bytes))

@@ -3,6 +3,7 @@
 --   shared_store(dict_name)   the token cache's store on an ngx.shared dict (every worker, one token)
 --   shared_lock(dict_name)    the token cache's lock on it (one token request per refresh)
 local json = require "coze.json"
+local record = require("coze.stream").record
 
 local ngx = rawget(_G, "ngx")
 if type(ngx) ~= "table" or type(ngx.get_phase) ~= "function" then
@@ -14,12 +15,6 @@ local tostring, type = tostring, type
 local _M = {}
 
 -- One SSE record: event/id/data lines (a multi-line payload as several data lines).
-local function record(name, raw, id)
-  local head = "event: " .. name .. "\n"
-  if id then head = "id: " .. id .. "\n" .. head end
-  if raw:find("[\r\n]") then raw = raw:gsub("\r\n", "\n"):gsub("\r", "\n"):gsub("\n", "\ndata: ") end
-  return head .. "data: " .. raw .. "\n\n"
-end
 _M.record = record
 
 -- The error event a browser gets when the upstream failed after the headers went out, so a failed
@@ -64,6 +59,8 @@ end
 -- relay(stream, opts) -> events relayed | nil, err
 -- opts: map (see mapped), flush ("event": ngx.flush(true) per event; "batch" (default): per batch of
 -- events that arrived together), on_abort (fn(stream), called when the browser went away).
+-- Without map, the fast path: stream:raw_chunks(), the events' bytes as received, one write and one
+-- flush per batch of whole events (whatever flush says: a batch is what was there to parse).
 function _M.relay(stream, opts)
   opts = opts or {}
   local map, per_event = opts.map, opts.flush == "event"
@@ -73,7 +70,7 @@ function _M.relay(stream, opts)
   local failed
   local function flush()
     if nb > 0 then
-      local ok, werr = ngx.print(buf)
+      local ok, werr = ngx.print(nb == 1 and buf[1] or buf) -- the fast path's chunk: no table to walk
       for i = nb, 1, -1 do buf[i] = nil end
       nb = 0
       if not ok then return nil, werr end
@@ -87,8 +84,8 @@ function _M.relay(stream, opts)
   local function drained()
     return stream._rq[stream._ri] == nil and stream._q[stream._qi] == nil
   end
-  local function put(rec)
-    n = n + 1
+  local function put(rec, k)
+    n = n + k
     if rec then
       nb = nb + 1
       buf[nb] = rec
@@ -107,23 +104,14 @@ function _M.relay(stream, opts)
       while true do
         local ev, err = stream:next()
         if not ev then return err end
-        put(mapped(ev, map))
+        put(mapped(ev, map), 1)
       end
     end)
   else
-    -- raw_events(): the stream's own fast path (no event table); its failure raises the error object
-    -- the record's pieces go to ngx.print as they are (no joined string per event)
-    local iter, state = stream:raw_events()
+    -- raw_chunks(): whole events as received, a batch per chunk; its failure raises the error object
+    local iter, state = stream:raw_chunks()
     ok, e = pcall(function()
-      for name, raw, id in iter, state do
-        if id or raw:find("[\r\n]") then
-          put(record(name, raw, id))
-        else
-          buf[nb + 1], buf[nb + 2], buf[nb + 3], buf[nb + 4] = "event: ", name, "\ndata: ", raw
-          nb = nb + 4
-          put("\n\n")
-        end
-      end
+      for chunk, k in iter, state do put(chunk, k) end
     end)
   end
   if not ok then

@@ -3,6 +3,8 @@
 --                          when another coroutine closes the stream while this one waits in on_wait)
 --   stream:events()     -> for-loop form; a failure raises the error object; break closes (5.4)
 --   stream:raw_events() -> for name, raw, id in ...: the same without a table per event (relays)
+--   stream:raw_chunks() -> for chunk, n in ...: the bytes of whole events as received, a batch at a
+--                          time (relays that forward SSE as it came: coze.ngx.relay's fast path)
 -- An event is { event = name, id = ..., raw = data text, data = decoded JSON or raw (lazy) }.
 -- A stream's framing is its profile (PROFILES below, or one derived with _M.profile): the terminal
 -- and error events, the events it watches and its soft end. Streams are extended through profiles,
@@ -22,6 +24,9 @@
 --     line, once queued (_rpartial is its index in _rq). _deliver fails it unless it is whole (its
 --     data is JSON, or a terminal event's `[DONE]` / empty payload).
 --   * last_event: the name of the last event _deliver handled (every event after a soft end).
+--   * raw_chunks() reads the parser with its batch walk (parser:walk): it hands out what was
+--     queued first (as records), and leaves the events of profile.stop (every event once _hot is
+--     false after a soft end) to _deliver, one at a time, as next() does.
 --   * finished: the handle and parser are released, both queues are NO_EVENTS, err is final; a
 --     reader waiting in on_wait polls through _guard, which sees it and stops reading.
 local core = require "coze.core"
@@ -68,6 +73,10 @@ local function compile_profile(p)
   if p.soft_end then hot[p.soft_end] = true end
   p.stop = hot -- the names the C iterators leave to Lua
   p.hot = not p.done_data and hot
+  local names = {}
+  for name in pairs(hot) do names[#names + 1] = name end
+  table.sort(names)
+  p.stop_names = #names > 0 and table.concat(names, "\n") .. "\n" or "" -- the same for parser:walk
   return p
 end
 
@@ -114,6 +123,18 @@ function _M.profile(base, fields)
 end
 
 local NO_EVENTS = {} -- the queue of a finished stream; never written
+
+-- One SSE record from an event's parts: id, event and data lines (a multi-line payload as several
+-- data lines). What raw_chunks() hands out for an event whose bytes as received are not at hand.
+-- (Plain finds and one concatenation: LuaJIT compiles them; a pattern class would end its trace.)
+local function record(name, raw, id)
+  if raw:find("\n", 1, true) or raw:find("\r", 1, true) then
+    raw = raw:gsub("\r\n", "\n"):gsub("\r", "\n"):gsub("\n", "\ndata: ")
+  end
+  if id then return "id: " .. id .. "\nevent: " .. name .. "\ndata: " .. raw .. "\n\n" end
+  return "event: " .. name .. "\ndata: " .. raw .. "\n\n"
+end
+_M.record = record
 
 local Event = {}
 _M.Event = Event
@@ -341,18 +362,21 @@ function Stream:_fill(flat)
       end
       return true
     end
-    if self.eof then
-      local soft = self.profile.soft_end
-      if soft and self.last_event == soft then -- paused, not cut: a normal end
-        self.completed = true
-        self:_finish(nil)
-        return nil
-      end
-      return self:_fail(self:_error("stream", { msg = "stream ended without its terminal event" }))
-    end
+    if self.eof then return self:_ended() end
     local ok, err = self:_read()
     if not ok then return nil, err end
   end
+end
+
+-- The body ended and every event was handed out: nil (a normal end) | nil, err.
+function Stream:_ended()
+  local soft = self.profile.soft_end
+  if soft and self.last_event == soft then -- paused, not cut: a normal end
+    self.completed = true
+    self:_finish(nil)
+    return nil
+  end
+  return self:_fail(self:_error("stream", { msg = "stream ended without its terminal event" }))
 end
 
 -- The handle as _read waits on it with on_wait: on_wait lets other coroutines run, and one of
@@ -547,6 +571,64 @@ function Stream:raw_events()
     return parser:iterator("raw", raw_slow, self.profile.stop), self, nil, self
   end
   return iterate_raw, self, nil, self
+end
+
+-- raw_chunks() ---------------------------------------------------------------------------------
+-- The next chunk: chunk, n (events in it) | nil (normal end) | nil, err. A walk of the parser takes
+-- every complete event buffered as one string of their bytes as received; it stops at the events
+-- of profile.stop (and one cut at the end of the body), which go through _deliver as in next() and
+-- then end the chunk (their bytes too, when _deliver hands them out).
+function Stream:_next_chunk()
+  while true do
+    if self.finished then return nil, self.err end
+    if self._q[self._qi] or self._rq[self._ri] then -- parsed ahead by next(): their bytes are gone
+      local ev, err = self:next()
+      if not ev then return nil, err end
+      return record(ev.event, ev.raw, ev.id), 1
+    end
+    local profile = self.profile
+    local names = profile.stop_names
+    if not self._hot and profile.hot then names = false end -- after a soft end: one at a time
+    local chunk, n, name, raw, id, partial, bytes = self.parser:walk(names, profile.done_data)
+    if chunk == nil then return self:_fail(self:_error("stream", { msg = n })) end
+    if name then
+      local ev = setmetatable({ event = name, raw = raw, id = id }, Event)
+      if partial then self._partial = ev end
+      if self:_deliver(ev) or self.completed then -- completed: the done_data event, not handed to next()
+        bytes = bytes or record(name, raw, id)
+        chunk, n = chunk == "" and bytes or chunk .. bytes, n + 1
+      end
+      if chunk ~= "" then return chunk, n end -- a failure _deliver found is the next call's
+    elseif chunk ~= "" then
+      return chunk, n
+    elseif self.eof then
+      return self:_ended()
+    else
+      local ok, err = self:_read()
+      if not ok then return nil, err end
+    end
+  end
+end
+
+local function iterate_chunks(s)
+  local chunk, n = s:_next_chunk()
+  if chunk then return chunk, n end
+  s:close()
+  if n then error(n, 0) end
+  return nil
+end
+
+-- for chunk, n in stream:raw_chunks() do ... end: the stream as the SSE bytes it came in (CR, CRLF,
+-- comments, id lines as received; a BOM at its start dropped), a batch of whole events per chunk:
+-- each chunk ends on an event boundary, so a relay can write it as it is and anything it writes
+-- after still starts a record; n is the number of events in it (0 for comments alone). Terminal and
+-- error events are recognised as next() recognises them: they end their chunk, which is handed out
+-- (the terminal or error event included), then the loop ends or raises the error object (a cut
+-- stream or failed chat never looks complete). break closes the stream (5.4). An event parsed
+-- ahead by next() before comes as a record made from its parts. max_event_bytes also bounds an
+-- event's bytes as received (framing and comments included).
+function Stream:raw_chunks()
+  return iterate_chunks, self, nil, self
 end
 
 -- Closes at once; an unfinished transfer's connection is dropped. Idempotent. Later next() -> nil.

@@ -53,6 +53,57 @@ routes["/chat"] = function()
   if not n then ngx.log(ngx.INFO, "relay ended: ", tostring(rerr)) end
 end
 
+-- /floor?deltas=: the bench's floor of a Lua relay on cosockets: the emulator's chat body read with
+-- receiveany and written with ngx.print + ngx.flush(true) per read, nothing parsed (chunked framing
+-- and all: the bytes are not SSE to a browser; bench/ngx_relay.sh counts the worker's CPU only)
+routes["/floor"] = function()
+  local host, port = EMU:match("^http://([^:/]+):(%d+)")
+  local sock = ngx.socket.tcp()
+  assert(sock:connect(host, tonumber(port)))
+  local body = '{"bot_id":"bench_bot","user_id":"bench_user","stream":true}'
+  assert(sock:send("POST /v3/chat HTTP/1.1\r\nHost: " .. host .. "\r\nAuthorization: Bearer pat_bench\r\n"
+    .. "Content-Type: application/json\r\nX-Emu-Deltas: " .. arg("deltas") .. "\r\nX-Emu-Reply: \"hello \"\r\n"
+    .. "X-Emu-Completed: short\r\nConnection: close\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body))
+  ngx.header["Content-Type"] = "text/event-stream"
+  local flush = arg("flush") ~= "0"
+  while true do
+    local data = sock:receiveany(65536)
+    if not data then break end
+    ngx.print(data)
+    if flush then ngx.flush(true) end
+  end
+  sock:close()
+end
+
+-- /relay_bytes?case=&step=: coze.ngx.relay's fast path over a chat body of spec/helpers/sse_cases.lua,
+-- fed in pieces of step bytes by an in-memory handle (the bytes exact; nginx's writing real)
+routes["/relay_bytes"] = function()
+  local cases = require "helpers.sse_cases"
+  local c = cases.cases[arg("case")]
+  local pieces = cases.pieces(cases.body(c), tonumber(arg("step")))
+  local stream = require("coze.stream").new(cases.handle(pieces), { profile = "chat", op = "chat.stream" })
+  local n, err = require("coze.ngx").relay(stream)
+  ngx.log(ngx.INFO, "relayed ", tostring(n), " ", tostring(err))
+end
+
+-- /chunks?fault=: stream:raw_chunks() of a chat over cosockets; what it handed out, as JSON
+routes["/chunks"] = function()
+  local headers = {}
+  if arg("fault") then headers["X-Emu-Fault"] = ngx.unescape_uri(arg("fault")) end
+  local o = { headers = headers }
+  for k, v in pairs(CHAT) do o[k] = v end
+  local stream = assert(client().chat:stream(o))
+  local parts, n, chunks = {}, 0, 0
+  local ok, e = pcall(function()
+    for chunk, k in stream:raw_chunks() do
+      parts[#parts + 1] = chunk
+      n, chunks = n + k, chunks + 1
+    end
+  end)
+  send_json { body = table.concat(parts), n = n, chunks = chunks, ok = ok,
+    kind = not ok and e.kind or nil, code = not ok and e.code or nil, completed = stream.completed }
+end
+
 -- /scenario?name=: one of spec/helpers/fault_scenarios.lua over cosockets; its outcome as JSON
 routes["/scenario"] = function()
   local sc = require "helpers.fault_scenarios"
