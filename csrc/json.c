@@ -473,7 +473,7 @@ static inline int parse_container(jp *j, int pairs)
       p = j->p;
       if (p >= j->give_at) { /* nothing before p is read again: items only look forward */
         j->given = coze_pages_release(j->given, p);
-        j->give_at = p + GIVEBACK_STEP < j->end ? p + GIVEBACK_STEP : j->end + 1;
+        j->give_at = (size_t)(j->end - p) > GIVEBACK_STEP ? p + GIVEBACK_STEP : j->end + 1;
       }
       SKIP_WS(p);
       if (*p == ',') {

@@ -273,9 +273,15 @@ static int skip_bom(coze_sse_parser *p)
     return 0;
   if (n == 0 || memcmp(p->in.data + p->in_pos, bom, n) != 0) {
     p->bom_checked = 1;
+  } else if (n == 3 && avail == 3 && !p->finished) {
+    return 0; /* the byte after it decides what a walk hands out */
   } else if (n == 3) {
     p->in_pos += 3;
     p->bom_checked = 1;
+    /* a receiver strips a leading BOM as we do: should a second one follow (an 0xEF next), a walk
+       hands ours out too, so theirs stays part of the first line there as it does here */
+    p->rec_start = avail > 3 && (unsigned char)p->in.data[p->in_pos] == 0xEF ? p->in_pos - 3 : p->in_pos;
+    return 1;
   } else if (p->finished) {
     p->bom_checked = 1; /* a lone BOM prefix at EOF is ordinary text */
   } else {

@@ -79,7 +79,8 @@ typedef struct coze_sse_stops {
 } coze_sse_stops;
 
 /* What a walk consumed, in the input as received (CR, CRLF, comments, id and retry lines as they
- * came; a BOM at the start of the stream is never part of it). Valid until the next call on p. */
+ * came; a BOM at the start of the stream is not part of it, unless another 0xEF follows it: a
+ * receiver strips one BOM, so then it is handed out for the next one to stay text there too). Valid until the next call on p. */
 typedef struct coze_sse_span {
   const char *bytes;  /* whole records: they end right after a blank line, so they can be written */
   size_t len;         /* to an SSE client as they are, and anything written after them starts a record */
