@@ -200,6 +200,22 @@ static int l_codec_output(lua_State *L)
   return 1;
 }
 
+/* cork(on) -> the cork depth left (corks nest; at 0 the connection writes what is queued) */
+static int l_codec_cork(lua_State *L)
+{
+  l_codec *u = check_codec(L);
+  lua_pushinteger(L, coze_wscodec_cork(&u->c, lua_toboolean(L, 2)));
+  return 1;
+}
+
+/* holds(data) -> whether the connection may leave what was just queued unwritten (coze_wscodec_holds) */
+static int l_codec_holds(lua_State *L)
+{
+  l_codec *u = check_codec(L);
+  lua_pushboolean(L, coze_wscodec_holds(&u->c, lua_toboolean(L, 2)));
+  return 1;
+}
+
 /* pending() -> bytes queued and not yet taken by output() */
 static int l_codec_pending(lua_State *L)
 {
@@ -333,6 +349,8 @@ void coze_l_wscodec_open(lua_State *L)
     {"send_close", l_codec_send_close},
     {"output", l_codec_output},
     {"pending", l_codec_pending},
+    {"cork", l_codec_cork},
+    {"holds", l_codec_holds},
     {"buffered", l_codec_buffered},
     {"close", l_codec_close},
     {NULL, NULL}

@@ -183,3 +183,12 @@ fail:
   ev->msg = why;
   return COZE_WS_FAIL;
 }
+
+int coze_wscodec_cork(coze_wscodec *c, int on)
+{
+  if (on)
+    c->corked++;
+  else if (c->corked > 0)
+    c->corked--;
+  return c->corked;
+}

@@ -17,6 +17,7 @@ typedef struct coze_wscodec {
   coze_buf out;            /* frames not yet written: out.data[out_pos..len) */
   size_t out_pos;
   int close_sent;
+  int corked;              /* cork depth (coze_wscodec_cork) */
   unsigned char pool[256]; /* random bytes for masking keys, refilled from OpenSSL */
   size_t pool_pos;
   char key[COZE_WSHS_KEY_LEN + 1]; /* Sec-WebSocket-Key of the opening handshake */
@@ -55,6 +56,20 @@ static inline const char *coze_wscodec_output(const coze_wscodec *c)
   return c->out.data + c->out_pos;
 }
 void coze_wscodec_written(coze_wscodec *c, size_t n);
+
+/* While corked, frames are written once this much is queued (and at uncork): ~70 audio chunks of
+ * 20 ms per write. */
+#define COZE_WSCODEC_CORK_BYTES 65536
+/* Cork (on = 1) or uncork (on = 0); corks nest. Returns the depth left: at 0 the connection writes
+ * what is queued. */
+int coze_wscodec_cork(coze_wscodec *c, int on);
+/* After queueing: whether the connection may leave the queue unwritten for now, which only corked
+ * data frames (data: not a control frame) under COZE_WSCODEC_CORK_BYTES may. One rule for every
+ * connection (libcurl's wsconn.c, the cosocket's transport/ngx_ws.lua). */
+static inline int coze_wscodec_holds(const coze_wscodec *c, int data)
+{
+  return c->corked && data && coze_wscodec_pending(c) < COZE_WSCODEC_CORK_BYTES;
+}
 
 /* The next message or close from the bytes fed to c->dec (coze_ws_space/coze_ws_fed/coze_ws_feed):
  * MESSAGE, CLOSE (its echo queued unless our close went first), FAIL (the close frame with its code

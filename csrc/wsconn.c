@@ -15,9 +15,6 @@
 #include "wscodec.h"
 
 #define READ_CHUNK 65536
-/* While corked, frames are written once this much is queued (and at uncork): ~70 audio chunks of
- * 20 ms per write. */
-#define CORK_BYTES 65536
 #define MAX_ERROR_BODY 65536
 
 enum { PHASE_CONNECT, PHASE_HEAD, PHASE_BODY, PHASE_OPEN };
@@ -34,7 +31,6 @@ struct coze_wsconn {
   int chunked;             /* that answer's body is chunked */
   int status;
   int eof;
-  int corked;              /* cork depth: data frames queue (coze_wsconn_cork) */
   int starved;             /* recv found only part of a frame: the buffered bytes are no news */
   long long last_rx_ms;
   char errbuf[CURL_ERROR_SIZE];
@@ -384,7 +380,7 @@ static int queued(coze_wsconn *c, int r, const char *why, int data, coze_wsconn_
 {
   if (r != 0)
     return set_err(err, COZE_WSCONN_TRANSPORT, 0, "%s", why);
-  if (c->corked && data && coze_wscodec_pending(&c->codec) < CORK_BYTES)
+  if (coze_wscodec_holds(&c->codec, data))
     return 1; /* corked data frames wait for more */
   return coze_wsconn_flush(c, 0, err);
 }
@@ -398,13 +394,9 @@ static int open_or_fail(const coze_wsconn *c, coze_wsconn_error *err)
 
 int coze_wsconn_cork(coze_wsconn *c, int on, coze_wsconn_error *err)
 {
-  if (on) {
-    c->corked++;
+  if (coze_wscodec_cork(&c->codec, on) > 0)
     return 1;
-  }
-  if (c->corked > 0)
-    c->corked--;
-  return c->corked ? 1 : coze_wsconn_flush(c, 0, err);
+  return coze_wsconn_flush(c, 0, err);
 }
 
 int coze_wsconn_send(coze_wsconn *c, int opcode, const void *payload, size_t n, coze_wsconn_error *err)

@@ -17,7 +17,6 @@ Conn.__index = Conn
 local READ_MAX = 65536
 local MAX_ERROR_BODY = 65536   -- as csrc/wsconn.c: the body of a non-101 answer read at most
 local SEND_TIMEOUT_MS = 60000  -- lua_socket_send_timeout's default
-local CORK_BYTES = 65536       -- as csrc/wsconn.c: while corked, one write per this much queued
 
 -- Cosockets cannot look without waiting: recv(w) waits up to w ms inside the cosocket, and the
 -- session waits with the whole idle time (not in slices) when no on_wait asks for control back.
@@ -32,7 +31,7 @@ function _M.open(transport, o)
   require("coze.transport.ngx").check_phase(3)
   local codec, why = core.ws_codec { max_message_bytes = o.max_message_bytes }
   if not codec then return nil, why, "transport" end
-  return setmetatable({ t = transport, o = o, codec = codec, phase = "connect", corked = 0,
+  return setmetatable({ t = transport, o = o, codec = codec, phase = "connect",
     last_rx = now_ms() }, Conn)
 end
 
@@ -81,11 +80,11 @@ function Conn:handshake()
   return status, h:headers(), table.concat(parts):sub(1, MAX_ERROR_BODY)
 end
 
--- Writes what the codec queued: true | nil, msg, kind. With data (a data frame was queued) while
--- corked, nothing is written until CORK_BYTES are queued (as csrc/wsconn.c's cork).
+-- Writes what the codec queued: true | nil, msg, kind. With data (a data frame was queued), nothing
+-- while the codec's cork holds it (the one cork rule, csrc/wscodec.h, as on libcurl).
 function Conn:_write(data)
   local codec = self.codec
-  if data and self.corked > 0 and codec:pending() < CORK_BYTES then return true end
+  if codec:holds(data) then return true end
   local out = codec:output()
   if out == "" then return true end
   local sock = self.sock
@@ -127,12 +126,8 @@ end
 
 -- cork(on): corks nest; the last uncork writes what is queued. true | nil, msg, kind
 function Conn:cork(on)
-  if on then
-    self.corked = self.corked + 1
-    return true
-  end
-  if self.corked > 0 then self.corked = self.corked - 1 end
-  if self.corked > 0 or self.phase ~= "open" then return true end
+  local codec = self.codec
+  if not codec or codec:cork(on) > 0 or self.phase ~= "open" then return true end
   return self:_write()
 end
 
