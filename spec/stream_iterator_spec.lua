@@ -8,32 +8,8 @@ local emu = require "helpers.emu"
 
 local C_ITERATORS = core.sse_iterators and type(jit) ~= "table"
 
--- A transport handle over chunks; read_into feeds one chunk per call. With gaps, every other call
--- first reports nothing yet (false), so that on_wait runs between chunks.
-local function drip_handle(chunks, gaps)
-  local i, pending, closed = 0, false, false
-  local h = { reads = 0 }
-  function h:read_into(parser)
-    if gaps and not pending then
-      pending = true
-      return false
-    end
-    pending = false
-    i = i + 1
-    local c = chunks[i]
-    if c == nil then return nil end
-    self.reads = self.reads + 1
-    parser:feed(c)
-    return true
-  end
-  function h:read()
-    i = i + 1
-    return chunks[i]
-  end
-  function h:close() closed = true end
-  function h:closed() return closed end
-  return h
-end
+-- A transport handle over chunks, read_into feeding one per call (gaps: on_wait runs between them)
+local drip_handle = require("helpers.sse_cases").handle
 
 local function bytes_of(s)
   local out = {}
@@ -126,7 +102,7 @@ describe("stream iterators", function()
         s:close()
       end
       assert.equal(1, n)
-      assert.is_true(h:closed())
+      assert.is_true(h.closed)
     end)
 
     it(name .. " hands out what next() queued first, in order", function()

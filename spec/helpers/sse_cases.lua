@@ -52,10 +52,11 @@ function _M.pieces(body, step)
 end
 
 -- A transport handle over pieces (unit specs of the Lua layer and the nginx handler's byte cases):
--- read_into feeds one piece per call; with gaps, every other call first says "nothing yet" (false).
+-- read_into feeds one piece per call (h.reads counts them); with gaps, every other call first says
+-- "nothing yet" (false), so that on_wait runs between pieces.
 function _M.handle(pieces, gaps)
   local i, pending = 0, false
-  local h = { closed = false }
+  local h = { closed = false, reads = 0 }
   function h:read_into(parser)
     if gaps and not pending then
       pending = true
@@ -65,6 +66,7 @@ function _M.handle(pieces, gaps)
     i = i + 1
     local c = pieces[i]
     if c == nil then return nil end
+    self.reads = self.reads + 1
     parser:feed(c)
     return true
   end
