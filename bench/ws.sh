@@ -20,6 +20,8 @@ N=${BENCH_WS_N:-30000}; ROUNDS=${BENCH_RUNS:-5}; LAT=2000
 if [ -n "${BENCH_QUICK:-}" ]; then N=10000; ROUNDS=3; LAT=500; fi
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 ${CC:-cc} -O2 -o "$TMP/rusage" "$BENCH/rusage.c"
+( cd "$ROOT/csrc" && ${CC:-cc} -O2 -std=c99 -o "$TMP/ws_floor" "$BENCH/ws_floor.c" wscodec.c ws.c wshs.c buf.c utf8.c \
+  crypto.c jscan.c -lcrypto )
 make -s -C "$ROOT" all luajit >/dev/null
 [ -d "$BENCH/node_modules/@coze/api" ] || npm ci --prefix "$BENCH" --silent
 COZE_EMU_PORT=$PORT "$ROOT/spec/emulator/ctl" start >/dev/null
@@ -42,6 +44,9 @@ for r in $(seq "$ROUNDS"); do
     run "$r.luajit.$mode" env LUA_PATH="$LP" LUA_CPATH="$ROOT/build/luajit/?.so;;" luajit "$BENCH/lua/ws.lua" "$URL" "$mode" "$n"
     (cd "$BENCH" && run "$r.node.$mode" node node/ws.mjs "$URL" "$mode" "$n")
   done
+  run "$r.floor.empty" "$TMP/ws_floor" 127.0.0.1 "$PORT" empty 0
+  run "$r.floor.session" "$TMP/ws_floor" 127.0.0.1 "$PORT" each "$N"
+  run "$r.floorgather.session" "$TMP/ws_floor" 127.0.0.1 "$PORT" gather "$N"
   run "$r.lua54file.session" env LUA_PATH="$LP" LUA_CPATH="$ROOT/build/?.so;;" lua5.4 "$BENCH/lua/ws.lua" "$URL" file "$N" "$PCM"
   run "$r.luajitfile.session" env LUA_PATH="$LP" LUA_CPATH="$ROOT/build/luajit/?.so;;" luajit "$BENCH/lua/ws.lua" "$URL" file "$N" "$PCM"
 done
@@ -54,10 +59,10 @@ awk -v n="$N" -v rounds="$ROUNDS" -v lat54="$lat54" -v latjit="$latjit" '
   END {
     msgs = 2 * n
     printf "| client | CPU/message (us, median) | ratio to @coze/api (median of rounds) | peak RSS (MB) |\n|---|---|---|---|\n"
-    split("lua54 lua54file luajit luajitfile node", cl, " ")
-    split("lua54 lua54 luajit luajit node", base, " ")
-    split("lua5.4 append loop|lua5.4 send_audio_file|luajit append loop|luajit send_audio_file|node @coze/api", label, "|")
-    for (c = 1; c <= 5; c++) {
+    split("lua54 lua54file luajit luajitfile node floor floorgather", cl, " ")
+    split("lua54 lua54 luajit luajit node floor floor", base, " ")
+    split("lua5.4 append loop|lua5.4 send_audio_file|luajit append loop|luajit send_audio_file|node @coze/api|C floor, a write per append (ws_floor.c)|C floor, gathered writes (ws_floor.c)", label, "|")
+    for (c = 1; c <= 7; c++) {
       for (r = 1; r <= rounds; r++) {
         per[r] = (cpu[r "." cl[c] ".session"] - cpu[r "." base[c] ".empty"]) / msgs * 1e6
         ratio[r] = (cpu[r "." cl[c] ".session"] - cpu[r "." base[c] ".empty"]) / (cpu[r ".node.session"] - cpu[r ".node.empty"])
