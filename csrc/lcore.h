@@ -42,5 +42,9 @@ struct coze_wscodec_b64;
 /* send_b64's arguments from index 2, for both WebSocket bindings: pre, bytes, post[, i, n[, seq, mid]]
  * (raises on a slice outside bytes). */
 void coze_l_ws_b64_args(lua_State *L, struct coze_wscodec_b64 *f);
+/* The event of a received text message s[0..n) (csrc/lwscodec.c, ws_event): pushes the table with
+ * the metatable at stack index mt and returns 1, or, when its envelope needs the full JSON decoder,
+ * pushes the text and returns 0. */
+int coze_l_ws_push_event(lua_State *L, const char *s, size_t n, int mt);
 
 #endif

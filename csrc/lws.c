@@ -155,31 +155,59 @@ static int l_ws_handshake(lua_State *L)
   return 3;
 }
 
-/* recv(wait_ms) -> false | "text"|"binary", data | "close", code, reason | nil, msg, kind, close_code */
+/* What recv and take return for r and ev; with a metatable at index mt, a text message is "event", the
+ * event table (coze_l_ws_push_event) or "text", data when its envelope needs the JSON decoder. */
+static int push_received(lua_State *L, int r, const coze_ws_event *ev, const coze_wsconn_error *err, int mt)
+{
+  if (r < 0)
+    return push_err(L, err);
+  if (r == 0) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  if (ev->opcode == COZE_WS_OP_CLOSE) {
+    lua_pushliteral(L, "close");
+    lua_pushinteger(L, ev->close_code);
+    lua_pushlstring(L, ev->data ? ev->data : "", ev->len);
+    return 3;
+  }
+  if (ev->opcode == COZE_WS_OP_TEXT) {
+    if (mt && lua_istable(L, mt)) {
+      lua_pushliteral(L, "event");
+      if (!coze_l_ws_push_event(L, ev->data ? ev->data : "", ev->len, mt)) {
+        lua_pushliteral(L, "text");
+        lua_replace(L, -3);
+      }
+      return 2;
+    }
+    lua_pushliteral(L, "text");
+  } else {
+    lua_pushliteral(L, "binary");
+  }
+  lua_pushlstring(L, ev->data ? ev->data : "", ev->len);
+  return 2;
+}
+
+/* recv(wait_ms[, mt]) -> false | "text"|"binary", data | "close", code, reason |
+ * nil, msg, kind, close_code; with mt (coze.websocket's Event) a text message is "event", ev */
 static int l_ws_recv(lua_State *L)
 {
   l_ws *u = check_ws(L);
   coze_wsconn_error err;
   coze_ws_event ev;
   int r = coze_wsconn_recv(u->c, opt_ms(L, 2), &ev, &err);
-  if (r < 0)
-    return push_err(L, &err);
-  if (r == 0) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  if (ev.opcode == COZE_WS_OP_CLOSE) {
-    lua_pushliteral(L, "close");
-    lua_pushinteger(L, ev.close_code);
-    lua_pushlstring(L, ev.data ? ev.data : "", ev.len);
-    return 3;
-  }
-  if (ev.opcode == COZE_WS_OP_TEXT)
-    lua_pushliteral(L, "text");
-  else
-    lua_pushliteral(L, "binary");
-  lua_pushlstring(L, ev.data ? ev.data : "", ev.len);
-  return 2;
+  return push_received(L, r, &ev, &err, 3);
+}
+
+/* take([mt]) -> what recv returns, from the bytes already received: false when a read would be
+ * needed (so a message that is there costs no poll and no syscall) */
+static int l_ws_take(lua_State *L)
+{
+  l_ws *u = check_ws(L);
+  coze_wsconn_error err;
+  coze_ws_event ev;
+  int r = coze_wsconn_take(u->c, &ev, &err);
+  return push_received(L, r, &ev, &err, 2);
 }
 
 static int push_sent(lua_State *L, int r, const coze_wsconn_error *err)
@@ -282,6 +310,7 @@ void coze_l_ws_open(lua_State *L)
   static const luaL_Reg methods[] = {
     {"handshake", l_ws_handshake},
     {"recv", l_ws_recv},
+    {"take", l_ws_take},
     {"send", l_ws_send},
     {"send_b64", l_ws_send_b64},
     {"send_close", l_ws_send_close},

@@ -256,6 +256,41 @@ static void push_span(lua_State *L, const char *s, const coze_jscan_field *f)
     lua_pushnil(L);
 }
 
+/* The envelope of a received message: event_type, id (f[0], f[1]), logid (in *logid, its start
+ * relative to s) and the data object (f[3]). 0, or -1 when only the full decoder can say (escaped or
+ * non-string values, a malformed envelope). */
+static int scan_envelope(const char *s, size_t n, coze_jscan_field f[4], coze_jscan_field *logid)
+{
+  int i;
+  f[0].key = "event_type"; f[0].key_len = 10;
+  f[1].key = "id"; f[1].key_len = 2;
+  f[2].key = "detail"; f[2].key_len = 6;
+  f[3].key = "data"; f[3].key_len = 4;
+  logid->key = "logid";
+  logid->key_len = 5;
+  logid->type = COZE_JSCAN_ABSENT;
+  if (coze_jscan_object(s, n, f, 4) != 0)
+    return -1;
+  for (i = 0; i < 2; i++) {
+    if (f[i].type == COZE_JSCAN_ESCAPED || f[i].type == COZE_JSCAN_OTHER)
+      return -1;
+  }
+  if (f[2].type == COZE_JSCAN_STRING || f[2].type == COZE_JSCAN_ESCAPED)
+    return -1;
+  if (f[2].type == COZE_JSCAN_OTHER && s[f[2].start] == '{') {
+    if (coze_jscan_object(s + f[2].start, f[2].len, logid, 1) != 0 || logid->type == COZE_JSCAN_ESCAPED ||
+        logid->type == COZE_JSCAN_OTHER)
+      return -1;
+    logid->start += f[2].start;
+  }
+  return 0;
+}
+
+static int data_is_object(const char *s, const coze_jscan_field *data)
+{
+  return data->type == COZE_JSCAN_OTHER && s[data->start] == '{';
+}
+
 /* ws_envelope(text) -> event_type, id, logid (each nil when absent), data_at, data_len (where the
  * data object is, for ws_audio; nil when data is not an object) | false when only the full decoder
  * can say (escaped or non-string values, a malformed envelope). */
@@ -263,33 +298,66 @@ static int l_ws_envelope(lua_State *L)
 {
   size_t n;
   const char *s = luaL_checklstring(L, 1, &n);
-  coze_jscan_field f[4] = { { "event_type", 10, 0, 0, 0 }, { "id", 2, 0, 0, 0 }, { "detail", 6, 0, 0, 0 },
-                            { "data", 4, 0, 0, 0 } };
-  coze_jscan_field logid = { "logid", 5, 0, 0, 0 };
-  int i;
-  if (coze_jscan_object(s, n, f, 4) != 0)
-    goto full;
-  for (i = 0; i < 2; i++) {
-    if (f[i].type == COZE_JSCAN_ESCAPED || f[i].type == COZE_JSCAN_OTHER)
-      goto full;
-  }
-  if (f[2].type == COZE_JSCAN_STRING || f[2].type == COZE_JSCAN_ESCAPED)
-    goto full;
-  if (f[2].type == COZE_JSCAN_OTHER && s[f[2].start] == '{') {
-    if (coze_jscan_object(s + f[2].start, f[2].len, &logid, 1) != 0 || logid.type == COZE_JSCAN_ESCAPED ||
-        logid.type == COZE_JSCAN_OTHER)
-      goto full;
+  coze_jscan_field f[4], logid;
+  if (scan_envelope(s, n, f, &logid) != 0) {
+    lua_pushboolean(L, 0);
+    return 1;
   }
   push_span(L, s, &f[0]);
   push_span(L, s, &f[1]);
-  push_span(L, s + (logid.type ? f[2].start : 0), &logid);
-  if (f[3].type != COZE_JSCAN_OTHER || s[f[3].start] != '{')
+  push_span(L, s, &logid);
+  if (!data_is_object(s, &f[3]))
     return 3;
   lua_pushinteger(L, (lua_Integer)f[3].start);
   lua_pushinteger(L, (lua_Integer)f[3].len);
   return 5;
-full:
-  lua_pushboolean(L, 0);
+}
+
+static void set_span(lua_State *L, const char *s, const coze_jscan_field *f, const char *name)
+{
+  if (f->type == COZE_JSCAN_STRING) {
+    lua_pushlstring(L, s + f->start, f->len);
+    lua_setfield(L, -2, name);
+  }
+}
+
+int coze_l_ws_push_event(lua_State *L, const char *s, size_t n, int mt)
+{
+  coze_jscan_field f[4], logid;
+  if (scan_envelope(s, n, f, &logid) != 0) {
+    lua_pushlstring(L, s, n);
+    return 0;
+  }
+  /* room for these fields and the lazy audio: no rehash when ev.audio is set */
+  lua_createtable(L, 0, 8);
+  lua_pushlstring(L, s, n);
+  lua_setfield(L, -2, "raw");
+  set_span(L, s, &f[0], "event_type");
+  set_span(L, s, &f[1], "id");
+  set_span(L, s, &logid, "logid");
+  if (data_is_object(s, &f[3])) {
+    lua_pushinteger(L, (lua_Integer)f[3].start);
+    lua_setfield(L, -2, "_data_at");
+    lua_pushinteger(L, (lua_Integer)f[3].len);
+    lua_setfield(L, -2, "_data_len");
+  }
+  lua_pushvalue(L, mt);
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+/* ws_event(text, mt) -> the event of a text message as coze.websocket's next() returns it: a table
+ * { raw, event_type, id, logid, _data_at, _data_len } with metatable mt, built here in one call |
+ * false when only the full decoder can read the envelope. */
+static int l_ws_event(lua_State *L)
+{
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  if (!coze_l_ws_push_event(L, s, n, 2)) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
   return 1;
 }
 
@@ -364,6 +432,7 @@ void coze_l_wscodec_open(lua_State *L)
   static const luaL_Reg funcs[] = {
     {"ws_codec", l_codec_new},
     {"ws_envelope", l_ws_envelope},
+    {"ws_event", l_ws_event},
     {"ws_audio", l_ws_audio},
     {NULL, NULL}
   };

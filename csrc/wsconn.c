@@ -423,23 +423,39 @@ int coze_wsconn_send_close(coze_wsconn *c, int code, const char *reason, size_t 
   return queued(c, coze_wscodec_send_close(&c->codec, code, reason, len, &why), why, 0, err);
 }
 
+/* What the decoder has: 1 *ev holds a MESSAGE or CLOSE, 0 NEED_MORE, -1 err (as coze_wsconn_recv). */
+static int decoded(coze_wsconn *c, coze_ws_event *ev, coze_wsconn_error *err)
+{
+  coze_ws_result r = coze_wscodec_next(&c->codec, ev);
+  /* pongs and close echoes; only a lost pong fails the call (a close ends the session anyway) */
+  if (coze_wscodec_pending(&c->codec) > 0 && coze_wsconn_flush(c, 0, err) < 0 && r != COZE_WS_CLOSE &&
+      r != COZE_WS_FAIL)
+    return -1;
+  if (r == COZE_WS_MESSAGE || r == COZE_WS_CLOSE)
+    return 1;
+  if (r == COZE_WS_FAIL)
+    return set_err(err, COZE_WSCONN_PROTOCOL, ev->close_code, "%s", ev->msg);
+  return 0;
+}
+
+int coze_wsconn_take(coze_wsconn *c, coze_ws_event *ev, coze_wsconn_error *err)
+{
+  if (c->phase != PHASE_OPEN)
+    return set_err(err, COZE_WSCONN_TRANSPORT, 0, "the handshake is not done");
+  return decoded(c, ev, err);
+}
+
 int coze_wsconn_recv(coze_wsconn *c, long wait_ms, coze_ws_event *ev, coze_wsconn_error *err)
 {
   long long deadline = now_ms() + (wait_ms > 0 ? wait_ms : 0);
   if (c->phase != PHASE_OPEN)
     return set_err(err, COZE_WSCONN_TRANSPORT, 0, "the handshake is not done");
   for (;;) {
-    coze_ws_result r = coze_wscodec_next(&c->codec, ev);
+    int r = decoded(c, ev, err);
     long got;
     char *dst;
-    /* pongs and close echoes; only a lost pong fails the call (a close ends the session anyway) */
-    if (coze_wscodec_pending(&c->codec) > 0 && coze_wsconn_flush(c, 0, err) < 0 && r != COZE_WS_CLOSE &&
-        r != COZE_WS_FAIL)
-      return -1;
-    if (r == COZE_WS_MESSAGE || r == COZE_WS_CLOSE)
-      return 1;
-    if (r == COZE_WS_FAIL)
-      return set_err(err, COZE_WSCONN_PROTOCOL, ev->close_code, "%s", ev->msg);
+    if (r != 0)
+      return r;
     if (c->eof)
       return set_err(err, COZE_WSCONN_CLOSED, COZE_WS_ABNORMAL, "connection closed without a close frame");
     dst = coze_ws_space(&c->codec.dec, READ_CHUNK);

@@ -49,6 +49,9 @@ int coze_wsconn_handshake(coze_wsconn *c, long wait_ms, int *status, const char 
  * and pongs swallowed here; a CLOSE is answered with a close frame); -1 err (a FAIL sends its close
  * code first; a connection ended without a close frame is CLOSED with 1006). */
 int coze_wsconn_recv(coze_wsconn *c, long wait_ms, coze_ws_event *ev, coze_wsconn_error *err);
+/* The same from the bytes already received, never touching the socket for reading (queued answers
+ * are still written): 0 when a read would be needed. */
+int coze_wsconn_take(coze_wsconn *c, coze_ws_event *ev, coze_wsconn_error *err);
 
 /* Queues one frame (masked with fresh random key bytes) and flushes what the socket takes now.
  * 1 all written, 0 some left (call coze_wsconn_flush), -1 err. */

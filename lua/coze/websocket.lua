@@ -52,7 +52,7 @@ local AUDIO_FIELD = {
 local Event = {}
 _M.Event = Event
 
-local ws_envelope, ws_audio = core.ws_envelope, core.ws_audio
+local ws_event, ws_audio = core.ws_event, core.ws_audio
 
 -- The whole message through the JSON decoder: data and detail (and the envelope when the scan
 -- could not give it). A message that is not JSON leaves data nil and sets ev.decode_error.
@@ -92,17 +92,20 @@ function Event.__index(ev, k)
   return nil
 end
 
+-- The event of a text message whose envelope the C scan could not read (escapes, odd shapes).
+local function decoded_event(text)
+  local ev = { raw = text }
+  decode_all(ev)
+  if ev.decode_error then return nil, ev.decode_error end
+  return setmetatable(ev, Event)
+end
+
+-- ev | nil, decode error. The table is built in C (core.ws_event: raw, event_type, id, logid and
+-- where data is, for ev.audio), as the connections' recv/take build it when given Event.
 local function new_event(text)
-  local event_type, id, logid, data_at, data_len = ws_envelope(text)
-  if event_type == false then
-    local ev = { raw = text }
-    decode_all(ev)
-    if ev.decode_error then return nil, ev.decode_error end
-    return setmetatable(ev, Event)
-  end
-  -- one constructor sizes the table for these fields and the lazy audio (no rehash per field)
-  return setmetatable({ raw = text, event_type = event_type, id = id, logid = logid, audio = nil,
-    _data_at = data_at, _data_len = data_len }, Event)
+  local ev = ws_event(text, Event)
+  if ev then return ev end
+  return decoded_event(text)
 end
 _M.new_event = new_event
 
@@ -235,7 +238,7 @@ function Session:_recv(w)
     if left <= 0 then return "idle" end
     if left < w then w = math.ceil(left) end
   end
-  local kind, a, b, c = conn:recv(w)
+  local kind, a, b, c = conn:recv(w, Event)
   if kind == nil then
     self._a, self._b = b, c
     return nil, a
@@ -266,8 +269,14 @@ end
 
 --- ws:next() -> event | nil (closed normally) | nil, err. Never raises.
 function Session:next()
-  if not self.conn then return nil, self.final end
-  local kind, a, b, c = receive(self)
+  local conn = self.conn
+  if not conn then return nil, self.final end
+  -- a message already received is taken without the waiting loop (no poll, no syscall); a task
+  -- still reaches its scheduler checkpoint at every read, which brings at most 64 KiB
+  local kind, a, b, c = false
+  if conn.take then kind, a, b, c = conn:take(Event) end
+  if kind == false then kind, a, b, c = receive(self) end
+  if kind == "event" then return a end
   if kind == "text" then
     local ev, derr = new_event(a)
     if not ev then return nil, errors.new("decode", { op = self.op, logid = self.logid, msg = derr }) end
