@@ -1,7 +1,7 @@
 /* Lua binding of csrc/wscodec.c: coze.core.ws_codec{...} -> coze.core.WebSocketCodec, the WebSocket
  * protocol without a connection (in make core-nohttp too): whatever carries the bytes (the cosocket
  * connection of coze.transport.ngx_ws) feeds it what it received and writes what it queued. Also
- * ws_envelope and ws_audio, which read a received message without the JSON decoder. */
+ * ws_envelope, ws_event and ws_event_audio, which read a received message without the JSON decoder. */
 #include <string.h>
 
 #include "compat.h"
@@ -292,7 +292,7 @@ static int data_is_object(const char *s, const coze_jscan_field *data)
 }
 
 /* ws_envelope(text) -> event_type, id, logid (each nil when absent), data_at, data_len (where the
- * data object is, for ws_audio; nil when data is not an object) | false when only the full decoder
+ * data object is; nil when data is not an object) | false when only the full decoder
  * can say (escaped or non-string values, a malformed envelope). */
 static int l_ws_envelope(lua_State *L)
 {
@@ -361,47 +361,85 @@ static int l_ws_event(lua_State *L)
   return 1;
 }
 
-/* ws_audio(text, field[, data_at, data_len]) -> the base64 of data.<field> decoded | false when it
- * is not a plain string there (the caller decodes the JSON then). data_at/data_len (from ws_envelope)
- * spare the scan for the data object. */
-static int l_ws_audio(lua_State *L)
+/* Pushes the base64 of data.<key> of the message s[0..n) decoded and returns 1, or returns 0 when it is
+ * not a plain string there. data (type OTHER) is where the data object is when the caller knows it,
+ * else it is looked for. */
+static int push_audio(lua_State *L, const char *s, size_t n, const char *key, size_t kl, coze_jscan_field *data)
 {
-  size_t n, kl, outlen = 0;
-  const char *s = luaL_checklstring(L, 1, &n);
-  const char *key = luaL_checklstring(L, 2, &kl);
-  coze_jscan_field data = { "data", 4, 0, 0, 0 };
   coze_jscan_field field = { NULL, 0, 0, 0, 0 };
   const char *b64;
   unsigned char small[6144], *out;
+  size_t outlen = 0;
   char err[64];
   field.key = key;
   field.key_len = kl;
-  if (lua_isnumber(L, 3) && lua_isnumber(L, 4)) {
-    lua_Integer at = lua_tointeger(L, 3), len = lua_tointeger(L, 4);
-    luaL_argcheck(L, at >= 0 && (size_t)at < n && len > 0 && (size_t)len <= n - (size_t)at, 3,
-                  "data span out of range");
-    data.type = COZE_JSCAN_OTHER;
-    data.start = (size_t)at;
-    data.len = (size_t)len;
-  } else if (coze_jscan_object(s, n, &data, 1) != 0) {
-    data.type = COZE_JSCAN_ABSENT;
+  if (data->type != COZE_JSCAN_OTHER) {
+    data->key = "data";
+    data->key_len = 4;
+    if (coze_jscan_object(s, n, data, 1) != 0)
+      return 0;
   }
-  if (data.type != COZE_JSCAN_OTHER || s[data.start] != '{' ||
-      coze_jscan_object(s + data.start, data.len, &field, 1) != 0 || field.type != COZE_JSCAN_STRING) {
-    lua_pushboolean(L, 0);
-    return 1;
-  }
-  b64 = s + data.start + field.start;
+  if (!data_is_object(s, data) || coze_jscan_object(s + data->start, data->len, &field, 1) != 0 ||
+      field.type != COZE_JSCAN_STRING)
+    return 0;
+  b64 = s + data->start + field.start;
   /* an audio chunk of up to ~130 ms of 24 kHz PCM decodes on the stack; larger ones into a collected
    * userdata */
   out = coze_crypto_b64_declen(field.len) + 1 <= sizeof small
           ? small
           : (unsigned char *)lua_newuserdata(L, coze_crypto_b64_declen(field.len) + 1);
-  if (coze_crypto_b64_decode(b64, field.len, out, &outlen, err, sizeof err) != 0) {
+  if (coze_crypto_b64_decode(b64, field.len, out, &outlen, err, sizeof err) != 0)
+    return 0;
+  lua_pushlstring(L, (const char *)out, outlen);
+  return 1;
+}
+
+/* ev[name] (ev at index 1) without its metatable's __index */
+static void raw_field(lua_State *L, const char *name)
+{
+  lua_pushstring(L, name);
+  lua_rawget(L, 1);
+}
+
+/* ws_event_audio(ev, fields) -> the decoded audio of an event table from ws_event, also stored as
+ * ev.audio | nil when fields (event_type -> the data field with base64 audio) names none for its
+ * event_type | false when it is not a plain string there (the caller decodes the JSON then). One call
+ * for what ev.audio's first read needs. */
+static int l_ws_event_audio(lua_State *L)
+{
+  size_t n, kl;
+  const char *s, *key;
+  coze_jscan_field data = { "data", 4, COZE_JSCAN_ABSENT, 0, 0 };
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  raw_field(L, "event_type");
+  if (lua_type(L, -1) != LUA_TSTRING)
+    return 0;
+  lua_rawget(L, 2);
+  key = lua_tolstring(L, -1, &kl);
+  if (key == NULL)
+    return 0;
+  raw_field(L, "raw");
+  s = lua_tolstring(L, -1, &n);
+  if (s == NULL)
+    return 0;
+  raw_field(L, "_data_at");
+  raw_field(L, "_data_len");
+  if (lua_isnumber(L, -2) && lua_isnumber(L, -1)) {
+    lua_Integer at = lua_tointeger(L, -2), len = lua_tointeger(L, -1);
+    if (at >= 0 && (size_t)at < n && len > 0 && (size_t)len <= n - (size_t)at) {
+      data.type = COZE_JSCAN_OTHER;
+      data.start = (size_t)at;
+      data.len = (size_t)len;
+    }
+  }
+  if (!push_audio(L, s, n, key, kl, &data)) {
     lua_pushboolean(L, 0);
     return 1;
   }
-  lua_pushlstring(L, (const char *)out, outlen);
+  lua_pushliteral(L, "audio");
+  lua_pushvalue(L, -2);
+  lua_rawset(L, 1);
   return 1;
 }
 
@@ -433,7 +471,7 @@ void coze_l_wscodec_open(lua_State *L)
     {"ws_codec", l_codec_new},
     {"ws_envelope", l_ws_envelope},
     {"ws_event", l_ws_event},
-    {"ws_audio", l_ws_audio},
+    {"ws_event_audio", l_ws_event_audio},
     {NULL, NULL}
   };
   coze_newclass(L, CODEC_MT, methods, meta);

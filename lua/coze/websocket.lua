@@ -52,7 +52,7 @@ local AUDIO_FIELD = {
 local Event = {}
 _M.Event = Event
 
-local ws_event, ws_audio = core.ws_event, core.ws_audio
+local ws_event, ws_event_audio = core.ws_event, core.ws_event_audio
 
 -- The whole message through the JSON decoder: data and detail (and the envelope when the scan
 -- could not give it). A message that is not JSON leaves data nil and sets ev.decode_error.
@@ -74,15 +74,13 @@ end
 -- base64 audio) is taken straight out of the text and decoded in C.
 function Event.__index(ev, k)
   if k == "audio" then
-    local field = AUDIO_FIELD[rawget(ev, "event_type")]
-    if not field then return nil end
-    local bytes = ws_audio(rawget(ev, "raw"), field, rawget(ev, "_data_at"), rawget(ev, "_data_len"))
+    local bytes = ws_event_audio(ev, AUDIO_FIELD) -- stored in ev.audio by the same call
     if bytes == false then -- escapes or an odd shape: through the decoder
       local data = ev.data
-      local b64 = type(data) == "table" and data[field]
+      local b64 = type(data) == "table" and data[AUDIO_FIELD[rawget(ev, "event_type")]]
       bytes = type(b64) == "string" and base64_decode(b64) or nil
+      rawset(ev, "audio", bytes)
     end
-    rawset(ev, "audio", bytes)
     return bytes
   end
   if (k == "data" or k == "detail" or k == "decode_error") and not rawget(ev, "_decoded") then
