@@ -44,7 +44,9 @@ struct coze_wscodec_b64;
 void coze_l_ws_b64_args(lua_State *L, struct coze_wscodec_b64 *f);
 /* The event of a received text message s[0..n) (csrc/lwscodec.c, ws_event): pushes the table with
  * the metatable at stack index mt and returns 1, or, when its envelope needs the full JSON decoder,
- * pushes the text and returns 0. */
+ * pushes the text and returns 0. Only inside a C function made by coze_l_ws_event_closure, whose
+ * upvalues are the event's keys. */
 int coze_l_ws_push_event(lua_State *L, const char *s, size_t n, int mt);
+void coze_l_ws_event_closure(lua_State *L, lua_CFunction fn);
 
 #endif

@@ -309,8 +309,6 @@ void coze_l_ws_open(lua_State *L)
 {
   static const luaL_Reg methods[] = {
     {"handshake", l_ws_handshake},
-    {"recv", l_ws_recv},
-    {"take", l_ws_take},
     {"send", l_ws_send},
     {"send_b64", l_ws_send_b64},
     {"send_close", l_ws_send_close},
@@ -333,5 +331,13 @@ void coze_l_ws_open(lua_State *L)
     {NULL, NULL}
   };
   coze_newclass(L, WS_MT, methods, meta);
+  /* the two that build event tables carry the event's keys as upvalues */
+  luaL_getmetatable(L, WS_MT);
+  lua_getfield(L, -1, "__index");
+  coze_l_ws_event_closure(L, l_ws_recv);
+  lua_setfield(L, -2, "recv");
+  coze_l_ws_event_closure(L, l_ws_take);
+  lua_setfield(L, -2, "take");
+  lua_pop(L, 2);
   luaL_setfuncs(L, funcs, 0);
 }

@@ -313,12 +313,39 @@ static int l_ws_envelope(lua_State *L)
   return 5;
 }
 
-static void set_span(lua_State *L, const char *s, const coze_jscan_field *f, const char *name)
+/* The keys of an event table, upvalues 1..EK_N of every C function that builds or reads one
+ * (coze_l_ws_event_closure): made once at load, not hashed again for every event. */
+enum { EK_RAW = 1, EK_TYPE, EK_ID, EK_LOGID, EK_AT, EK_LEN, EK_AUDIO, EK_N = EK_AUDIO };
+static const char *const EVENT_KEYS[EK_N] = { "raw", "event_type", "id", "logid", "_data_at", "_data_len",
+                                              "audio" };
+
+void coze_l_ws_event_closure(lua_State *L, lua_CFunction fn)
+{
+  int i;
+  for (i = 0; i < EK_N; i++)
+    lua_pushstring(L, EVENT_KEYS[i]);
+  lua_pushcclosure(L, fn, EK_N);
+}
+
+static void push_key(lua_State *L, int k)
+{
+  lua_pushvalue(L, lua_upvalueindex(k));
+}
+
+static void set_span(lua_State *L, const char *s, const coze_jscan_field *f, int k)
 {
   if (f->type == COZE_JSCAN_STRING) {
+    push_key(L, k);
     lua_pushlstring(L, s + f->start, f->len);
-    lua_setfield(L, -2, name);
+    lua_rawset(L, -3);
   }
+}
+
+static void set_integer(lua_State *L, int k, size_t v)
+{
+  push_key(L, k);
+  lua_pushinteger(L, (lua_Integer)v);
+  lua_rawset(L, -3);
 }
 
 int coze_l_ws_push_event(lua_State *L, const char *s, size_t n, int mt)
@@ -330,16 +357,15 @@ int coze_l_ws_push_event(lua_State *L, const char *s, size_t n, int mt)
   }
   /* room for these fields and the lazy audio: no rehash when ev.audio is set */
   lua_createtable(L, 0, 8);
+  push_key(L, EK_RAW);
   lua_pushlstring(L, s, n);
-  lua_setfield(L, -2, "raw");
-  set_span(L, s, &f[0], "event_type");
-  set_span(L, s, &f[1], "id");
-  set_span(L, s, &logid, "logid");
+  lua_rawset(L, -3);
+  set_span(L, s, &f[0], EK_TYPE);
+  set_span(L, s, &f[1], EK_ID);
+  set_span(L, s, &logid, EK_LOGID);
   if (data_is_object(s, &f[3])) {
-    lua_pushinteger(L, (lua_Integer)f[3].start);
-    lua_setfield(L, -2, "_data_at");
-    lua_pushinteger(L, (lua_Integer)f[3].len);
-    lua_setfield(L, -2, "_data_len");
+    set_integer(L, EK_AT, f[3].start);
+    set_integer(L, EK_LEN, f[3].len);
   }
   lua_pushvalue(L, mt);
   lua_setmetatable(L, -2);
@@ -394,10 +420,10 @@ static int push_audio(lua_State *L, const char *s, size_t n, const char *key, si
   return 1;
 }
 
-/* ev[name] (ev at index 1) without its metatable's __index */
-static void raw_field(lua_State *L, const char *name)
+/* ev[key] (ev at index 1) without its metatable's __index */
+static void raw_field(lua_State *L, int k)
 {
-  lua_pushstring(L, name);
+  push_key(L, k);
   lua_rawget(L, 1);
 }
 
@@ -412,19 +438,19 @@ static int l_ws_event_audio(lua_State *L)
   coze_jscan_field data = { "data", 4, COZE_JSCAN_ABSENT, 0, 0 };
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
-  raw_field(L, "event_type");
+  raw_field(L, EK_TYPE);
   if (lua_type(L, -1) != LUA_TSTRING)
     return 0;
   lua_rawget(L, 2);
   key = lua_tolstring(L, -1, &kl);
   if (key == NULL)
     return 0;
-  raw_field(L, "raw");
+  raw_field(L, EK_RAW);
   s = lua_tolstring(L, -1, &n);
   if (s == NULL)
     return 0;
-  raw_field(L, "_data_at");
-  raw_field(L, "_data_len");
+  raw_field(L, EK_AT);
+  raw_field(L, EK_LEN);
   if (lua_isnumber(L, -2) && lua_isnumber(L, -1)) {
     lua_Integer at = lua_tointeger(L, -2), len = lua_tointeger(L, -1);
     if (at >= 0 && (size_t)at < n && len > 0 && (size_t)len <= n - (size_t)at) {
@@ -437,7 +463,7 @@ static int l_ws_event_audio(lua_State *L)
     lua_pushboolean(L, 0);
     return 1;
   }
-  lua_pushliteral(L, "audio");
+  push_key(L, EK_AUDIO);
   lua_pushvalue(L, -2);
   lua_rawset(L, 1);
   return 1;
@@ -470,10 +496,12 @@ void coze_l_wscodec_open(lua_State *L)
   static const luaL_Reg funcs[] = {
     {"ws_codec", l_codec_new},
     {"ws_envelope", l_ws_envelope},
-    {"ws_event", l_ws_event},
-    {"ws_event_audio", l_ws_event_audio},
     {NULL, NULL}
   };
   coze_newclass(L, CODEC_MT, methods, meta);
   luaL_setfuncs(L, funcs, 0);
+  coze_l_ws_event_closure(L, l_ws_event);
+  lua_setfield(L, -2, "ws_event");
+  coze_l_ws_event_closure(L, l_ws_event_audio);
+  lua_setfield(L, -2, "ws_event_audio");
 }
