@@ -201,11 +201,16 @@ end })
 -- With i and n: the bytes bytes:sub(i, i + n - 1), without making that string. Returns true, or the
 -- id when want_id.
 local function send_delta(self, event_type, bytes, i, n, want_id)
-  if not self.conn then return nil, self.final or closed_error(self) end
+  local conn = self.conn
+  if not conn then return nil, self.final or closed_error(self) end
   local seq = self.seq + 1
   self.seq = seq
-  local ok, err = sent(self, self.conn:send_b64(self.id_head, bytes, '"}}', i, n, seq, DELTA_MID[event_type]))
-  if not ok then return nil, err end
+  local ok, msg, kind = conn:send_b64(self.id_head, bytes, '"}}', i, n, seq, DELTA_MID[event_type])
+  if ok ~= true then -- queued behind a full socket, or failed
+    local err
+    ok, err = sent(self, ok, msg, kind)
+    if not ok then return nil, err end
+  end
   return want_id and self.id_prefix .. seq or true
 end
 
@@ -272,7 +277,8 @@ function Session:next()
   -- a message already received is taken without the waiting loop (no poll, no syscall); a task
   -- still reaches its scheduler checkpoint at every read, which brings at most 64 KiB
   local kind, a, b, c = false
-  if conn.take then kind, a, b, c = conn:take(Event) end
+  local take = conn.take
+  if take then kind, a, b, c = take(conn, Event) end
   if kind == false then kind, a, b, c = receive(self) end
   if kind == "event" then return a end
   if kind == "text" then
