@@ -9,6 +9,8 @@
 # once) and "send_audio_file" (ws:send_audio_file(pcm, { realtime = false }) on the same 10 minutes
 # as a raw PCM file: the frames share writes). Both are divided by the one Node session (a user of
 # @coze/api writes the append loop: it has no file helper).
+# Each round also runs ws_floor.c (the SDK's C codec on a plain socket, the same turns and syscalls, no
+# Lua, no libcurl; "each" and "gather" as the two Lua sessions): the floor the Lua rows are read against.
 # Reports the median per-round ratio to @coze/api, peak RSS of the session, and the latency from the
 # emulator writing a frame to ws:next() returning it (median and p99 of 2,000 frames 2 ms apart).
 set -eu

@@ -6,9 +6,10 @@
  *
  * MODE: "each" writes every append at once (as ws:append_audio; one send per frame), "gather" writes
  * the 32 appends of a batch in one send (as a corked send_audio_file), "empty" connects, reads the
- * created event and closes. Like the Lua client: a batch of 32 appends, then every message that is
- * there is read (recv into the codec's buffer, 64 KiB at a time), each delta's content decoded; when
- * nothing came for 1 ms (poll), the next batch: the turns of the reader and the sender of the Lua client. Prints "deltas=N bytes=N". */
+ * created event and closes. The turns of the Lua client's sender and reader: a batch of 32 appends,
+ * then every message that comes is read (recv into the codec's buffer, 64 KiB at a time; each
+ * delta's content decoded) until nothing came for 1 ms (poll), then the next batch.
+ * Prints "deltas=N bytes=N". */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 #include <fcntl.h>
+#include <unistd.h>
 
 #include "../csrc/crypto.h"
 #include "../csrc/jscan.h"
@@ -52,8 +53,7 @@ static void flush(void)
   }
 }
 
-/* Reads what is there (waiting up to wait_ms when nothing is), handles every whole message:
- * the number of messages, -1 at a close. */
+/* Handles every whole message that comes until nothing came for wait_ms: how many, -1 at a close. */
 static int drain(int wait_ms)
 {
   int got = 0;
