@@ -566,4 +566,17 @@ describe("upload progress inside nginx", function()
     assert.truthy(last[2] > 3000000) -- the whole multipart body, as libcurl's upload total
     for i = 2, #r.seen do assert.truthy(r.seen[i][1] > r.seen[i - 1][1]) end
   end)
+
+  it("does not call a sleeping on_wait between the pieces of an upload (cosocket sends yield already)", function()
+    local size = 4000000
+    local pieces = math.ceil(size / 65536)
+    local r = get_json(APP .. "/upload?sleep_ms=50&size=" .. size)
+    assert.is_true(r.ok, r.err)
+    assert.equal(size, r.bytes)
+    assert.equal(0, r.waits)
+    -- ~61 pieces: with a 50 ms sleep after each the upload took over 3 s
+    assert.truthy(r.ms < pieces * 50 / 4, r.ms .. " ms")
+    assert.truthy(#r.seen >= 10, #r.seen .. " progress calls") -- progress still moves piece by piece
+    assert.equal(r.seen[#r.seen][2], r.seen[#r.seen][1])
+  end)
 end)

@@ -223,16 +223,24 @@ routes["/proxied"] = function()
     proxy_status = err and err.proxy_status, msg = err and tostring(err) }
 end
 
--- /upload?size=: a multipart upload of a file of size bytes with on_progress; the calls it saw
+-- /upload?size=&sleep_ms=: a multipart upload of a file of size bytes with on_progress (and with
+-- sleep_ms, an on_wait that sleeps that long); the progress calls it saw, the on_wait calls, wall ms
 routes["/upload"] = function()
   local path = os.tmpname()
   local f = assert(io.open(path, "wb"))
   f:write(string.rep("u", tonumber(arg("size")) or 1000000))
   f:close()
-  local seen = {}
-  local file, err = client().files:upload { file = path, on_progress = function(sent, total) seen[#seen + 1] = { sent, total } end }
+  local seen, waits, on_wait = {}, 0, nil
+  local sleep_ms = tonumber(arg("sleep_ms"))
+  if sleep_ms then on_wait = function() waits = waits + 1; ngx.sleep(sleep_ms / 1000) end end
+  ngx.update_time()
+  local t0 = ngx.now()
+  local file, err = client().files:upload { file = path, on_wait = on_wait,
+    on_progress = function(sent, total) seen[#seen + 1] = { sent, total } end }
+  ngx.update_time()
   os.remove(path)
-  send_json { ok = file ~= nil, bytes = file and file.bytes, err = err and tostring(err), seen = seen }
+  send_json { ok = file ~= nil, bytes = file and file.bytes, err = err and tostring(err), seen = seen,
+    waits = waits, ms = (ngx.now() - t0) * 1000 }
 end
 
 -- /mem: the worker's Lua heap in KB (bench/ngx_calls.sh tells the heap from the rest of the RSS)

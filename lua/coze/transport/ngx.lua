@@ -5,8 +5,8 @@
 --
 -- A cosocket can only block-by-yielding inside receive, so this transport cannot poll:
 -- t.can_poll = false, and every wait_ms means "until something arrives" (transport/README.md);
--- only while a multipart body goes out does wait_headers return false, after each piece, so upload
--- progress can be reported.
+-- only while a multipart body goes out does wait_headers return `false, "sent"`, after each piece,
+-- so upload progress can be reported (the waiting loop calls again at once, without on_wait).
 -- Chunked bodies go through the pure C decoder (csrc/chunked.c), straight into the SSE parser.
 local core = require "coze.core"
 local errors = require "coze.errors"
@@ -442,8 +442,9 @@ function Handle:_line(during)
   return line
 end
 
--- While a multipart body goes out, each call sends one piece and returns false (so a caller's
--- on_progress sees h:info() move, wait.headers_progress); then it waits for the status.
+-- While a multipart body goes out, each call sends one piece and returns false, "sent" (so a
+-- caller's on_progress sees h:info() move, wait.headers_progress, and nothing calls on_wait in
+-- between: the send itself yielded to nginx); then it waits for the status.
 function Handle:wait_headers()
   if self.status then return self.status end
   if self.err then return nil, self.err end
@@ -452,7 +453,7 @@ function Handle:wait_headers()
     self:_settimeout(self.req.first_byte_timeout_ms, "first_byte")
     local more, err = self:_send_piece()
     if more == nil then return nil, err end
-    return false
+    return false, "sent"
   end
   while true do
     self:_settimeout(self.req.first_byte_timeout_ms, "first_byte")
