@@ -500,13 +500,18 @@ describe("coze.transport.ngx through an HTTP proxy", function()
     assert(c.conversations:create {}) -- libcurl decodes the credentials the same way
     c:close()
     assert.equal("ok", seen(AUTH_PORT)[1].auth)
+    -- other credentials get another pool (a keyed hash of them in its name): the tunnel the good
+    -- ones left in the pool is not theirs, so their CONNECT goes out and is refused
     local bad = proxied("tls=1&verify=0&proxy=" .. esc("http://user:wrong-secret@127.0.0.1:" .. AUTH_PORT))
     assert.is_false(bad.ok)
     assert.equal("transport", bad.kind)
     assert.equal(407, bad.proxy_status)
     assert.truthy(bad.msg:find("407", 1, true), bad.msg)
     assert.is_nil(bad.msg:find("wrong-secret", 1, true), bad.msg)
-    seen(AUTH_PORT)
+    assert.equal(1, #seen(AUTH_PORT))
+    -- and the same credentials find their pooled tunnel again: no new CONNECT
+    assert.is_true(proxied("tls=1&verify=0&proxy=" .. esc(good)).ok)
+    assert.same({}, seen(AUTH_PORT))
   end)
 
   it("says the proxy refused the CONNECT, with its status", function()

@@ -50,6 +50,45 @@ describe("coze.transport.proxy.exempt", function()
   end)
 end)
 
+describe("coze.transport.proxy.pool_name", function()
+  local core = require "coze.core"
+  local function hex(s) return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
+  local function digest(cmd, s) -- a hex digest from the openssl command line (md5 is not in coze.core)
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb")); f:write(s); f:close()
+    local p = assert(io.popen("openssl dgst -" .. cmd .. " -r " .. path))
+    local out = p:read("*l"):match("^(%x+)")
+    p:close()
+    os.remove(path)
+    return out
+  end
+
+  it("names the proxy alone without credentials", function()
+    assert.equal("p:3128", proxy.pool_name(proxy.parse("http://p:3128")))
+  end)
+
+  it("gives each credential set its own pool, the same one every time", function()
+    local a = proxy.pool_name(proxy.parse("http://user:secret@p:3128"))
+    local b = proxy.pool_name(proxy.parse("http://user:other@p:3128"))
+    assert.are_not.equal(a, b)
+    assert.equal(a, proxy.pool_name(proxy.parse("http://user:secret@p:3128")))
+    assert.equal(1, select(2, a:gsub("^p:3128:", "")))
+  end)
+
+  it("holds no plain hash of the credentials (a dictionary would reverse it), nor the credentials", function()
+    local auth = "user:secret"
+    local name = proxy.pool_name(proxy.parse("http://" .. auth .. "@p:3128"))
+    local tag = name:match("^p:3128:(.+)$")
+    local raw = core.base64url_decode(tag)
+    for _, d in ipairs { digest("md5", auth), digest("sha1", auth), hex(core.sha256(auth)) } do
+      assert.is_nil(name:lower():find(d:sub(1, 8), 1, true))
+      assert.is_nil(hex(raw):find(d:sub(1, 8), 1, true))
+    end
+    assert.is_nil(name:find("secret", 1, true))
+    assert.is_nil(name:find(core.base64url_encode(auth), 1, true))
+  end)
+end)
+
 describe("coze.transport.proxy.parse", function()
   it("defaults to http:// and port 1080, as libcurl", function()
     assert.same({ host = "proxy.local", port = 1080, name = "proxy.local:1080" }, proxy.parse("proxy.local"))

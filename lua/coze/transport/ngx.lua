@@ -327,8 +327,14 @@ function Transport:request(req)
   local pool = scheme .. ":" .. host .. ":" .. port .. (verify and "" or ":noverify") .. (req.no_pool and ":no_pool" or "")
   local chost, cport = host, port
   if px then
-    -- one pool per proxy, target and credentials (hashed: pool names show up in nginx's debug log)
-    pool = pool .. ":via:" .. px.name .. (px.auth and (":" .. ngx.md5(px.auth)) or "")
+    -- one pool per proxy, target and credentials (keyed-hashed: a pool name is no secret)
+    local via, verr = proxies.pool_name(px)
+    if not via then
+      h.sock = nil
+      sock:close()
+      return nil, terr("coze.transport.ngx: " .. verr)
+    end
+    pool = pool .. ":via:" .. via
     chost, cport = px.host, px.port
   end
   local ok, cerr = sock:connect(chost, cport, { pool = pool, pool_size = self.pool_size })

@@ -6,6 +6,8 @@
 --   * `no_proxy` (else `no_proxy` or `NO_PROXY`): "*", or a comma list of host names (each one
 --     also matches its subdomains; a leading dot is allowed) and IP addresses or IPv4 CIDR ranges.
 -- A proxy URL is [http://][user:password@]host[:port]; the port defaults to 1080, as libcurl's.
+local core = require "coze.core"
+
 local _M = {}
 
 local function trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
@@ -73,6 +75,23 @@ function _M.parse(url)
     auth = unescape(user) .. ":" .. unescape(pass)
   end
   return { host = host, port = port, auth = auth, name = name }
+end
+
+-- What tells connections through proxy px apart in a connection pool's name: its host:port and,
+-- with credentials, a keyed hash of them, or nil, message. A pool name can be read by any code in
+-- the nginx worker (and nginx's debug log prints it), and a plain hash of a short password is
+-- reversed by a dictionary: HMAC-SHA256 under a random key made once per process (per nginx
+-- worker: made at first use, after the fork) still gives other credentials another pool, and the
+-- name reveals nothing.
+local pool_key
+function _M.pool_name(px)
+  if not px.auth then return px.name end
+  if not pool_key then
+    local key, err = core.random_bytes(32)
+    if not key then return nil, "no key for the proxy's connection pool: " .. tostring(err) end
+    pool_key = key
+  end
+  return px.name .. ":" .. core.base64url_encode(core.hmac_sha256(pool_key, px.auth):sub(1, 16))
 end
 
 -- The proxy URL string for a request to scheme://host, or nil for a direct connection.
