@@ -369,4 +369,6 @@ void coze_l_wscodec_open(lua_State *L)
   };
   coze_newclass(L, CODEC_MT, methods, meta);
   luaL_setfuncs(L, funcs, 0);
+  lua_pushinteger(L, COZE_WSHS_MAX_ERROR_BODY); /* the cosocket connection reads no more of an error body */
+  lua_setfield(L, -2, "ws_max_error_body");
 }

@@ -15,7 +15,6 @@
 #include "wscodec.h"
 
 #define READ_CHUNK 65536
-#define MAX_ERROR_BODY 65536
 
 enum { PHASE_CONNECT, PHASE_HEAD, PHASE_BODY, PHASE_OPEN };
 
@@ -338,16 +337,18 @@ int coze_wsconn_handshake(coze_wsconn *c, long wait_ms, int *status, const char 
       if (c->chunked) {
         size_t dl = 0;
         int r = coze_wshs_dechunk(c->hs.data + c->head_len, have, &dl);
-        if (r != 0 || c->eof || have >= MAX_ERROR_BODY) {
+        if (r != 0 || c->eof || have >= COZE_WSHS_MAX_ERROR_BODY) {
           c->chunked = 0;
           c->body_want = r == 1 ? (long long)dl : 0; /* a malformed or cut body reads as empty */
           c->eof = 1;
           continue;
         }
       }
-      if (c->eof || have >= MAX_ERROR_BODY || (c->body_want >= 0 && (long long)have >= c->body_want)) {
+      if (c->eof || have >= COZE_WSHS_MAX_ERROR_BODY || (c->body_want >= 0 && (long long)have >= c->body_want)) {
         if (c->body_want >= 0 && (long long)have > c->body_want)
           have = (size_t)c->body_want;
+        if (have > COZE_WSHS_MAX_ERROR_BODY) /* a read may have run past it: hand out as much as the cosocket one */
+          have = COZE_WSHS_MAX_ERROR_BODY;
         *status = c->status;
         *head = c->hs.data;
         *head_len = (size_t)c->head_len;

@@ -15,7 +15,7 @@ local Conn = {}
 Conn.__index = Conn
 
 local READ_MAX = 65536
-local MAX_ERROR_BODY = 65536   -- as csrc/wsconn.c: the body of a non-101 answer read at most
+local MAX_ERROR_BODY = core.ws_max_error_body -- the most of a non-101 answer's body read (csrc/wshs.h)
 local SEND_TIMEOUT_MS = 60000  -- lua_socket_send_timeout's default
 
 -- Cosockets cannot look without waiting: recv(w) waits up to w ms inside the cosocket, and the

@@ -13,7 +13,7 @@
 -- event), close (a close frame with emu_code/emu_reason after created), drop (half a frame, then the
 -- socket closes), masked (a masked server frame), bad_utf8 (a text frame that is not UTF-8), oversize
 -- (a text message of emu_size bytes), bad_accept (a wrong Sec-WebSocket-Accept), silent (nothing after
--- created), latency (emu_n events with the send time in data.t, for bench/). emu_echo_deltas=1 on /v1/chat answers every append with one conversation.audio.delta.
+-- created), big_error (a 400 answer whose body is 64 KiB of JSON and 3 bytes more), latency (emu_n events with the send time in data.t, for bench/). emu_echo_deltas=1 on /v1/chat answers every append with one conversation.audio.delta.
 local bit = require "bit"
 local ffi = require "ffi"
 local util = require "emu.util"
@@ -342,6 +342,15 @@ function _M.handle()
   auth_check.check()
   local args = ngx.req.get_uri_args()
   local fault = args.emu_fault
+  if fault == "big_error" then -- a 400 whose JSON body fills 64 KiB exactly, then 3 bytes more
+    local head = '{"code":4000,"msg":"'
+    local body = head .. string.rep("x", 65536 - #head - 2) .. '"}!!!'
+    ngx.status = 400
+    ngx.header["Content-Type"] = "application/json"
+    ngx.header["Content-Length"] = #body
+    ngx.print(body)
+    return ngx.exit(400)
+  end
   local accept = ngx.encode_base64(ngx.sha1_bin(key .. GUID))
   if fault == "bad_accept" then accept = ngx.encode_base64(ngx.sha1_bin(key)) end
   local logid = util.request_logid()
