@@ -381,36 +381,13 @@ describe("coze.transport.ngx through an HTTP proxy", function()
   -- one open, one that wants Basic credentials
   local PROXY_PORT, AUTH_PORT = APP_PORT + 2, APP_PORT + 3
   local PROXY, AUTH = "http://127.0.0.1:" .. PROXY_PORT, "http://127.0.0.1:" .. AUTH_PORT
-  local dir = os.tmpname()
-  local logs = { [PROXY_PORT] = dir .. ".open.log", [AUTH_PORT] = dir .. ".auth.log" }
   local EMU_TLS = "127.0.0.1:" .. (EMU_PORT + 1)
   local coze = require "coze"
-
-  local function start(port, cred)
-    os.remove(logs[port])
-    os.execute(string.format("python3 spec/helpers/connect_proxy.py %d %s '%s' >/dev/null 2>&1 & echo $! > %s.pid",
-      port, logs[port], cred or "", logs[port]))
-    for _ = 1, 100 do
-      local s = core.session()
-      local r = s:request { method = "GET", url = "http://127.0.0.1:" .. port .. "/", connect_timeout_ms = 200 }
-      local st = r:wait_headers(1000)
-      s:close()
-      if st then return end
-      core.sleep_ms(50)
-    end
-    error("the proxy on port " .. port .. " did not start")
-  end
+  local proxies = require "helpers.proxy"
+  local running = {}
 
   -- The first request of each proxy connection since the last call, as connect_proxy.py logged them.
-  local function seen(port)
-    local out = {}
-    local f = io.open(logs[port], "rb")
-    if not f then return out end
-    for line in f:lines() do out[#out + 1] = cjson.decode(line) end
-    f:close()
-    os.remove(logs[port])
-    return out
-  end
+  local function seen(port) return running[port]:seen() end
 
   local function proxied(q) return get_json(APP .. "/proxied?" .. q) end
   -- The same call on libcurl outside nginx: kind and not_sent must agree
@@ -424,22 +401,12 @@ describe("coze.transport.ngx through an HTTP proxy", function()
 
   setup(function()
     ctl("start", APP_PORT, 1)
-    start(PROXY_PORT)
-    start(AUTH_PORT, "user:p@ss w:rd") -- the proxy URL gives it %-escaped
+    running[PROXY_PORT] = proxies.start(PROXY_PORT)
+    running[AUTH_PORT] = proxies.start(AUTH_PORT, "user:p@ss w:rd") -- the proxy URL gives it %-escaped
     seen(PROXY_PORT); seen(AUTH_PORT)
   end)
   teardown(function()
-    for _, port in ipairs { PROXY_PORT, AUTH_PORT } do
-      local f = io.open(logs[port] .. ".pid", "rb")
-      if f then
-        local pid = tonumber(f:read("*a"))
-        f:close()
-        if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
-        os.remove(logs[port] .. ".pid")
-      end
-      os.remove(logs[port])
-    end
-    os.remove(dir)
+    for _, p in pairs(running) do p:stop() end
     ctl("stop", APP_PORT, 1)
   end)
 
@@ -548,6 +515,54 @@ describe("coze.transport.ngx through an HTTP proxy", function()
     end)
     ctl("stop", port, 1)
     assert(ok, err)
+  end)
+
+  -- A WebSocket session through the proxy outside nginx (libcurl's connection): its outcome as
+  -- /ws_proxied gives it
+  local function ws_on_curl(o)
+    local opts = { token = "pat_test", base_url = emu.url, max_retries = 0, proxy = o.proxy, no_proxy = o.no_proxy }
+    if o.transport_proxy then -- the transport's own option, as its HTTP calls take it
+      opts.transport = require("coze.transport.curl").new { proxy = o.transport_proxy }
+    end
+    if o.tls then
+      opts.ws_base_url, opts.tls_verify = "wss://" .. EMU_TLS, false
+    end
+    local c = coze.new(opts)
+    local ws, err = c.websockets.chat:connect { bot_id = "b" }
+    if not ws then c:close(); return { ok = false, kind = err.kind, msg = tostring(err) } end
+    local ev, nerr = ws:next()
+    ws:close()
+    c:close()
+    return { ok = ev ~= nil, first = ev and ev.event_type, msg = nerr and tostring(nerr) }
+  end
+
+  it("opens WebSocket sessions through a CONNECT tunnel, ws:// and wss://, as libcurl does", function()
+    local EMU_PLAIN = "127.0.0.1:" .. EMU_PORT
+    for _, case in ipairs { { q = "", target = EMU_PLAIN }, { q = "&tls=1", tls = true, target = EMU_TLS } } do
+      local r = get_json(APP .. "/ws_proxied?proxy=" .. esc(PROXY) .. case.q)
+      assert.same({ ok = true, first = "chat.created" }, r)
+      assert.same({ { method = "CONNECT", target = case.target, auth = "missing" } }, seen(PROXY_PORT))
+      assert.same(r, ws_on_curl { proxy = PROXY, tls = case.tls })
+      assert.same({ { method = "CONNECT", target = case.target, auth = "missing" } }, seen(PROXY_PORT))
+      assert.same(r, ws_on_curl { transport_proxy = PROXY, tls = case.tls })
+      assert.same({ { method = "CONNECT", target = case.target, auth = "missing" } }, seen(PROXY_PORT))
+    end
+    -- with the proxy's credentials (Proxy-Authorization on the CONNECT), on both
+    local good = "http://user:p%40ss%20w%3Ard@127.0.0.1:" .. AUTH_PORT
+    assert.same({ ok = true, first = "chat.created" }, get_json(APP .. "/ws_proxied?proxy=" .. esc(good)))
+    assert.same({ ok = true, first = "chat.created" }, ws_on_curl { proxy = good })
+    local log = seen(AUTH_PORT)
+    assert.equal(2, #log)
+    assert.same({ "ok", "ok" }, { log[1].auth, log[2].auth })
+  end)
+
+  it("opens WebSocket sessions directly for a host in no_proxy, on both connections", function()
+    for _, q in ipairs { "", "&tls=1" } do
+      local r = get_json(APP .. "/ws_proxied?no_proxy=localhost,127.0.0.1&proxy=" .. esc(PROXY) .. q)
+      assert.same({ ok = true, first = "chat.created" }, r)
+      assert.same(r, ws_on_curl { proxy = PROXY, no_proxy = "localhost,127.0.0.1", tls = q ~= "" })
+    end
+    assert.same({}, seen(PROXY_PORT))
   end)
 
   it("goes direct for a host in no_proxy, and with proxy = ''", function()

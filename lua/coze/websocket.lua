@@ -580,7 +580,7 @@ local function attempt(self, call, query, where)
     url = (scheme == "wss" and "https://" or "http://") .. host .. "/", target = target, host = host,
     headers = lines, connect_timeout_ms = opt(call, cfg, client, "connect_timeout_ms"),
     proxy = cfg.proxy, no_proxy = cfg.no_proxy, ca_file = cfg.ca_file, ca_path = cfg.ca_path,
-    tls_verify = cfg.tls_verify ~= false, max_message_bytes = opt(call, cfg, {}, "max_message_bytes"),
+    tls_verify = cfg.tls_verify, max_message_bytes = opt(call, cfg, {}, "max_message_bytes"),
     handshake_timeout_ms = handshake_ms,
   })
   if not conn then return nil, errors.new("transport", { op = api.op, msg = msg }), token end

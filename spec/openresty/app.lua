@@ -223,6 +223,22 @@ routes["/proxied"] = function()
     proxy_status = err and err.proxy_status, msg = err and tostring(err) }
 end
 
+-- /ws_proxied?proxy=&no_proxy=&tls=1: a chat session through a proxy (wss:// with tls=1, its
+-- certificate not checked): its first event, then closed
+routes["/ws_proxied"] = function()
+  local o = { proxy = arg("proxy") and ngx.unescape_uri(arg("proxy")),
+    no_proxy = arg("no_proxy") and ngx.unescape_uri(arg("no_proxy")) }
+  if arg("tls") == "1" then
+    o.ws_base_url = EMU:gsub("^http:", "wss:"):gsub(":(%d+)$", function(p) return ":" .. (tonumber(p) + 1) end)
+    o.tls_verify = false
+  end
+  local ws, err = client(o).websockets.chat:connect { bot_id = "b" }
+  if not ws then return send_json { ok = false, kind = err.kind, msg = tostring(err) } end
+  local ev, nerr = ws:next()
+  ws:close()
+  send_json { ok = ev ~= nil, first = ev and ev.event_type, msg = nerr and tostring(nerr) }
+end
+
 -- /upload?size=&sleep_ms=: a multipart upload of a file of size bytes with on_progress (and with
 -- sleep_ms, an on_wait that sleeps that long); the progress calls it saw, the on_wait calls, wall ms
 routes["/upload"] = function()

@@ -67,12 +67,18 @@ function _M.new(opts)
   }, Transport)
 end
 
-function Transport:request(req)
+-- What a request (or a WebSocket connection) does not set comes from the transport's own options.
+local function defaults(self, req)
   req.proxy = req.proxy or self.proxy
   req.no_proxy = req.no_proxy or self.no_proxy
   req.ca_file = req.ca_file or self.ca_file
   req.ca_path = req.ca_path or self.ca_path
   if req.tls_verify == nil then req.tls_verify = self.tls_verify end
+  return req
+end
+
+function Transport:request(req)
+  defaults(self, req)
   req.max_buffer = req.max_buffer or self.max_buffer
   local r, msg, kind, which = self.session:request(req)
   if not r then return nil, transport_error(msg, kind, which) end -- e.g. a part's file vanished
@@ -99,7 +105,7 @@ function Transport:sleep_ms(ms) core.sleep_ms(ms) end
 
 -- A WebSocket connection on libcurl's connect-only mode (csrc/wsconn.c): proxies, CA files and TLS
 -- as for HTTP calls. coze.websocket's sessions ask the client's transport for it.
-function Transport:websocket(o) return core.ws_open(o) end
+function Transport:websocket(o) return core.ws_open(defaults(self, o)) end
 
 -- How a caller that gave no on_wait waits for something other than this transport's I/O (a
 -- token another coroutine is fetching): ngx.sleep inside OpenResty, nil (block) elsewhere.

@@ -347,7 +347,10 @@ function Transport:request(req)
     end
     return nil, e
   end
-  if px and scheme == "https" and sock:getreusedtimes() == 0 then
+  -- https, and req.tunnel (a WebSocket upgrade, also on ws://: a proxy relays no Upgrade), go
+  -- through a CONNECT tunnel; plain http in absolute form
+  local tunnel = px and (scheme == "https" or req.tunnel)
+  if tunnel and sock:getreusedtimes() == 0 then
     local tunneled, tunnel_err = h:_tunnel(px, host, port)
     if not tunneled then return nil, tunnel_err end
   end
@@ -380,9 +383,9 @@ function Transport:request(req)
 
   -- The request head and body. Through a proxy a plain http request goes in absolute form.
   local line1 = req.method .. " " .. target .. " HTTP/1.1"
-  if px and scheme == "http" then line1 = req.method .. " http://" .. hosthdr .. target .. " HTTP/1.1" end
+  if px and not tunnel then line1 = req.method .. " http://" .. hosthdr .. target .. " HTTP/1.1" end
   local lines = { line1, "Host: " .. hosthdr }
-  if px and scheme == "http" and px.auth then
+  if px and not tunnel and px.auth then
     lines[3] = "Proxy-Authorization: Basic " .. ngx.encode_base64(px.auth)
   end
   local has = {}

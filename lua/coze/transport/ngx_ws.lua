@@ -25,7 +25,8 @@ Conn.can_poll = false
 local function now_ms() return ngx.now() * 1000 end
 
 -- o: the options of core.ws_open (url, target, headers, connect_timeout_ms, tls_verify,
--- max_message_bytes, proxy, ca_file, ca_path) and handshake_timeout_ms. Nothing is sent until
+-- max_message_bytes, proxy, no_proxy, ca_file, ca_path) and handshake_timeout_ms; the proxy
+-- decision is coze.transport.ngx's (coze.transport.proxy), as for HTTP calls. Nothing is sent until
 -- handshake().
 function _M.open(transport, o)
   require("coze.transport.ngx").check_phase(3)
@@ -48,8 +49,9 @@ function Conn:handshake()
   local h, err = self.t:request {
     method = "GET", url = o.url:gsub("/$", "") .. o.target, headers = lines,
     connect_timeout_ms = o.connect_timeout_ms, first_byte_timeout_ms = o.handshake_timeout_ms,
-    tls_verify = o.tls_verify, proxy = o.proxy, ca_file = o.ca_file, ca_path = o.ca_path,
+    tls_verify = o.tls_verify, proxy = o.proxy, no_proxy = o.no_proxy, ca_file = o.ca_file, ca_path = o.ca_path,
     no_pool = true, -- an upgraded connection never goes back to the pool, nor comes from it
+    tunnel = true,  -- through a proxy a CONNECT tunnel for ws:// too, as libcurl's (csrc/wsconn.c)
   }
   if not h then return nil, err end
   local status, herr = h:wait_headers()
