@@ -328,9 +328,9 @@ end
 -- in self._a and self._b: coze.wait passes on two values.
 function Session:_handshake(w)
   local left = self._due - monotonic_ms()
-  local status, head, body = self.conn:handshake(math.min(w, math.max(0, left)))
+  local status, head, body, _, code = self.conn:handshake(math.min(w, math.max(0, left)))
   if status == false and left <= 0 then return "late" end
-  self._a, self._b = head, body
+  self._a, self._b, self._code = head, body, code
   if status == nil then return nil, head end
   return status
 end
@@ -596,8 +596,8 @@ local function attempt(self, call, query, where)
   ws._due = monotonic_ms() + (opt(call, cfg, client, "connect_timeout_ms") or 0) + handshake_ms
   scheduler.track(ws) -- inside a task: cancel() drops the session
   local status = wait.await(ws, "_handshake", ws.wait_ms, ws.on_wait)
-  local head, body = ws._a, ws._b
-  ws._due, ws._a, ws._b = nil, nil, nil
+  local head, body, code = ws._a, ws._b, ws._code
+  ws._due, ws._a, ws._b, ws._code = nil, nil, nil, nil
   if status == nil then
     conn:close()
     ws.conn = nil
@@ -605,8 +605,10 @@ local function attempt(self, call, query, where)
       head.op = api.op
       return nil, head, token
     end
-    if body == "timeout" then return nil, errors.new("timeout", { op = api.op, timeout = "connect", msg = head }), token end
-    return nil, errors.new("transport", { op = api.op, msg = head }), token
+    if body == "timeout" then return nil, errors.new("timeout", { op = api.op, timeout = "connect", msg = head, not_sent = true }), token end
+    -- libcurl's connection gives its curl code: not_sent and tls as on HTTP calls (and as the
+    -- cosocket connection's error objects have them)
+    return nil, errors.new("transport", require("coze.transport.curl").code_fields({ op = api.op, msg = head }, code)), token
   end
   if status == "late" then
     conn:close()

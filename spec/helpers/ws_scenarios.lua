@@ -22,7 +22,7 @@ end
 
 local function failure(err, extra)
   local o = { ok = false, kind = err.kind, close_code = err.close_code, close_reason = err.close_reason,
-    timeout = err.timeout, code = err.code, http_status = err.http_status }
+    timeout = err.timeout, code = err.code, http_status = err.http_status, tls = err.tls, not_sent = err.not_sent }
   for k, v in pairs(extra or {}) do o[k] = v end
   return o
 end
@@ -262,7 +262,15 @@ _M.cases = {
       if ws then return { ok = true } end
       return failure(err)
     end,
-    expect = { ok = false, kind = "transport" },
+    expect = { ok = false, kind = "transport", tls = true },
+  },
+  refused = { -- nothing listens at the URL: not sent, as an HTTP call's connect failure
+    run = function(client)
+      local ws, err = connect(client, "chat", { bot_id = "bot_1" })
+      if ws then return { ok = true } end
+      return failure(err)
+    end,
+    expect = { ok = false, kind = "transport", not_sent = true },
   },
   cork = { -- cork/uncork (nested, one write per 64 KiB queued) and send_audio_file{realtime=false}
     run = function(client)
@@ -358,6 +366,7 @@ function _M.client_opts(name, base_url)
     o.ws_base_url = base_url:gsub("^http:", "wss:"):gsub(":(%d+)$", function(p) return ":" .. (tonumber(p) + 1) end)
     o.tls_verify = name == "tls_untrusted"
   end
+  if name == "refused" then o.ws_base_url = "ws://127.0.0.1:9" end
   if name == "refresh_401" then
     local tokens = { "invalid", "pat_fresh" }
     o.token = nil

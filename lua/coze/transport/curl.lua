@@ -31,6 +31,13 @@ local TLS_VERIFY = {
   [91] = true, -- CURLE_SSL_INVALIDCERTSTATUS
 }
 
+-- What a curl code adds to the fields of a transport error (HTTP calls, and coze.websocket for
+-- libcurl's WebSocket connection): curl_code, not_sent, tls. Returns fields.
+function _M.code_fields(fields, code)
+  fields.curl_code, fields.not_sent, fields.tls = code, NOT_SENT[code], TLS_VERIFY[code]
+  return fields
+end
+
 local function transport_error(msg, kind, which)
   if kind == "timeout" then
     return errors.new("timeout", { timeout = which, msg = msg, not_sent = which == "connect" or nil })
@@ -38,8 +45,7 @@ local function transport_error(msg, kind, which)
   if kind == "too_large" then -- req.max_body_bytes (decompressed size), as wait.read_all's own check
     return errors.new("decode", { msg = msg })
   end
-  return errors.new("transport", { msg = msg, curl_code = which, closed = kind == "closed" or nil,
-    not_sent = NOT_SENT[which], tls = TLS_VERIFY[which] })
+  return errors.new("transport", _M.code_fields({ msg = msg, closed = kind == "closed" or nil }, which))
 end
 
 -- Inside nginx's lua module (OpenResty) a blocking wait stops the whole worker; ngx.sleep yields
