@@ -572,6 +572,30 @@ describe("coze.transport.ngx through an HTTP proxy", function()
   end)
 end)
 
+describe("timings inside nginx", function()
+  setup(function() ctl("start", APP_PORT, 1) end)
+  teardown(function() ctl("stop", APP_PORT, 1) end)
+
+  it("gives coze.log the timings and byte counts libcurl gives", function()
+    local ngx_records = get_json(APP .. "/logged")
+    local curl_records = require("helpers.timings").run(emu.url)
+    assert.equal(3, #ngx_records) -- the call's attempt, the stream's attempt, its end
+    for i, r in ipairs(ngx_records) do
+      local c = curl_records[i]
+      assert.same({ c.event, c.op }, { r.event, r.op })
+      for _, k in ipairs { "connect_ms", "first_byte_ms", "total_ms", "bytes", "reused" } do
+        assert.equal(type(c[k]), type(r[k]), r.event .. " " .. r.op .. " " .. k)
+      end
+      if r.first_byte_ms then assert.truthy(r.first_byte_ms <= r.total_ms, i) end
+      if r.connect_ms then assert.truthy(r.connect_ms <= r.first_byte_ms, i) end
+    end
+    -- the JSON answer's bytes (Content-Length) and the chunked stream's data bytes, as curl counts them
+    assert.truthy(ngx_records[1].bytes > 0)
+    assert.equal(curl_records[3].bytes, ngx_records[3].bytes)
+    assert.truthy(ngx_records[3].total_ms >= 100, ngx_records[3].total_ms) -- the stream drips for longer
+  end)
+end)
+
 describe("upload progress inside nginx", function()
   setup(function() ctl("start", APP_PORT, 1) end)
   teardown(function() ctl("stop", APP_PORT, 1) end)

@@ -239,6 +239,11 @@ routes["/ws_proxied"] = function()
   send_json { ok = ev ~= nil, first = ev and ev.event_type, msg = nerr and tostring(nerr) }
 end
 
+-- /logged: a JSON call and a chat stream read to its end with a logger; the records' timings
+routes["/logged"] = function()
+  send_json(require("helpers.timings").run(EMU))
+end
+
 -- /upload?size=&sleep_ms=: a multipart upload of a file of size bytes with on_progress (and with
 -- sleep_ms, an on_wait that sleeps that long); the progress calls it saw, the on_wait calls, wall ms
 routes["/upload"] = function()

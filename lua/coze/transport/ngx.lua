@@ -167,6 +167,7 @@ function Handle:_fail(msg, during)
 end
 
 function Handle:_drop()
+  self.t_end = self.t_end or ngx.now()
   self:_end_upload()
   local sock = self.sock
   if sock then
@@ -311,10 +312,12 @@ function Transport:request(req)
   end
   local verify = req.tls_verify
   if verify == nil then verify = self.tls_verify end
+  ngx.update_time() -- the clock is cached since the last yield, and the caller may have worked since
   local h = setmetatable({
     t = self, req = req, scheme = scheme, host = host, port = port,
     deadline = (req.total_timeout_ms or 0) > 0 and ngx.now() * 1000 + req.total_timeout_ms or nil,
-    state = "start", which = "connect", reuse = false, upload_bytes = 0,
+    state = "start", which = "connect", reuse = false, upload_bytes = 0, body_bytes = 0,
+    t0 = ngx.now(), -- the timings of h:info(), as libcurl's (later readings follow a yield: fresh)
   }, Handle)
 
   local sock, serr = ngx.socket.tcp()
@@ -347,6 +350,7 @@ function Transport:request(req)
     end
     return nil, e
   end
+  h.connect_s = ngx.now() - h.t0
   -- https, and req.tunnel (a WebSocket upgrade, also on ws://: a proxy relays no Upgrade), go
   -- through a CONNECT tunnel; plain http in absolute form
   local tunnel = px and (scheme == "https" or req.tunnel)
@@ -473,6 +477,7 @@ function Handle:wait_headers()
       return self:_fail("malformed status line", "reading the status line")
     end
     status = tonumber(status)
+    self.starttransfer_s = ngx.now() - self.t0
     local block, n = {}, 0
     while true do
       local l, lerr = self:_line("reading the headers")
@@ -521,6 +526,7 @@ function Handle:headers() return self.hdrs end
 -- The body was read to its end: the connection goes back to nginx's pool when the server allows.
 function Handle:_done()
   self.state = "done"
+  self.t_end = ngx.now()
   local sock = self.sock
   if not sock then return end
   self.sock = nil
@@ -578,6 +584,7 @@ function Handle:read()
     end
     return self:_fail(err, BODY)
   end
+  self.body_bytes = self.body_bytes + #data
   if left then
     left = left - #data
     self.left = left
@@ -599,8 +606,13 @@ function Handle:read_into(parser, wait_ms)
   return data, err
 end
 
+-- As libcurl's info(): seconds since the request started to the connection (TCP, to the proxy
+-- when there is one; 0 for a pooled one), to the status line, and to the end (or now).
 function Handle:info()
-  return { num_connects = self.fresh and 1 or 0, upload_bytes = self.upload_bytes, upload_total = self.upload_total }
+  return { num_connects = self.fresh and 1 or 0, upload_bytes = self.upload_bytes, upload_total = self.upload_total,
+    connect_s = self.connect_s, starttransfer_s = self.starttransfer_s,
+    total_s = (self.t_end or ngx.now()) - self.t0,
+    download_bytes = self.dec and self.dec:bytes() or self.body_bytes }
 end
 
 -- An unfinished response's connection is closed, never pooled.
