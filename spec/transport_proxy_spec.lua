@@ -46,7 +46,38 @@ describe("coze.transport.proxy.exempt", function()
     assert.is_true(proxy.exempt("10.0.0.0/8", "10.20.30.40"))
     assert.is_false(proxy.exempt("10.0.0.0/8", "11.0.0.1"))
     assert.is_false(proxy.exempt("0.0.1", "127.0.0.1"))
-    assert.is_true(proxy.exempt("[::1]", "::1"))
+    assert.is_true(proxy.exempt("::1", "::1"))
+    assert.is_false(proxy.exempt("[::1]", "::1")) -- libcurl 7.88 compares IPv6 as names
+    assert.is_false(proxy.exempt("0.0.0.0/0", "127.0.0.1")) -- /0 means /32 to libcurl
+  end)
+
+  -- The same decisions as the libcurl the curl transport runs on, asked over real sockets: a call
+  -- through a proxy where nothing listens (port 1) to a port where nothing listens (9); the error
+  -- names port 1 when the call went to the proxy.
+  it("decides as the libcurl it runs on", function()
+    local core = require "coze.core"
+    local s = core.session()
+    local function curl_exempts(np, host)
+      local r = s:request { method = "GET", url = "http://" .. (host:find(":") and "[" .. host .. "]" or host) .. ":9/",
+        proxy = "http://127.0.0.1:1", no_proxy = np, connect_timeout_ms = 2000 }
+      local _, err = r:wait_headers(5000)
+      r:close()
+      return not tostring(err):find("127.0.0.1 port 1 ", 1, true)
+    end
+    for _, c in ipairs {
+      { "127.0.0.1", "127.0.0.1" }, { "127.0.0.0/8", "127.0.0.1" }, { "0.0.0.0/0", "127.0.0.1" },
+      { "127.0.0.1/0", "127.0.0.1" }, { "127.0.0.2/31", "127.0.0.1" }, { "127.0.0.1/33", "127.0.0.1" },
+      { "127.0.0", "127.0.0.1" }, { "0.0.1", "127.0.0.1" }, { "localhost", "127.0.0.1" },
+      { "::1", "::1" }, { "[::1]", "::1" }, { "0:0::1", "::1" }, { "::1/128", "::1" }, { ":1", "::1" },
+      { "localhost", "localhost" }, { ".localhost", "localhost" }, { "localhost.", "localhost" },
+      { "calhost", "localhost" }, { "*", "localhost" }, { "x, *", "localhost" }, { " localhost , x", "localhost" },
+      { "x localhost", "localhost" }, { "LOCALHOST", "localhost" }, { "localhost:9", "localhost" },
+      { "127.0.0.1", "localhost" }, { "example.invalid", "sub.example.invalid" },
+      { "ample.invalid", "sub.example.invalid" }, { "sub.example.invalid", "example.invalid" },
+    } do
+      assert.equal(curl_exempts(c[1], c[2]), proxy.exempt(c[1], c[2]), "no_proxy=" .. c[1] .. " host=" .. c[2])
+    end
+    s:close()
   end)
 end)
 
