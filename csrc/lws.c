@@ -27,8 +27,8 @@ static const char *kind_name(int kind)
 }
 
 /* nil, message, kind, close_code */
-/* nil, msg, kind, close_code (or nil), curl_code (or nil): the curl code tells coze.transport.curl's
- * code_fields whether nothing was sent or a certificate was refused, as for HTTP calls */
+/* nil, msg, kind, close_code (or nil), curl_code (or nil), proxy_status (or nil): coze.transport.curl's
+ * code_fields makes of them the fields of an HTTP call's error (not_sent, tls, proxy_status) */
 static int push_err(lua_State *L, const coze_wsconn_error *e)
 {
   lua_pushnil(L);
@@ -42,7 +42,11 @@ static int push_err(lua_State *L, const coze_wsconn_error *e)
     lua_pushinteger(L, e->curl_code);
   else
     lua_pushnil(L);
-  return 5;
+  if (e->proxy_status)
+    lua_pushinteger(L, e->proxy_status);
+  else
+    lua_pushnil(L);
+  return 6;
 }
 
 static l_ws *check_ws(lua_State *L)

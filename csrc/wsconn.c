@@ -48,6 +48,7 @@ static int set_err(coze_wsconn_error *e, int kind, int code, const char *fmt, ..
   e->kind = kind;
   e->close_code = code;
   e->curl_code = 0;
+  e->proxy_status = 0;
   va_start(ap, fmt);
   vsnprintf(e->message, sizeof e->message, fmt, ap);
   va_end(ap);
@@ -59,6 +60,11 @@ static int curl_err(coze_wsconn *c, coze_wsconn_error *e, CURLcode rc, const cha
   set_err(e, rc == CURLE_OPERATION_TIMEDOUT ? COZE_WSCONN_TIMEOUT : COZE_WSCONN_TRANSPORT, 0, "%s: %s", what,
           c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
   e->curl_code = (int)rc;
+  {
+    long proxy = 0; /* a proxy that refused the CONNECT: its status, as the cosocket connection reports it */
+    if (curl_easy_getinfo(c->curl, CURLINFO_HTTP_CONNECTCODE, &proxy) == CURLE_OK && proxy >= 300)
+      e->proxy_status = (int)proxy;
+  }
   return -1;
 }
 

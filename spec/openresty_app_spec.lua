@@ -390,12 +390,12 @@ describe("coze.transport.ngx through an HTTP proxy", function()
   local function seen(port) return running[port]:seen() end
 
   local function proxied(q) return get_json(APP .. "/proxied?" .. q) end
-  -- The same call on libcurl outside nginx: kind and not_sent must agree
+  -- The same call on libcurl outside nginx: kind, not_sent and proxy_status must agree
   local function on_curl(base, proxy_url)
     local c = coze.new { token = "pat_test", base_url = base, tls_verify = false, proxy = proxy_url, max_retries = 0 }
     local _, err = c.conversations:create {}
     c:close()
-    return { kind = err and err.kind, not_sent = err and err.not_sent }
+    return { kind = err and err.kind, not_sent = err and err.not_sent, proxy_status = err and err.proxy_status }
   end
   local function esc(s) return (s:gsub("[^%w._~-]", function(c) return string.format("%%%02X", c:byte()) end)) end
 
@@ -476,6 +476,9 @@ describe("coze.transport.ngx through an HTTP proxy", function()
     assert.truthy(bad.msg:find("407", 1, true), bad.msg)
     assert.is_nil(bad.msg:find("wrong-secret", 1, true), bad.msg)
     assert.equal(1, #seen(AUTH_PORT))
+    assert.same({ kind = "transport", proxy_status = 407 }, -- and on libcurl
+      on_curl("https://" .. EMU_TLS, "http://user:wrong-secret@127.0.0.1:" .. AUTH_PORT))
+    seen(AUTH_PORT)
     -- and the same credentials find their pooled tunnel again: no new CONNECT
     assert.is_true(proxied("tls=1&verify=0&proxy=" .. esc(good)).ok)
     assert.same({}, seen(AUTH_PORT))
@@ -487,7 +490,8 @@ describe("coze.transport.ngx through an HTTP proxy", function()
     assert.equal("transport", r.kind)
     assert.equal(403, r.proxy_status)
     assert.truthy(r.msg:find("refused the CONNECT to refused.invalid:" .. (EMU_PORT + 1) .. ": HTTP 403", 1, true), r.msg)
-    assert.same(on_curl("https://refused.invalid:" .. (EMU_PORT + 1), PROXY), { kind = r.kind, not_sent = r.not_sent })
+    assert.same(on_curl("https://refused.invalid:" .. (EMU_PORT + 1), PROXY), { kind = r.kind, not_sent = r.not_sent,
+      proxy_status = 403 })
     seen(PROXY_PORT)
   end)
 
@@ -498,6 +502,7 @@ describe("coze.transport.ngx through an HTTP proxy", function()
     assert.is_true(r.not_sent)
     assert.truthy(r.msg:find("cannot connect to proxy 127.0.0.1:9", 1, true), r.msg)
     assert.same(on_curl("https://" .. EMU_TLS, "http://127.0.0.1:9"), { kind = r.kind, not_sent = r.not_sent })
+    assert.is_nil(r.proxy_status)
   end)
 
   it("reads https_proxy and no_proxy from the environment nginx.conf lets through (`env`)", function()
@@ -529,7 +534,7 @@ describe("coze.transport.ngx through an HTTP proxy", function()
     end
     local c = coze.new(opts)
     local ws, err = c.websockets.chat:connect { bot_id = "b" }
-    if not ws then c:close(); return { ok = false, kind = err.kind, msg = tostring(err) } end
+    if not ws then c:close(); return { ok = false, kind = err.kind, proxy_status = err.proxy_status } end
     local ev, nerr = ws:next()
     ws:close()
     c:close()
@@ -554,6 +559,11 @@ describe("coze.transport.ngx through an HTTP proxy", function()
     local log = seen(AUTH_PORT)
     assert.equal(2, #log)
     assert.same({ "ok", "ok" }, { log[1].auth, log[2].auth })
+    -- refused: the proxy's status on both
+    local bad = "http://user:wrong@127.0.0.1:" .. AUTH_PORT
+    assert.same({ ok = false, kind = "transport", proxy_status = 407 }, get_json(APP .. "/ws_proxied?proxy=" .. esc(bad)))
+    assert.same({ ok = false, kind = "transport", proxy_status = 407 }, ws_on_curl { proxy = bad })
+    seen(AUTH_PORT)
   end)
 
   it("opens WebSocket sessions directly for a host in no_proxy, on both connections", function()

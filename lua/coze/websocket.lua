@@ -328,9 +328,9 @@ end
 -- in self._a and self._b: coze.wait passes on two values.
 function Session:_handshake(w)
   local left = self._due - monotonic_ms()
-  local status, head, body, _, code = self.conn:handshake(math.min(w, math.max(0, left)))
+  local status, head, body, _, code, proxy_status = self.conn:handshake(math.min(w, math.max(0, left)))
   if status == false and left <= 0 then return "late" end
-  self._a, self._b, self._code = head, body, code
+  self._a, self._b, self._code, self._proxy_status = head, body, code, proxy_status
   if status == nil then return nil, head end
   return status
 end
@@ -596,8 +596,8 @@ local function attempt(self, call, query, where)
   ws._due = monotonic_ms() + (opt(call, cfg, client, "connect_timeout_ms") or 0) + handshake_ms
   scheduler.track(ws) -- inside a task: cancel() drops the session
   local status = wait.await(ws, "_handshake", ws.wait_ms, ws.on_wait)
-  local head, body, code = ws._a, ws._b, ws._code
-  ws._due, ws._a, ws._b, ws._code = nil, nil, nil, nil
+  local head, body, code, proxy_status = ws._a, ws._b, ws._code, ws._proxy_status
+  ws._due, ws._a, ws._b, ws._code, ws._proxy_status = nil, nil, nil, nil, nil
   if status == nil then
     conn:close()
     ws.conn = nil
@@ -608,7 +608,8 @@ local function attempt(self, call, query, where)
     if body == "timeout" then return nil, errors.new("timeout", { op = api.op, timeout = "connect", msg = head, not_sent = true }), token end
     -- libcurl's connection gives its curl code: not_sent and tls as on HTTP calls (and as the
     -- cosocket connection's error objects have them)
-    return nil, errors.new("transport", require("coze.transport.curl").code_fields({ op = api.op, msg = head }, code)), token
+    return nil, errors.new("transport", require("coze.transport.curl").code_fields({ op = api.op, msg = head },
+      code, proxy_status)), token
   end
   if status == "late" then
     conn:close()

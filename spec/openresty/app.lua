@@ -233,7 +233,7 @@ routes["/ws_proxied"] = function()
     o.tls_verify = false
   end
   local ws, err = client(o).websockets.chat:connect { bot_id = "b" }
-  if not ws then return send_json { ok = false, kind = err.kind, msg = tostring(err) } end
+  if not ws then return send_json { ok = false, kind = err.kind, proxy_status = err.proxy_status } end
   local ev, nerr = ws:next()
   ws:close()
   send_json { ok = ev ~= nil, first = ev and ev.event_type, msg = nerr and tostring(nerr) }

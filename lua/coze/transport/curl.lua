@@ -31,21 +31,23 @@ local TLS_VERIFY = {
   [91] = true, -- CURLE_SSL_INVALIDCERTSTATUS
 }
 
--- What a curl code adds to the fields of a transport error (HTTP calls, and coze.websocket for
--- libcurl's WebSocket connection): curl_code, not_sent, tls. Returns fields.
-function _M.code_fields(fields, code)
+-- What a curl code (and the status of a proxy that refused the CONNECT) adds to the fields of a
+-- transport error (HTTP calls, and coze.websocket for libcurl's WebSocket connection): curl_code,
+-- not_sent, tls, proxy_status. Returns fields.
+function _M.code_fields(fields, code, proxy_status)
   fields.curl_code, fields.not_sent, fields.tls = code, NOT_SENT[code], TLS_VERIFY[code]
+  fields.proxy_status = proxy_status
   return fields
 end
 
-local function transport_error(msg, kind, which)
+local function transport_error(msg, kind, which, proxy_status)
   if kind == "timeout" then
     return errors.new("timeout", { timeout = which, msg = msg, not_sent = which == "connect" or nil })
   end
   if kind == "too_large" then -- req.max_body_bytes (decompressed size), as wait.read_all's own check
     return errors.new("decode", { msg = msg })
   end
-  return errors.new("transport", _M.code_fields({ msg = msg, closed = kind == "closed" or nil }, which))
+  return errors.new("transport", _M.code_fields({ msg = msg, closed = kind == "closed" or nil }, which, proxy_status))
 end
 
 -- Inside nginx's lua module (OpenResty) a blocking wait stops the whole worker; ngx.sleep yields
@@ -125,8 +127,8 @@ function Transport:close()
 end
 
 function Handle:wait_headers(wait_ms)
-  local status, msg, kind, which = self.r:wait_headers(wait_ms)
-  if status == nil then return nil, transport_error(msg, kind, which) end
+  local status, msg, kind, which, proxy_status = self.r:wait_headers(wait_ms)
+  if status == nil then return nil, transport_error(msg, kind, which, proxy_status) end
   return status
 end
 
