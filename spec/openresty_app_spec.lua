@@ -217,6 +217,45 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
     assert.equal(1, #cancels)
   end)
 
+  it("relays what map keeps when it skips events (the first ones included)", function()
+    local _, body = get(APP .. "/chat?drip=5&map=deltas&count=1")
+    local names = events_of(body)
+    assert.is_true(#names > 1, body)
+    assert.equal(": relayed " .. #names, body:match(": relayed %d+"), "relay's count is what it wrote")
+    for _, name in ipairs(names) do assert.equal("conversation.message.delta", name) end
+    local p, text = core.sse_parser(), {}
+    p:feed(body):finish()
+    for raw in function() return (p:next()) end do text[#text + 1] = raw end
+    assert.truthy(table.concat(text):find("relayed chat", 1, true), body) -- the reply echoes the question
+  end)
+
+  it("closes the upstream and cancels the chat when map raises, and the error reaches nginx", function()
+    local mark = emu.mark()
+    local s = core.session()
+    local r = s:request { method = "GET", url = APP .. "/chat?drip=50&cancel=1&map=raise" }
+    assert.truthy(r:wait_headers(10000))
+    repeat local chunk = r:read(10000) until not chunk -- nginx ends the answer (cut, or a 500)
+    r:close()
+    s:close()
+    local cancels
+    for _ = 1, 100 do
+      cancels = emu.since(mark, "/cancel$")
+      if #cancels > 0 then break end
+      core.sleep_ms(20)
+    end
+    assert.equal(1, #cancels)
+  end)
+
+  it("shared_lock releases its own lock, lets one near expiry run out, and survives a failing store", function()
+    local r = get_json(APP .. "/lock")
+    assert.is_true(r.held)
+    assert.is_true(r.released)
+    assert.is_true(r.near_expiry_kept)
+    assert.is_true(r.others_kept)
+    assert.is_true(r.store_error)
+    assert.is_true(r.released_after_store_error)
+  end)
+
   it("relays an upstream failure after the headers as an error event, never as done", function()
     local _, body = get(APP .. "/chat?fault=reset;after=3")
     local names = events_of(body)
