@@ -66,6 +66,19 @@ local function events_of(body)
   return names
 end
 
+-- The answer a relayed chat carries: its deltas' content in the order they came (ids differ from
+-- chat to chat, so this and the event names are what two relays of one chat must share).
+local function answer_of(body)
+  local p, text = core.sse_parser(), {}
+  p:feed(body):finish()
+  while true do
+    local raw, name = p:next()
+    if not raw then break end
+    if name == "conversation.message.delta" then text[#text + 1] = cjson.decode(raw).content end
+  end
+  return table.concat(text)
+end
+
 describe("the SDK inside nginx (coze.transport.ngx)", function()
   setup(function()
     ctl("restart", APP_PORT, 1)
@@ -93,6 +106,8 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
       local _, plain = get(APP .. "/chat")
       local _, body = get(APP .. "/chat?fault=" .. f)
       assert.same(events_of(plain), events_of(body))
+      assert.equal(answer_of(plain), answer_of(body))
+      assert.truthy(#answer_of(plain) > 10)
     end)
   end
 
@@ -175,8 +190,12 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
     -- (the client polling 200 transfers is what runs under the sanitizers, not the worker)
     assert.truthy(pinged and pinged < 2000 * slow_factor(), "ping took " .. tostring(pinged))
     local _, plain = get(APP .. "/chat")
-    local want = events_of(plain)
-    for i = 1, 200 do assert.same(want, events_of(table.concat(bodies[i]))) end
+    local want, text = events_of(plain), answer_of(plain)
+    for i = 1, 200 do
+      local body = table.concat(bodies[i])
+      assert.same(want, events_of(body))
+      assert.equal(text, answer_of(body)) -- every delta, in order
+    end
   end)
 
   it("keeps one upstream connection over 100 sequential calls", function()
@@ -215,6 +234,16 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
       core.sleep_ms(50)
     end
     assert.equal(1, #cancels)
+    -- and the upstream connection was closed, not left open until the stream ended
+    local conn = string.format("%d", emu.since(mark, "^/v3/chat$")[1].connection)
+    local gone
+    for _ = 1, 100 do
+      local _, b = get(emu.url .. "/__emu/gone?connection=" .. conn)
+      gone = cjson.decode(b).gone
+      if gone then break end
+      core.sleep_ms(50)
+    end
+    assert.is_true(gone)
   end)
 
   it("relays what map keeps when it skips events (the first ones included)", function()

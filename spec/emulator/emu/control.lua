@@ -39,6 +39,9 @@ end
 
 _M.routes = {
   { "GET", "/__emu/ping", function() ngx.print("pong") end },
+  { "GET", "/__emu/gone", function() -- did the client of connection N leave in the middle of a stream?
+      util.send_json(200, { gone = dict:get("gone:" .. tostring(ngx.var.arg_connection)) == true })
+    end },
   { "GET", "/__emu/requests", function()
       local count = tonumber(ngx.var.arg_n) or 1
       util.send_json(200, last(count))
