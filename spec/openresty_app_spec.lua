@@ -293,6 +293,31 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
     assert.truthy(body:find('"code":"transport"', 1, true))
   end)
 
+  -- every way an upstream can fail after the headers, on both relay paths: the browser's last event
+  -- is our error event with the SDK's code, and no done the server never sent
+  local FAILURES = {
+    { "reset;after=3", "transport" },
+    { "truncate;after=3", "stream" },
+    { "no_done", "stream" },
+    { "stall;after=2;ms=1500&idle=300", "timeout" },
+    { "huge_event;bytes=200000&maxev=65536", "stream" },
+  }
+  for _, f in ipairs(FAILURES) do
+    for _, path in ipairs { "", "&map=1" } do
+      it("ends a relay whose upstream fails (" .. f[1] .. (path ~= "" and ", map" or "") .. ") with an error event", function()
+        local _, body = get(APP .. "/chat?fault=" .. f[1] .. path)
+        local names = events_of(body)
+        assert.equal("error", names[#names], body)
+        for i, name in ipairs(names) do
+          assert.are_not.equal("done", name)
+          if i < #names then assert.are_not.equal("error", name) end
+        end
+        local last = body:match("event: error\ndata: ([^\n]*)\n\n$")
+        assert.equal(f[2], cjson.decode(last).code, body:sub(-300))
+      end)
+    end
+  end
+
   it("relays the upstream's own error event as it came", function()
     local _, body = get(APP .. "/chat?fault=error_event;after=2;code=4013")
     local names = events_of(body)

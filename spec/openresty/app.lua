@@ -36,7 +36,7 @@ routes["/chat"] = function()
     headers["X-Emu-Reply"] = '"hello "'
     headers["X-Emu-Completed"] = "short"
   end
-  local o = { headers = headers, cancel_on_close = arg("cancel") == "1" }
+  local o = { headers = headers, cancel_on_close = arg("cancel") == "1", max_event_bytes = tonumber(arg("maxev")) }
   for k, v in pairs(CHAT) do o[k] = v end
   if arg("q") then o.additional_messages = { coze.message.user_text(ngx.unescape_uri(arg("q"))) } end
   local stream, err = client({ idle_timeout_ms = tonumber(arg("idle")) }).chat:stream(o)
