@@ -410,10 +410,23 @@ describe("fault scenarios give the same outcome on libcurl and on cosockets", fu
   for _, name in ipairs(scenarios.names) do
     it(name, function()
       local c = coze.new(scenarios.client_opts(name, emu.url))
+      local m0 = emu.mark()
       local on_curl = scenarios.cases[name](c, "curl-" .. name .. "-" .. core.monotonic_ms())
       c:close()
+      local m1 = emu.mark()
       local on_ngx = get_json(APP .. "/scenario?name=" .. name)
       assert.same(on_curl, on_ngx)
+      local want = scenarios.attempts[name]
+      if want then
+        local curl_seen, ngx_seen = {}, emu.since(m1, "^/v1/conversation")
+        for _, r in ipairs(emu.since(m0, "^/v1/conversation")) do
+          if r.seq <= m1 then curl_seen[#curl_seen + 1] = r end
+        end
+        for _, seen in ipairs { curl_seen, ngx_seen } do
+          assert.equal(want.requests, #seen)
+          assert.truthy(seen[2].time - seen[1].time >= want.min_gap_s, "retried after " .. (seen[2].time - seen[1].time) .. " s")
+        end
+      end
     end)
   end
 end)

@@ -12,6 +12,7 @@ function _M.record(params)
   local headers = ngx.req.get_headers(100, true)
   local entry = {
     seq = n,
+    time = ngx.now(), -- when it arrived (s, ms resolution): specs measure retry waits with it
     method = ngx.req.get_method(),
     path = ngx.var.uri,
     query = ngx.req.get_uri_args(100),
