@@ -63,7 +63,7 @@ describe("examples", function()
 
   it("examples/openresty/ works as shipped (make openresty-demo): a relayed chat and a spoken text", function()
     local emu_port = tonumber(EMU:match(":(%d+)$"))
-    local out, code = shell.run("COZE_EMU_PORT=" .. emu_port .. " COZE_DEMO_PORT=" .. (emu_port + 16)
+    local out, code = shell.run("COZE_EMU_PORT=" .. emu_port .. " COZE_DEMO_PORT=" .. (emu_port + 18)
       .. " sh examples/openresty/demo.sh")
     assert.equal(0, code, out)
     assert.truthy(out:find("event:conversation.message.delta", 1, true), out)

@@ -7,7 +7,8 @@ local scenarios = require "helpers.fault_scenarios"
 local slow_factor = require("helpers.mem").slow_factor
 
 local EMU_PORT = tonumber(emu.url:match(":(%d+)$"))
--- COZE_APP_PORT moves the two app nginx (default: the emulator's port + 10 and + 11)
+-- COZE_APP_PORT moves the two app nginx (default: the emulator's port + 10 and + 11; each also listens
+-- 4 above, a server without a resolver directive)
 local APP_PORT = tonumber(os.getenv("COZE_APP_PORT") or "") or EMU_PORT + 10
 local APP = "http://127.0.0.1:" .. APP_PORT
 local APP2 = "http://127.0.0.1:" .. (APP_PORT + 1) -- 2 workers
@@ -358,6 +359,13 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
     assert.is_false(r.ok)
     assert.is_true(r.not_sent)
     assert.truthy(r.msg:find("resolver", 1, true), r.msg)
+  end)
+
+  it("says to add a resolver directive where nginx.conf has none", function()
+    local r = get_json("http://127.0.0.1:" .. (APP_PORT + 4) .. "/resolve?host=localhost")
+    assert.is_false(r.ok)
+    assert.is_true(r.not_sent)
+    assert.truthy(r.msg:find("add a `resolver` directive", 1, true), r.msg)
   end)
 
   it("makes one token request for 20 concurrent JWT calls over 2 workers (shared_store/shared_lock)", function()

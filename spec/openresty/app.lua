@@ -214,7 +214,7 @@ end
 
 -- /resolve: an unresolvable host
 routes["/resolve"] = function()
-  local c = client { base_url = "http://no-such-host.invalid" }
+  local c = client { base_url = "http://" .. (arg("host") or "no-such-host.invalid") }
   local res, err = c.conversations:create {}
   send_json { ok = res ~= nil, kind = err and err.kind, not_sent = err and err.not_sent, msg = err and tostring(err) }
 end
