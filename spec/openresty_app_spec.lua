@@ -8,7 +8,7 @@ local slow_factor = require("helpers.mem").slow_factor
 
 local EMU_PORT = tonumber(emu.url:match(":(%d+)$"))
 -- COZE_APP_PORT moves the two app nginx (default: the emulator's port + 10 and + 11; each also listens
--- 4 above, a server without a resolver directive)
+-- 20 above, a server without a resolver directive)
 local APP_PORT = tonumber(os.getenv("COZE_APP_PORT") or "") or EMU_PORT + 10
 local APP = "http://127.0.0.1:" .. APP_PORT
 local APP2 = "http://127.0.0.1:" .. (APP_PORT + 1) -- 2 workers
@@ -362,7 +362,7 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
   end)
 
   it("says to add a resolver directive where nginx.conf has none", function()
-    local r = get_json("http://127.0.0.1:" .. (APP_PORT + 4) .. "/resolve?host=localhost")
+    local r = get_json("http://127.0.0.1:" .. (APP_PORT + 20) .. "/resolve?host=localhost")
     assert.is_false(r.ok)
     assert.is_true(r.not_sent)
     assert.truthy(r.msg:find("add a `resolver` directive", 1, true), r.msg)
