@@ -576,12 +576,14 @@ local function attempt(self, call, query, where)
     end
   end
   local handshake_ms = call.handshake_timeout_ms or DEFAULTS.handshake_timeout_ms
+  -- the whole upgrade (connecting, the answer's head and an error answer's body) ends by then
+  local total_ms = (opt(call, cfg, client, "connect_timeout_ms") or 0) + handshake_ms
   local conn, msg = open_conn(client.transport, {
     url = (scheme == "wss" and "https://" or "http://") .. host .. "/", target = target, host = host,
     headers = lines, connect_timeout_ms = opt(call, cfg, client, "connect_timeout_ms"),
     proxy = cfg.proxy, no_proxy = cfg.no_proxy, ca_file = cfg.ca_file, ca_path = cfg.ca_path,
     tls_verify = cfg.tls_verify ~= false, max_message_bytes = opt(call, cfg, {}, "max_message_bytes"),
-    handshake_timeout_ms = handshake_ms,
+    handshake_timeout_ms = handshake_ms, handshake_total_ms = total_ms,
   })
   if not conn then return nil, errors.new("transport", { op = api.op, msg = msg }), token end
   local id_prefix = core.random_token(6) .. "-"
@@ -593,7 +595,7 @@ local function attempt(self, call, query, where)
     close_timeout_ms = call.close_timeout_ms or DEFAULTS.close_timeout_ms,
   }, api.class)
   -- connecting is bounded by connect_timeout_ms inside curl; the answer by handshake_timeout_ms
-  ws._due = monotonic_ms() + (opt(call, cfg, client, "connect_timeout_ms") or 0) + handshake_ms
+  ws._due = monotonic_ms() + total_ms
   scheduler.track(ws) -- inside a task: cancel() drops the session
   local status = wait.await(ws, "_handshake", ws.wait_ms, ws.on_wait)
   local head, body = ws._a, ws._b

@@ -218,6 +218,19 @@ _M.cases = {
     end,
     expect = { ok = false, kind = "transport", says = true },
   },
+  slow_error_body = { -- a 401 whose body stops after 1 of 1000 bytes: connect_timeout_ms +
+    -- handshake_timeout_ms bound the whole upgrade, error body included, on both connections
+    run = function(client)
+      local now_ms = require("coze.core").monotonic_ms
+      local t0 = now_ms()
+      local ws, err = connect(client, "chat", { bot_id = "b", emu_fault = "slow_401", emu_ms = 5000,
+        connect_timeout_ms = 200, handshake_timeout_ms = 300 })
+      if ws then return { ok = true } end
+      local dt = now_ms() - t0
+      return failure(err, { in_time = dt >= 450 and dt < 2000 or dt })
+    end,
+    expect = { ok = false, kind = "timeout", timeout = "first_byte", in_time = true },
+  },
   unauthorized = { -- client_opts gives this one a token the emulator refuses
     run = function(client)
       local ws, err = connect(client, "chat", { bot_id = "b" })

@@ -13,7 +13,8 @@
 -- event), close (a close frame with emu_code/emu_reason after created), drop (half a frame, then the
 -- socket closes), masked (a masked server frame), bad_utf8 (a text frame that is not UTF-8), oversize
 -- (a text message of emu_size bytes), bad_accept (a wrong Sec-WebSocket-Accept), silent (nothing after
--- created), latency (emu_n events with the send time in data.t, for bench/). emu_echo_deltas=1 on /v1/chat answers every append with one conversation.audio.delta.
+-- created), latency (emu_n events with the send time in data.t, for bench/), slow_401 (a 401 answer with
+-- Content-Length 1000 whose body stops after 1 byte, the socket held open for emu_ms, default 3000). emu_echo_deltas=1 on /v1/chat answers every append with one conversation.audio.delta.
 local bit = require "bit"
 local ffi = require "ffi"
 local util = require "emu.util"
@@ -339,9 +340,18 @@ function _M.handle()
   if h["sec-websocket-version"] ~= "13" then return fail(4000, "Sec-WebSocket-Version must be 13", 400) end
   local raw_key = type(key) == "string" and ngx.decode_base64(key)
   if not raw_key or #raw_key ~= 16 then return fail(4000, "Sec-WebSocket-Key must be 16 base64 bytes", 400) end
-  auth_check.check()
   local args = ngx.req.get_uri_args()
   local fault = args.emu_fault
+  if fault == "slow_401" then -- an error answer whose body never comes whole (Content-Length 1000, 1 byte)
+    ngx.status = 401
+    ngx.header["Content-Type"] = "application/json"
+    ngx.header["Content-Length"] = 1000
+    ngx.print("{")
+    ngx.flush(true)
+    ngx.sleep((tonumber(args.emu_ms) or 3000) / 1000)
+    return ngx.exit(444)
+  end
+  auth_check.check()
   local accept = ngx.encode_base64(ngx.sha1_bin(key .. GUID))
   if fault == "bad_accept" then accept = ngx.encode_base64(ngx.sha1_bin(key)) end
   local logid = util.request_logid()
