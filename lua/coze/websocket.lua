@@ -493,8 +493,9 @@ _M.APIS = APIS
 --- The WebSocket base for an API base: https://api.coze.cn -> wss://ws.coze.cn, https://api.X ->
 -- wss://ws.X, http://host:port -> ws://host:port (local servers).
 function _M.ws_base(base_url)
-  local scheme, host, path = base_url:match("^(https?)://([^/]+)(.*)$")
-  if not scheme then return nil end
+  local scheme, host, path = base_url:match("^(%a+)://([^/]+)(.*)$")
+  scheme = scheme and scheme:lower()
+  if scheme ~= "http" and scheme ~= "https" then return nil end
   path = path:gsub("/+$", "")
   if scheme == "https" then return "wss://" .. host:gsub("^api%.", "ws.") .. path end
   return "ws://" .. host .. path
@@ -557,9 +558,9 @@ local function attempt(self, call, query, where)
     return nil, terr
   end
   if header.has_crlf(token) then return nil, errors.new("auth", { op = api.op, msg = "the token contains CR or LF" }) end
-  local base = opt(call, cfg, {}, "ws_base_url") or _M.ws_base(client.base_url)
-  local scheme, host, prefix = base:match("^(wss?)://([^/]+)(.*)$")
-  if not scheme then args.fail(where, "ws_base_url must be a ws:// or wss:// URL", 2) end
+  local base = cfg.ws_base_url or _M.ws_base(client.base_url)
+  local scheme, host, prefix = base:match("^(%a+)://([^/]+)(.*)$")
+  scheme = scheme:lower()
   local target = prefix:gsub("/+$", "") .. api.path
   local ok, qs = pcall(url.query, query)
   if not ok then args.fail(where, qs, 2) end
@@ -656,8 +657,10 @@ end
 function _M.attach(client, opts)
   local cfg = {}
   for _, k in ipairs(CLIENT_OPTIONS) do cfg[k] = opts and opts[k] end
-  if cfg.ws_base_url ~= nil and (type(cfg.ws_base_url) ~= "string" or not cfg.ws_base_url:match("^wss?://[^/]")) then
-    args.fail("new", "field 'ws_base_url' must be a ws:// or wss:// URL", 2)
+  if cfg.ws_base_url ~= nil then
+    local base, why = url.base(cfg.ws_base_url, "ws")
+    if not base then args.fail("new", "field 'ws_base_url' " .. why, 2) end
+    cfg.ws_base_url = base
   end
   local root = {}
   for _, api in ipairs(APIS) do
