@@ -161,6 +161,27 @@ describe("core.ws_codec", function()
     assert.equal("", c:output())
   end)
 
+  it("cuts a close reason over 123 bytes at a UTF-8 character boundary", function()
+    local c = core.ws_codec()
+    assert.is_true(c:send_close(4000, string.rep("\226\130\172", 50))) -- 150 bytes of 3-byte characters
+    local reason = client_frames(c:output())[1].payload:sub(3)
+    assert.equal(string.rep("\226\130\172", 41), reason) -- 123 bytes
+    c = core.ws_codec()
+    assert.is_true(c:send_close(4000, "xy" .. string.rep("\195\169", 100))) -- byte 123 starts a character that ends at 124
+    reason = client_frames(c:output())[1].payload:sub(3)
+    assert.equal("xy" .. string.rep("\195\169", 60), reason) -- 122 bytes: not half an e-acute
+    assert.is_true(core.utf8_check(reason))
+  end)
+
+  it("knows which codes a close frame may carry (RFC 6455 section 7.4)", function()
+    for _, code in ipairs({ 1000, 1001, 1002, 1003, 1007, 1011, 1014, 3000, 4999 }) do
+      assert.is_true(core.ws_close_code_ok(code), code)
+    end
+    for _, code in ipairs({ 0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535 }) do
+      assert.is_false(core.ws_close_code_ok(code), code)
+    end
+  end)
+
   it("checks the 101 answer against its key: Upgrade, Connection and Sec-WebSocket-Accept", function()
     local c = core.ws_codec()
     local key = c:key()

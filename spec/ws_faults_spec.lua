@@ -145,6 +145,32 @@ describe("websocket close", function()
     ws:close()
   end)
 
+  it("raises naming the code for a close code RFC 6455 forbids sending, and sends nothing", function()
+    local ws = assert(connect {})
+    assert.equal("chat.created", ws:next().event_type)
+    for _, code in ipairs({ 1005, 1006, 1015, 1016, 2999, 999, 5000, 1000.5 }) do
+      assert.has_error(function() ws:close(code) end, "coze: websockets.chat:close: code " .. tostring(code)
+        .. " may not be sent in a close frame (RFC 6455 section 7.4: 1000-1003, 1007-1014, 3000-4999)")
+    end
+    assert.has_error(function() ws:close(1000, "\255") end, "coze: websockets.chat:close: reason must be UTF-8")
+    assert.is_truthy(ws.conn) -- still open: nothing went out
+    assert(ws:create_message { content = "still here" })
+    repeat local ev = assert(ws:next()) until ev.event_type == "conversation.chat.completed"
+    assert.is_true(ws:close(3000, "fine"))
+    local seen = last_session()
+    assert.same({ code = 3000, reason = "fine" }, seen.client_close)
+    assert.same({}, seen.violations)
+  end)
+
+  it("cuts a long close reason at a UTF-8 character boundary (the server would fail half a character)", function()
+    local ws = assert(connect {})
+    assert.equal("chat.created", ws:next().event_type)
+    assert.is_true(ws:close(4000, "xy" .. string.rep("\195\169", 100)))
+    local seen = last_session()
+    assert.equal(4000, seen.client_close.code)
+    assert.equal("xy" .. string.rep("\195\169", 60), seen.client_close.reason)
+  end)
+
   it("delivers an error event and keeps the session", function()
     local ws = assert(connect { emu_fault = "error" })
     assert.equal("chat.created", ws:next().event_type)

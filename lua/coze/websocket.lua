@@ -53,6 +53,7 @@ local Event = {}
 _M.Event = Event
 
 local ws_envelope, ws_audio = core.ws_envelope, core.ws_audio
+local ws_close_code_ok, utf8_check = core.ws_close_code_ok, core.utf8_check
 
 -- The whole message through the JSON decoder: data and detail (and the envelope when the scan
 -- could not give it). A message that is not JSON leaves data nil and sets ev.decode_error.
@@ -307,14 +308,18 @@ function Session:events()
 end
 
 --- ws:close([code[, reason]]): a close frame, a short wait for the server's, then the socket is
--- closed. Idempotent. Returns true.
+-- closed. Idempotent. Returns true. A code a close frame may not carry (1005, 1006, 1015, ...) or a
+-- reason that is not UTF-8 raises; a reason over 123 bytes is cut at a character boundary.
 function Session:close(code, reason)
-  local conn = self.conn
-  if not conn then return true end
-  if code ~= nil and (type(code) ~= "number" or code < 1000 or code > 4999) then
-    args.fail(self.op .. ":close", "code must be a close code (1000-4999)")
+  if code ~= nil and (type(code) ~= "number" or code ~= math.floor(code) or code < 0 or code > 65535
+      or not ws_close_code_ok(code)) then
+    args.fail(self.op .. ":close", "code " .. tostring(code) .. " may not be sent in a close frame "
+      .. "(RFC 6455 section 7.4: 1000-1003, 1007-1014, 3000-4999)")
   end
   if reason ~= nil and type(reason) ~= "string" then args.fail(self.op .. ":close", "reason must be a string") end
+  if reason ~= nil and not utf8_check(reason) then args.fail(self.op .. ":close", "reason must be UTF-8") end
+  local conn = self.conn
+  if not conn then return true end
   if conn:send_close(code or 1000, reason or "") ~= nil then
     self._due = monotonic_ms() + self.close_timeout_ms
     wait.await(self, "_closing", self.wait_ms, self.on_wait)
