@@ -6,7 +6,8 @@
 -- Sec-WebSocket-Key of 16 base64 bytes, the bearer token (emu.auth_check: 401 with the Coze body);
 -- then every client frame: masked, no RSV bits, a known opcode, control frames short and unfragmented,
 -- text as JSON envelopes with a non-empty string `id` and an `event_type`; pongs echo the ping payload;
--- the client's close frame (code, reason) is recorded and echoed. What it saw is at GET /__emu/ws/last.
+-- the client's close frame (code, reason) is recorded and echoed. What it saw is at GET /__emu/ws/last,
+-- with `ended` once the session is over: "close frame", or the read error that ended it ("closed").
 --
 -- Faults, from the query (?emu_fault=...): fragment (every server message in 1-byte fragments with a ping
 -- and a pong between them), ping (a ping before every message), error (an `error` event after the created
@@ -403,8 +404,12 @@ function _M.handle()
   local fragments = {}
   while true do
     local fin, op, payload = s:read_frame()
-    if fin == nil then break end
+    if fin == nil then -- op: the read's error ("closed": the client's TCP close, with or without a close frame)
+      s.seen.ended = op
+      break
+    end
     if op == 0x8 then
+      s.seen.ended = "close frame"
       s:record_close(payload)
       s:raw_frame(0x8, payload:sub(1, 2))
       break
