@@ -41,6 +41,22 @@ local function connect(client, api, opts)
   return node:connect(opts or {})
 end
 
+-- What the emulator recorded of its last session (GET /__emu/ws/last), over the client's own transport
+-- (libcurl, or a cosocket inside nginx), so a case can look while it runs.
+local function emu_last(client)
+  local h = assert(client.transport:request { method = "GET", url = client.base_url .. "/__emu/ws/last" })
+  repeat local st = assert(h:wait_headers(1000)) until st ~= false
+  local parts = {}
+  while true do
+    local chunk, err = h:read(1000)
+    assert(err == nil, err)
+    if chunk == nil then break end
+    if chunk then parts[#parts + 1] = chunk end
+  end
+  h:close()
+  return require("coze.json").decode(table.concat(parts))
+end
+
 local function fault_case(query, extra_send)
   return function(client)
     local opts = { bot_id = "bot_1" }
@@ -311,6 +327,29 @@ _M.cases = {
     expect = { ok = true, first = "chat.created", held = true, nested = true, batched = true, written = true,
       file = 150004, file_written = true, same = true },
     seen = { violations = {}, client_close = 1000, audio_bytes = 6 + 64000 + 150004 },
+  },
+  abandoned = { -- a session dropped without close is collected and its connection closed: the server sees
+    -- the TCP close while the caller still runs (inside nginx, before the request ends)
+    run = function(client)
+      local tag = "gc-" .. require("coze.core").random_token(4)
+      local function abandon() -- in a function of its own: no stack slot keeps the session
+        local ws = assert(connect(client, "chat", { bot_id = "b", emu_tag = tag }))
+        return ws:next().event_type
+      end
+      local first = abandon()
+      local before = emu_last(client).ended
+      collectgarbage()
+      collectgarbage()
+      local seen
+      for _ = 1, 100 do
+        seen = emu_last(client)
+        if seen.ended then break end
+        client.transport:sleep_ms(10)
+      end
+      return { ok = true, first = first, before = before == nil, same = seen.query.emu_tag == tag,
+        ended = seen.ended, close_frame = seen.client_close ~= nil }
+    end,
+    expect = { ok = true, first = "chat.created", before = true, same = true, ended = "closed", close_frame = false },
   },
   coroutines = { -- 5 sessions driven from coroutines in one loop (wait_ms = 0, on_wait = coroutine.yield);
     -- each hears 10 events 2 ms apart, so their waits hand control back to the loop

@@ -179,6 +179,8 @@ function Conn:recv(w)
 end
 
 -- close(): the socket closed at once (the session's close sent its close frame first); idempotent.
+-- A Conn collected unclosed needs no finalizer of its own: the cosocket's userdata has nginx's lua
+-- module's (it closes the connection) and the codec's has the core's (spec: ws scenario "abandoned").
 function Conn:close()
   local sock = self.sock
   self.sock, self.phase = nil, "closed"
