@@ -202,11 +202,14 @@ describe("websocket handshake", function()
   end)
 
   it("gives kind http for a non-101 answer without a Coze body", function()
-    local client = emu.client { ws_base_url = emu.url:gsub("^http", "ws") .. "/__emu" }
-    local ws, err = client.websockets.chat:connect {}
+    local ws, err = connect { emu_fault = "plain_503" }
     assert.is_nil(ws)
-    assert.is_truthy(err.kind == "http" or err.kind == "api")
-    assert.is_number(err.http_status)
+    assert.equal("http", err.kind)
+    assert.equal(503, err.http_status)
+    assert.is_nil(err.code)
+    assert.equal("HTTP 503 instead of 101 Switching Protocols", err.msg)
+    assert.is_string(err.logid) -- from X-Tt-Logid
+    assert.equal("websockets.chat", err.op)
   end)
 
   it("refreshes the token once and reconnects once after a 401", function()

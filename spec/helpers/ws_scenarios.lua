@@ -247,6 +247,15 @@ _M.cases = {
     end,
     expect = { ok = false, kind = "timeout", timeout = "first_byte", in_time = true },
   },
+  plain_503 = { -- a non-101 answer without a Coze body: kind http
+    run = function(client)
+      local ws, err = connect(client, "chat", { bot_id = "b", emu_fault = "plain_503" })
+      if ws then return { ok = true } end
+      return failure(err, { msg = err.msg, logid = type(err.logid) == "string" })
+    end,
+    expect = { ok = false, kind = "http", http_status = 503, msg = "HTTP 503 instead of 101 Switching Protocols",
+      logid = true },
+  },
   unauthorized = { -- client_opts gives this one a token the emulator refuses
     run = function(client)
       local ws, err = connect(client, "chat", { bot_id = "b" })

@@ -15,7 +15,8 @@
 -- socket closes), masked (a masked server frame), bad_utf8 (a text frame that is not UTF-8), oversize
 -- (a text message of emu_size bytes), bad_accept (a wrong Sec-WebSocket-Accept), silent (nothing after
 -- created), latency (emu_n events with the send time in data.t, for bench/), slow_401 (a 401 answer with
--- Content-Length 1000 whose body stops after 1 byte, the socket held open for emu_ms, default 3000). emu_echo_deltas=1 on /v1/chat answers every append with one conversation.audio.delta.
+-- Content-Length 1000 whose body stops after 1 byte, the socket held open for emu_ms, default 3000),
+-- plain_503 (a 503 answer with an HTML body, as from a gateway). emu_echo_deltas=1 on /v1/chat answers every append with one conversation.audio.delta.
 local bit = require "bit"
 local ffi = require "ffi"
 local util = require "emu.util"
@@ -343,6 +344,13 @@ function _M.handle()
   if not raw_key or #raw_key ~= 16 then return fail(4000, "Sec-WebSocket-Key must be 16 base64 bytes", 400) end
   local args = ngx.req.get_uri_args()
   local fault = args.emu_fault
+  if fault == "plain_503" then -- a gateway's answer: no Coze body
+    ngx.status = 503
+    ngx.header["Content-Type"] = "text/html"
+    ngx.header["X-Tt-Logid"] = util.request_logid()
+    ngx.print("<html><body>503 Service Unavailable</body></html>")
+    return ngx.exit(503)
+  end
   if fault == "slow_401" then -- an error answer whose body never comes whole (Content-Length 1000, 1 byte)
     ngx.status = 401
     ngx.header["Content-Type"] = "application/json"
