@@ -99,7 +99,8 @@ _M.cases = {
         "conversation.message.delta", "conversation.message.delta", "conversation.audio.sentence_start",
         "conversation.audio.delta", "conversation.message.completed", "conversation.audio.completed",
         "conversation.chat.completed" } },
-    seen = { violations = {}, client_close = 1000, audio_bytes = 14, authorization = "Bearer pat_test" },
+    seen = { violations = {}, client_close = 1000, audio_bytes = 14, authorization = "Bearer pat_test",
+      repeated_keys = 0, ended = "close frame" },
   },
   speech = {
     run = function(client)
@@ -335,7 +336,9 @@ _M.cases = {
     end,
     expect = { ok = true, first = "chat.created", held = true, nested = true, batched = true, written = true,
       file = 150004, file_written = true, same = true },
-    seen = { violations = {}, client_close = 1000, audio_bytes = 6 + 64000 + 150004 },
+    -- 338 frames (1 + 100 + 235 appends, complete, close), each with a masking key of its own
+    seen = { violations = {}, client_close = 1000, audio_bytes = 6 + 64000 + 150004, repeated_keys = 0,
+      frames = 338 },
   },
   abandoned = { -- a session dropped without close is collected and its connection closed: the server sees
     -- the TCP close while the caller still runs (inside nginx, before the request ends)
