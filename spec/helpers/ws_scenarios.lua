@@ -363,6 +363,27 @@ _M.cases = {
     end,
     expect = { ok = true, first = "chat.created", before = true, same = true, ended = "closed", close_frame = false },
   },
+  close_args = { -- a code a close frame may not carry raises (nothing sent); a long reason is cut at a
+    -- character boundary (the emulator reads what came)
+    run = function(client)
+      local ws, err = connect(client, "chat", { bot_id = "b" })
+      if not ws then return failure(err) end
+      local first = ws:next().event_type
+      local ok, e = pcall(ws.close, ws, 1005)
+      local raised = not ok and tostring(e):find("code 1005 may not be sent", 1, true) ~= nil
+      local still_open = ws.conn ~= nil
+      ws:close(4000, "xy" .. string.rep("\195\169", 100))
+      local seen
+      for _ = 1, 100 do
+        seen = emu_last(client)
+        if seen.ended then break end
+        client.transport:sleep_ms(10)
+      end
+      return { ok = true, first = first, raised = raised, still_open = still_open, code = seen.client_close.code,
+        reason = seen.client_close.reason == "xy" .. string.rep("\195\169", 60) }
+    end,
+    expect = { ok = true, first = "chat.created", raised = true, still_open = true, code = 4000, reason = true },
+  },
   coroutines = { -- 20 sessions driven from coroutines in one loop (wait_ms = 0, on_wait = coroutine.yield);
     -- each hears 10 events 2 ms apart, so their waits hand control back to the loop
     run = function(client)
