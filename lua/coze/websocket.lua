@@ -619,7 +619,8 @@ local function attempt(self, call, query, where)
   if status == "late" then
     conn:close()
     ws.conn = nil
-    return nil, errors.new("timeout", { op = api.op, timeout = "first_byte", msg = "no handshake answer" }), token
+    return nil, errors.new("timeout", { op = api.op, timeout = "first_byte", msg = "no whole handshake answer within "
+      .. total_ms .. " ms (connect_timeout_ms + handshake_timeout_ms)" }), token
   end
   if status ~= 101 then
     conn:close()

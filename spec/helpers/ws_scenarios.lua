@@ -244,9 +244,10 @@ _M.cases = {
         connect_timeout_ms = 200, handshake_timeout_ms = 300 })
       if ws then return { ok = true } end
       local dt = now_ms() - t0
-      return failure(err, { in_time = dt >= 450 and dt < 2000 or dt })
+      return failure(err, { in_time = dt >= 450 and dt < 2000 or dt, msg = err.msg })
     end,
-    expect = { ok = false, kind = "timeout", timeout = "first_byte", in_time = true },
+    expect = { ok = false, kind = "timeout", timeout = "first_byte", in_time = true,
+      msg = "no whole handshake answer within 500 ms (connect_timeout_ms + handshake_timeout_ms)" },
   },
   plain_503 = { -- a non-101 answer without a Coze body: kind http
     run = function(client)
