@@ -190,6 +190,13 @@ static int l_codec_send_close(lua_State *L)
   return queued(L, coze_wscodec_send_close(&u->c, code, reason, n, &why), why);
 }
 
+/* ws_close_code_ok(code) -> whether a close frame may carry code (RFC 6455 7.4: the decoder's rule) */
+static int l_ws_close_code_ok(lua_State *L)
+{
+  lua_pushboolean(L, coze_ws_close_code_valid((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
 /* output() -> the queued bytes ("" when none), taken out of the queue */
 static int l_codec_output(lua_State *L)
 {
@@ -365,6 +372,7 @@ void coze_l_wscodec_open(lua_State *L)
     {"ws_codec", l_codec_new},
     {"ws_envelope", l_ws_envelope},
     {"ws_audio", l_ws_audio},
+    {"ws_close_code_ok", l_ws_close_code_ok},
     {NULL, NULL}
   };
   coze_newclass(L, CODEC_MT, methods, meta);

@@ -7,7 +7,8 @@ local scenarios = require "helpers.fault_scenarios"
 local slow_factor = require("helpers.mem").slow_factor
 
 local EMU_PORT = tonumber(emu.url:match(":(%d+)$"))
--- COZE_APP_PORT moves the two app nginx (default: the emulator's port + 10 and + 11)
+-- COZE_APP_PORT moves the two app nginx (default: the emulator's port + 10 and + 11; each also listens
+-- 20 above, a server without a resolver directive)
 local APP_PORT = tonumber(os.getenv("COZE_APP_PORT") or "") or EMU_PORT + 10
 local APP = "http://127.0.0.1:" .. APP_PORT
 local APP2 = "http://127.0.0.1:" .. (APP_PORT + 1) -- 2 workers
@@ -66,6 +67,19 @@ local function events_of(body)
   return names
 end
 
+-- The answer a relayed chat carries: its deltas' content in the order they came (ids differ from
+-- chat to chat, so this and the event names are what two relays of one chat must share).
+local function answer_of(body)
+  local p, text = core.sse_parser(), {}
+  p:feed(body):finish()
+  while true do
+    local raw, name = p:next()
+    if not raw then break end
+    if name == "conversation.message.delta" then text[#text + 1] = cjson.decode(raw).content end
+  end
+  return table.concat(text)
+end
+
 describe("the SDK inside nginx (coze.transport.ngx)", function()
   setup(function()
     ctl("restart", APP_PORT, 1)
@@ -93,6 +107,8 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
       local _, plain = get(APP .. "/chat")
       local _, body = get(APP .. "/chat?fault=" .. f)
       assert.same(events_of(plain), events_of(body))
+      assert.equal(answer_of(plain), answer_of(body))
+      assert.truthy(#answer_of(plain) > 10)
     end)
   end
 
@@ -175,8 +191,12 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
     -- (the client polling 200 transfers is what runs under the sanitizers, not the worker)
     assert.truthy(pinged and pinged < 2000 * slow_factor(), "ping took " .. tostring(pinged))
     local _, plain = get(APP .. "/chat")
-    local want = events_of(plain)
-    for i = 1, 200 do assert.same(want, events_of(table.concat(bodies[i]))) end
+    local want, text = events_of(plain), answer_of(plain)
+    for i = 1, 200 do
+      local body = table.concat(bodies[i])
+      assert.same(want, events_of(body))
+      assert.equal(text, answer_of(body)) -- every delta, in order
+    end
   end)
 
   it("keeps one upstream connection over 100 sequential calls", function()
@@ -215,6 +235,55 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
       core.sleep_ms(50)
     end
     assert.equal(1, #cancels)
+    -- and the upstream connection was closed, not left open until the stream ended
+    local conn = string.format("%d", emu.since(mark, "^/v3/chat$")[1].connection)
+    local gone
+    for _ = 1, 100 do
+      local _, b = get(emu.url .. "/__emu/gone?connection=" .. conn)
+      gone = cjson.decode(b).gone
+      if gone then break end
+      core.sleep_ms(50)
+    end
+    assert.is_true(gone)
+  end)
+
+  it("relays what map keeps when it skips events (the first ones included)", function()
+    local _, body = get(APP .. "/chat?drip=5&map=deltas&count=1")
+    local names = events_of(body)
+    assert.is_true(#names > 1, body)
+    assert.equal(": relayed " .. #names, body:match(": relayed %d+"), "relay's count is what it wrote")
+    for _, name in ipairs(names) do assert.equal("conversation.message.delta", name) end
+    local p, text = core.sse_parser(), {}
+    p:feed(body):finish()
+    for raw in function() return (p:next()) end do text[#text + 1] = raw end
+    assert.truthy(table.concat(text):find("relayed chat", 1, true), body) -- the reply echoes the question
+  end)
+
+  it("closes the upstream and cancels the chat when map raises, and the error reaches nginx", function()
+    local mark = emu.mark()
+    local s = core.session()
+    local r = s:request { method = "GET", url = APP .. "/chat?drip=50&cancel=1&map=raise" }
+    assert.truthy(r:wait_headers(10000))
+    repeat local chunk = r:read(10000) until not chunk -- nginx ends the answer (cut, or a 500)
+    r:close()
+    s:close()
+    local cancels
+    for _ = 1, 100 do
+      cancels = emu.since(mark, "/cancel$")
+      if #cancels > 0 then break end
+      core.sleep_ms(20)
+    end
+    assert.equal(1, #cancels)
+  end)
+
+  it("shared_lock releases its own lock, lets one near expiry run out, and survives a failing store", function()
+    local r = get_json(APP .. "/lock")
+    assert.is_true(r.held)
+    assert.is_true(r.released)
+    assert.is_true(r.near_expiry_kept)
+    assert.is_true(r.others_kept)
+    assert.is_true(r.store_error)
+    assert.is_true(r.released_after_store_error)
   end)
 
   it("relays an upstream failure after the headers as an error event, never as done", function()
@@ -224,6 +293,31 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
     for _, name in ipairs(names) do assert.are_not.equal("done", name) end
     assert.truthy(body:find('"code":"transport"', 1, true))
   end)
+
+  -- every way an upstream can fail after the headers, on both relay paths: the browser's last event
+  -- is our error event with the SDK's code, and no done the server never sent
+  local FAILURES = {
+    { "reset;after=3", "transport" },
+    { "truncate;after=3", "stream" },
+    { "no_done", "stream" },
+    { "stall;after=2;ms=1500&idle=300", "timeout" },
+    { "huge_event;bytes=200000&maxev=65536", "stream" },
+  }
+  for _, f in ipairs(FAILURES) do
+    for _, path in ipairs { "", "&map=1" } do
+      it("ends a relay whose upstream fails (" .. f[1] .. (path ~= "" and ", map" or "") .. ") with an error event", function()
+        local _, body = get(APP .. "/chat?fault=" .. f[1] .. path)
+        local names = events_of(body)
+        assert.equal("error", names[#names], body)
+        for i, name in ipairs(names) do
+          assert.are_not.equal("done", name)
+          if i < #names then assert.are_not.equal("error", name) end
+        end
+        local last = body:match("event: error\ndata: ([^\n]*)\n\n$")
+        assert.equal(f[2], cjson.decode(last).code, body:sub(-300))
+      end)
+    end
+  end
 
   it("relays the upstream's own error event as it came", function()
     local _, body = get(APP .. "/chat?fault=error_event;after=2;code=4013")
@@ -265,6 +359,13 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
     assert.is_false(r.ok)
     assert.is_true(r.not_sent)
     assert.truthy(r.msg:find("resolver", 1, true), r.msg)
+  end)
+
+  it("says to add a resolver directive where nginx.conf has none", function()
+    local r = get_json("http://127.0.0.1:" .. (APP_PORT + 20) .. "/resolve?host=localhost")
+    assert.is_false(r.ok)
+    assert.is_true(r.not_sent)
+    assert.truthy(r.msg:find("add a `resolver` directive", 1, true), r.msg)
   end)
 
   it("makes one token request for 20 concurrent JWT calls over 2 workers (shared_store/shared_lock)", function()
@@ -317,10 +418,23 @@ describe("fault scenarios give the same outcome on libcurl and on cosockets", fu
   for _, name in ipairs(scenarios.names) do
     it(name, function()
       local c = coze.new(scenarios.client_opts(name, emu.url))
+      local m0 = emu.mark()
       local on_curl = scenarios.cases[name](c, "curl-" .. name .. "-" .. core.monotonic_ms())
       c:close()
+      local m1 = emu.mark()
       local on_ngx = get_json(APP .. "/scenario?name=" .. name)
       assert.same(on_curl, on_ngx)
+      local want = scenarios.attempts[name]
+      if want then
+        local curl_seen, ngx_seen = {}, emu.since(m1, "^/v1/conversation")
+        for _, r in ipairs(emu.since(m0, "^/v1/conversation")) do
+          if r.seq <= m1 then curl_seen[#curl_seen + 1] = r end
+        end
+        for _, seen in ipairs { curl_seen, ngx_seen } do
+          assert.equal(want.requests, #seen)
+          assert.truthy(seen[2].time - seen[1].time >= want.min_gap_s, "retried after " .. (seen[2].time - seen[1].time) .. " s")
+        end
+      end
     end)
   end
 end)
