@@ -312,7 +312,9 @@ function Transport:request(req)
   end
   local verify = req.tls_verify
   if verify == nil then verify = self.tls_verify end
-  ngx.update_time() -- the clock is cached since the last yield, and the caller may have worked since
+  -- the clock is cached since the last yield and the caller may have worked since: the deadline
+  -- and the timings count from now (an upgrade's deadline fired ~60 ms early on the cached time)
+  ngx.update_time()
   local h = setmetatable({
     t = self, req = req, scheme = scheme, host = host, port = port,
     deadline = (req.total_timeout_ms or 0) > 0 and ngx.now() * 1000 + req.total_timeout_ms or nil,

@@ -47,7 +47,7 @@ function Conn:handshake()
   local lines = { "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
     "Sec-WebSocket-Key: " .. codec:key() }
   for _, l in ipairs(o.headers or {}) do lines[#lines + 1] = l end
-  ngx.update_time() -- the deadline counts from now, not from the event loop's cached time
+  -- (t:request reads the real time: its deadline counts from now, not from the cached time)
   local h, err = self.t:request {
     method = "GET", url = o.url:gsub("/$", "") .. o.target, headers = lines,
     connect_timeout_ms = o.connect_timeout_ms, first_byte_timeout_ms = o.handshake_timeout_ms,
