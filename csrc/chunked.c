@@ -21,6 +21,7 @@ void coze_chunked_init(coze_chunked *c)
   c->left = 0;
   c->line = 0;
   c->digits = 0;
+  c->data = 0;
 }
 
 static int hexval(unsigned char ch)
@@ -96,6 +97,7 @@ int coze_chunked_feed(coze_chunked *c, const char *in, size_t len, coze_sink out
         return rc < 0 ? COZE_CHUNKED_NOMEM : COZE_CHUNKED_BUSY;
       }
       c->left -= n;
+      c->data += n;
       i += n;
       if (c->left == 0) c->state = S_DATA_END;
       break;

@@ -28,6 +28,7 @@ typedef struct coze_chunked {
   unsigned long long left; /* data bytes left in the current chunk */
   size_t line;             /* bytes of the current size line or of the trailers */
   int digits;
+  unsigned long long data;  /* chunk data bytes handed to the sink so far (a transport's download count) */
 } coze_chunked;
 
 void coze_chunked_init(coze_chunked *c);

@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -61,6 +62,21 @@ int coze_crypto_sha256(const void *in, size_t len, unsigned char *out)
   int ok;
   ERR_clear_error();
   ok = EVP_Digest(in, len, out, &outlen, EVP_sha256(), NULL) == 1 && outlen == COZE_CRYPTO_SHA256_LEN;
+  ERR_clear_error();
+  return ok ? 0 : -1;
+}
+
+int coze_crypto_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len, unsigned char *out)
+{
+  unsigned int outlen = 0;
+  int ok;
+  static const unsigned char none = 0;
+  if (keylen > INT_MAX)
+    return -1;
+  ERR_clear_error();
+  /* HMAC() takes NULL with length 0 as "no key" on some versions: give it a pointer */
+  ok = HMAC(EVP_sha256(), keylen ? key : &none, (int)keylen, len ? msg : &none, len, out, &outlen) != NULL &&
+       outlen == COZE_CRYPTO_SHA256_LEN;
   ERR_clear_error();
   return ok ? 0 : -1;
 }

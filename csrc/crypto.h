@@ -18,6 +18,9 @@ int coze_crypto_random(unsigned char *buf, size_t n);
 /* 0 on success; out receives COZE_CRYPTO_SHA256_LEN bytes. */
 int coze_crypto_sha256(const void *in, size_t len, unsigned char *out);
 
+/* HMAC-SHA256 (RFC 2104) of msg under key: 0 on success; out receives COZE_CRYPTO_SHA256_LEN bytes. */
+int coze_crypto_hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len, unsigned char *out);
+
 /* Encoded sizes without the terminating NUL; (size_t)-1 when n is too large to encode. */
 size_t coze_crypto_b64_enclen(size_t n);
 size_t coze_crypto_b64url_enclen(size_t n);

@@ -121,6 +121,7 @@ static void set_error(coze_http_error *e, int kind, const char *timeout, int cod
   e->kind = kind;
   e->timeout = timeout;
   e->curl_code = code;
+  e->proxy_status = 0;
   va_start(ap, fmt);
   vsnprintf(e->message, sizeof e->message, fmt, ap);
   va_end(ap);
@@ -701,7 +702,11 @@ static void transfer_error(coze_http_req *r)
       which = "connect";
     set_error(&r->err, COZE_HTTP_E_TIMEOUT, which, r->result, "%s timeout: %s", which, msg);
   } else {
+    long proxy = 0;
     set_error(&r->err, COZE_HTTP_E_TRANSPORT, NULL, r->result, "%s", msg);
+    /* a proxy that refused the CONNECT: its status, as the cosocket transport reports it */
+    if (curl_easy_getinfo(r->easy, CURLINFO_HTTP_CONNECTCODE, &proxy) == CURLE_OK && proxy >= 300)
+      r->err.proxy_status = (int)proxy;
   }
 }
 

@@ -79,6 +79,7 @@ typedef struct coze_http_error {
   int kind;                      /* COZE_HTTP_E_* */
   const char *timeout;           /* "connect", "first_byte", "idle", "total" when kind is TIMEOUT */
   int curl_code;
+  int proxy_status;              /* the proxy's answer to a refused CONNECT (407, 403...); 0 otherwise */
   char message[256];
 } coze_http_error;
 

@@ -65,6 +65,14 @@ static int l_chunked_feed(lua_State *L)
   return n;
 }
 
+/* d:bytes() -> the chunk data bytes decoded so far */
+static int l_chunked_bytes(lua_State *L)
+{
+  l_chunked *d = check(L);
+  lua_pushinteger(L, (lua_Integer)d->c.data);
+  return 1;
+}
+
 static int l_chunked_close(lua_State *L)
 {
   l_chunked *d = (l_chunked *)luaL_checkudata(L, 1, CHUNKED_TNAME);
@@ -93,6 +101,7 @@ void coze_l_chunked_open(lua_State *L)
 {
   static const luaL_Reg methods[] = {
     {"feed", l_chunked_feed},
+    {"bytes", l_chunked_bytes},
     {"close", l_chunked_close},
     {NULL, NULL}
   };

@@ -83,6 +83,19 @@ static int l_crypto_sha256(lua_State *L)
   return 1;
 }
 
+/* hmac_sha256(key, msg) -> the 32 raw bytes */
+static int l_crypto_hmac_sha256(lua_State *L)
+{
+  size_t klen, len;
+  const char *key = check_str(L, 1, "key", &klen);
+  const char *s = check_str(L, 2, "msg", &len);
+  unsigned char md[COZE_CRYPTO_SHA256_LEN];
+  if (coze_crypto_hmac_sha256(key, klen, s, len, md) != 0)
+    return push_fail(L, "hmac_sha256 failed");
+  lua_pushlstring(L, (const char *)md, sizeof md);
+  return 1;
+}
+
 static int encode(lua_State *L, int url)
 {
   size_t len, enc, olen;
@@ -213,6 +226,7 @@ void coze_l_crypto_open(lua_State *L)
     {"random_bytes", l_crypto_random_bytes},
     {"random_token", l_crypto_random_token},
     {"sha256", l_crypto_sha256},
+    {"hmac_sha256", l_crypto_hmac_sha256},
     {"base64url_encode", l_crypto_base64url_encode},
     {"base64url_decode", l_crypto_base64url_decode},
     {"base64_encode", l_crypto_base64_encode},

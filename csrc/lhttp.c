@@ -276,7 +276,7 @@ static const char *kind_name(int kind)
   }
 }
 
-/* nil, message, kind, which */
+/* nil, message, kind, which[, proxy_status] */
 static int push_error(lua_State *L, const coze_http_error *e)
 {
   if (e->kind == COZE_HTTP_E_NOMEM)
@@ -290,7 +290,10 @@ static int push_error(lua_State *L, const coze_http_error *e)
     lua_pushinteger(L, e->curl_code);
   else
     lua_pushnil(L);
-  return 4;
+  if (e->proxy_status == 0)
+    return 4;
+  lua_pushinteger(L, e->proxy_status);
+  return 5;
 }
 
 /* A wait in ms: nil, negative or NaN = no limit of its own, as huge ones are (http.h). */

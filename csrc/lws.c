@@ -27,6 +27,8 @@ static const char *kind_name(int kind)
 }
 
 /* nil, message, kind, close_code */
+/* nil, msg, kind, close_code (or nil), curl_code (or nil), proxy_status (or nil): coze.transport.curl's
+ * code_fields makes of them the fields of an HTTP call's error (not_sent, tls, proxy_status) */
 static int push_err(lua_State *L, const coze_wsconn_error *e)
 {
   lua_pushnil(L);
@@ -36,7 +38,15 @@ static int push_err(lua_State *L, const coze_wsconn_error *e)
     lua_pushinteger(L, e->close_code);
   else
     lua_pushnil(L);
-  return 4;
+  if (e->curl_code)
+    lua_pushinteger(L, e->curl_code);
+  else
+    lua_pushnil(L);
+  if (e->proxy_status)
+    lua_pushinteger(L, e->proxy_status);
+  else
+    lua_pushnil(L);
+  return 6;
 }
 
 static l_ws *check_ws(lua_State *L)
@@ -132,7 +142,7 @@ static int l_ws_open(lua_State *L)
   return 1;
 }
 
-/* handshake(wait_ms) -> false | 101 | status, head, body | nil, msg, kind */
+/* handshake(wait_ms) -> false | 101 | status, head, body | nil, msg, kind, nil, curl_code */
 static int l_ws_handshake(lua_State *L)
 {
   l_ws *u = check_ws(L);

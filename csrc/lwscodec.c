@@ -190,6 +190,13 @@ static int l_codec_send_close(lua_State *L)
   return queued(L, coze_wscodec_send_close(&u->c, code, reason, n, &why), why);
 }
 
+/* ws_close_code_ok(code) -> whether a close frame may carry code (RFC 6455 7.4: the decoder's rule) */
+static int l_ws_close_code_ok(lua_State *L)
+{
+  lua_pushboolean(L, coze_ws_close_code_valid((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
 /* output() -> the queued bytes ("" when none), taken out of the queue */
 static int l_codec_output(lua_State *L)
 {
@@ -496,6 +503,7 @@ void coze_l_wscodec_open(lua_State *L)
   static const luaL_Reg funcs[] = {
     {"ws_codec", l_codec_new},
     {"ws_envelope", l_ws_envelope},
+    {"ws_close_code_ok", l_ws_close_code_ok},
     {NULL, NULL}
   };
   coze_newclass(L, CODEC_MT, methods, meta);
@@ -504,4 +512,6 @@ void coze_l_wscodec_open(lua_State *L)
   lua_setfield(L, -2, "ws_event");
   coze_l_ws_event_closure(L, l_ws_event_audio);
   lua_setfield(L, -2, "ws_event_audio");
+  lua_pushinteger(L, COZE_WSHS_MAX_ERROR_BODY); /* the cosocket connection reads no more of an error body */
+  lua_setfield(L, -2, "ws_max_error_body");
 }

@@ -144,8 +144,12 @@ int coze_wscodec_send_close(coze_wscodec *c, int code, const char *reason, size_
   if (code > 0) {
     payload[0] = (unsigned char)(code >> 8);
     payload[1] = (unsigned char)code;
-    if (len > 123)
+    if (len > 123) {
+      /* cut at a character boundary: half a UTF-8 character would be a 1007 for the receiver */
       len = 123;
+      while (len > 0 && ((unsigned char)reason[len] & 0xC0) == 0x80)
+        len--;
+    }
     if (len > 0)
       memcpy(payload + 2, reason, len);
     n = 2 + len;

@@ -43,7 +43,8 @@ typedef struct coze_wscodec_b64 {
   size_t n;
 } coze_wscodec_b64;
 int coze_wscodec_send_b64(coze_wscodec *c, const coze_wscodec_b64 *f, const char **why);
-/* A close frame with code (0: none) and reason (cut to 123 bytes); once: later calls queue nothing. */
+/* A close frame with code (0: none) and reason (cut to 123 bytes at a UTF-8 character boundary);
+ * once: later calls queue nothing. */
 int coze_wscodec_send_close(coze_wscodec *c, int code, const char *reason, size_t len, const char **why);
 
 /* Bytes queued and not yet written; coze_wscodec_written(c, n) after writing n of them. */

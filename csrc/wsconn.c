@@ -15,7 +15,6 @@
 #include "wscodec.h"
 
 #define READ_CHUNK 65536
-#define MAX_ERROR_BODY 65536
 
 enum { PHASE_CONNECT, PHASE_HEAD, PHASE_BODY, PHASE_OPEN };
 
@@ -49,6 +48,7 @@ static int set_err(coze_wsconn_error *e, int kind, int code, const char *fmt, ..
   e->kind = kind;
   e->close_code = code;
   e->curl_code = 0;
+  e->proxy_status = 0;
   va_start(ap, fmt);
   vsnprintf(e->message, sizeof e->message, fmt, ap);
   va_end(ap);
@@ -60,6 +60,11 @@ static int curl_err(coze_wsconn *c, coze_wsconn_error *e, CURLcode rc, const cha
   set_err(e, rc == CURLE_OPERATION_TIMEDOUT ? COZE_WSCONN_TIMEOUT : COZE_WSCONN_TRANSPORT, 0, "%s: %s", what,
           c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
   e->curl_code = (int)rc;
+  {
+    long proxy = 0; /* a proxy that refused the CONNECT: its status, as the cosocket connection reports it */
+    if (curl_easy_getinfo(c->curl, CURLINFO_HTTP_CONNECTCODE, &proxy) == CURLE_OK && proxy >= 300)
+      e->proxy_status = (int)proxy;
+  }
   return -1;
 }
 
@@ -338,16 +343,18 @@ int coze_wsconn_handshake(coze_wsconn *c, long wait_ms, int *status, const char 
       if (c->chunked) {
         size_t dl = 0;
         int r = coze_wshs_dechunk(c->hs.data + c->head_len, have, &dl);
-        if (r != 0 || c->eof || have >= MAX_ERROR_BODY) {
+        if (r != 0 || c->eof || have >= COZE_WSHS_MAX_ERROR_BODY) {
           c->chunked = 0;
           c->body_want = r == 1 ? (long long)dl : 0; /* a malformed or cut body reads as empty */
           c->eof = 1;
           continue;
         }
       }
-      if (c->eof || have >= MAX_ERROR_BODY || (c->body_want >= 0 && (long long)have >= c->body_want)) {
+      if (c->eof || have >= COZE_WSHS_MAX_ERROR_BODY || (c->body_want >= 0 && (long long)have >= c->body_want)) {
         if (c->body_want >= 0 && (long long)have > c->body_want)
           have = (size_t)c->body_want;
+        if (have > COZE_WSHS_MAX_ERROR_BODY) /* a read may have run past it: hand out as much as the cosocket one */
+          have = COZE_WSHS_MAX_ERROR_BODY;
         *status = c->status;
         *head = c->hs.data;
         *head_len = (size_t)c->head_len;

@@ -31,6 +31,7 @@ typedef struct coze_wsconn_error {
   int kind;                      /* COZE_WSCONN_* */
   int close_code;                /* for PROTOCOL (the code sent) and CLOSED (1006) */
   int curl_code;
+  int proxy_status;              /* the proxy's answer to a refused CONNECT; 0 otherwise */
   char message[256];
 } coze_wsconn_error;
 

@@ -9,6 +9,9 @@
 #define COZE_WSHS_KEY_LEN 24     /* base64 of 16 bytes */
 #define COZE_WSHS_ACCEPT_LEN 28  /* base64 of a SHA-1 digest */
 #define COZE_WSHS_MAX_HEAD 16384 /* longest answer head we wait for */
+/* The most of a non-101 answer's body read (it holds the Coze error): both connections, libcurl's
+ * (wsconn.c) and the cosocket one (coze.transport.ngx_ws, as core.ws_max_error_body) */
+#define COZE_WSHS_MAX_ERROR_BODY 65536
 
 /* key receives base64(nonce) and a NUL. */
 void coze_wshs_key(const unsigned char nonce[16], char key[COZE_WSHS_KEY_LEN + 1]);

@@ -47,6 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   }
   assert(ra == rb);
   assert(oa.n == ob.n && memcmp(oa.p, ob.p, oa.n) == 0);
+  assert(a.data == oa.n && b.data == ob.n); /* the count is what went to the sink */
   if (ra == COZE_CHUNKED_DONE) assert(taken == used);
   free(oa.p);
   free(ob.p);

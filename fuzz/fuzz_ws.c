@@ -9,7 +9,8 @@
  * decodes must be canonical, so encoding it again gives the text back). Through the codec, everything
  * it queues by itself must be masked pong or close frames, and at most one close; and a delta frame
  * built from pieces of the input (a number between head parts, base64 of the rest) must unmask to
- * what snprintf and the encoder make of them.
+ * what snprintf and the encoder make of them. Our own close frame carries the input as its reason cut
+ * to 123 bytes, never inside a UTF-8 character.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 
 #include "crypto.h"
 #include "jscan.h"
+#include "utf8.h"
 #include "ws.h"
 #include "wscodec.h"
 #include "wshs.h"
@@ -247,6 +249,30 @@ static void answers(const uint8_t *data, size_t size, size_t max)
   coze_wscodec_free(&c);
 }
 
+/* Our close frame with the input as reason: code and a prefix of the reason of at most 123 bytes, and
+ * valid UTF-8 whenever the input was (never cut inside a character). */
+static void close_reason(const uint8_t *data, size_t size)
+{
+  coze_wscodec c;
+  const char *why = NULL;
+  unsigned char *f;
+  size_t n;
+  if (coze_wscodec_init(&c, 0, &why) != 0 || coze_wscodec_send_close(&c, 4000, (const char *)data, size, &why) != 0)
+    abort();
+  f = (unsigned char *)c.out.data;
+  n = (size_t)(f[1] & 0x7f);
+  if (f[0] != 0x88 || (f[1] & 0x80) == 0 || n < 2 || n > 125 || c.out.len != 6 + n)
+    abort();
+  coze_ws_mask(f + 6, n, f + 2);
+  n -= 2;
+  if (f[6] != 4000 >> 8 || f[7] != (4000 & 0xff) || n > size || (size <= 123 && n != size) ||
+      memcmp(f + 8, data, n) != 0)
+    abort();
+  if (coze_utf8_check((const char *)data, size) == size && coze_utf8_check((const char *)f + 8, n) != n)
+    abort();
+  coze_wscodec_free(&c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -270,5 +296,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   scan(data + HDR, size - HDR);
   base64(data + HDR, size - HDR);
   delta(data + HDR, size - HDR);
+  close_reason(data + HDR, size - HDR);
   return 0;
 }

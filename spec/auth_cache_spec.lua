@@ -22,6 +22,21 @@ local function accepted(tok)
 end
 
 describe("token cache", function()
+  it("releases its lock when the store raises inside the locked section", function()
+    local cache = require "coze.auth.cache"
+    local fail = true
+    local store = cache.local_store()
+    local set = store.set
+    store.set = function(self, k, e) if fail then error("store full", 0) end return set(self, k, e) end
+    local c = cache.new { key = "k", store = store }
+    local fetch = function() return { access_token = "tok", expires_in = 900 } end
+    local ok, err = pcall(c.get, c, fetch, {})
+    assert.is_false(ok)
+    assert.equal("store full", err)
+    fail = false
+    assert.equal("tok", c:get(fetch, {})) -- not "busy": the lock was given back
+  end)
+
   it("reads expires_in as an absolute Unix time", function()
     local a = jwt_auth { ttl = 1200 }
     assert(a:token())

@@ -184,6 +184,30 @@ describe("core.sha256", function()
   end)
 end)
 
+describe("core.hmac_sha256", function()
+  it("answers RFC 4231's vectors", function()
+    assert.equal("b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+      hex(core.hmac_sha256(("\x0b"):rep(20), "Hi There")))
+    assert.equal("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+      hex(core.hmac_sha256("Jefe", "what do ya want for nothing?")))
+    -- a key longer than the block is hashed first (test case 6)
+    assert.equal("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+      hex(core.hmac_sha256(("\xaa"):rep(131), "Test Using Larger Than Block-Size Key - Hash Key First")))
+  end)
+
+  it("takes an empty key and message, and NULs in both", function()
+    assert.equal(32, #core.hmac_sha256("", ""))
+    assert.are_not.equal(core.hmac_sha256("k\0a", "m"), core.hmac_sha256("k\0b", "m"))
+    assert.are_not.equal(core.hmac_sha256("k", "m\0a"), core.hmac_sha256("k", "m\0b"))
+  end)
+
+  it("raises naming the argument that is not a string", function()
+    local ok, err = pcall(core.hmac_sha256, "k", 42)
+    assert.is_false(ok)
+    assert.matches("'msg' must be a string, got number", err)
+  end)
+end)
+
 describe("core.pkce_challenge", function()
   -- RFC 7636 Appendix B.
   local octets = string.char(116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173, 187, 186, 22, 212,

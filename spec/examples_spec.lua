@@ -60,4 +60,15 @@ describe("examples", function()
     end
   end
   p:close()
+
+  it("examples/openresty/ works as shipped (make openresty-demo): a relayed chat and a spoken text", function()
+    local emu_port = tonumber(EMU:match(":(%d+)$"))
+    local out, code = shell.run("COZE_EMU_PORT=" .. emu_port .. " COZE_DEMO_PORT=" .. (emu_port + 18)
+      .. " sh examples/openresty/demo.sh")
+    assert.equal(0, code, out)
+    assert.truthy(out:find("event:conversation.message.delta", 1, true), out)
+    assert.truthy(out:find("event:done", 1, true), out)
+    assert.truthy(out:find("GET /speech%?text=%.%.%.: 200, %d+ bytes of audio/wav"), out)
+    assert.is_nil(out:find("[error]", 1, true), out)
+  end)
 end)

@@ -7,7 +7,8 @@ local scenarios = require "helpers.fault_scenarios"
 local slow_factor = require("helpers.mem").slow_factor
 
 local EMU_PORT = tonumber(emu.url:match(":(%d+)$"))
--- COZE_APP_PORT moves the two app nginx (default: the emulator's port + 10 and + 11)
+-- COZE_APP_PORT moves the two app nginx (default: the emulator's port + 10 and + 11; each also listens
+-- 20 above, a server without a resolver directive)
 local APP_PORT = tonumber(os.getenv("COZE_APP_PORT") or "") or EMU_PORT + 10
 local APP = "http://127.0.0.1:" .. APP_PORT
 local APP2 = "http://127.0.0.1:" .. (APP_PORT + 1) -- 2 workers
@@ -66,6 +67,19 @@ local function events_of(body)
   return names
 end
 
+-- The answer a relayed chat carries: its deltas' content in the order they came (ids differ from
+-- chat to chat, so this and the event names are what two relays of one chat must share).
+local function answer_of(body)
+  local p, text = core.sse_parser(), {}
+  p:feed(body):finish()
+  while true do
+    local raw, name = p:next()
+    if not raw then break end
+    if name == "conversation.message.delta" then text[#text + 1] = cjson.decode(raw).content end
+  end
+  return table.concat(text)
+end
+
 describe("the SDK inside nginx (coze.transport.ngx)", function()
   setup(function()
     ctl("restart", APP_PORT, 1)
@@ -93,6 +107,8 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
       local _, plain = get(APP .. "/chat")
       local _, body = get(APP .. "/chat?fault=" .. f)
       assert.same(events_of(plain), events_of(body))
+      assert.equal(answer_of(plain), answer_of(body))
+      assert.truthy(#answer_of(plain) > 10)
     end)
   end
 
@@ -175,8 +191,12 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
     -- (the client polling 200 transfers is what runs under the sanitizers, not the worker)
     assert.truthy(pinged and pinged < 2000 * slow_factor(), "ping took " .. tostring(pinged))
     local _, plain = get(APP .. "/chat")
-    local want = events_of(plain)
-    for i = 1, 200 do assert.same(want, events_of(table.concat(bodies[i]))) end
+    local want, text = events_of(plain), answer_of(plain)
+    for i = 1, 200 do
+      local body = table.concat(bodies[i])
+      assert.same(want, events_of(body))
+      assert.equal(text, answer_of(body)) -- every delta, in order
+    end
   end)
 
   it("keeps one upstream connection over 100 sequential calls", function()
@@ -215,6 +235,55 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
       core.sleep_ms(50)
     end
     assert.equal(1, #cancels)
+    -- and the upstream connection was closed, not left open until the stream ended
+    local conn = string.format("%d", emu.since(mark, "^/v3/chat$")[1].connection)
+    local gone
+    for _ = 1, 100 do
+      local _, b = get(emu.url .. "/__emu/gone?connection=" .. conn)
+      gone = cjson.decode(b).gone
+      if gone then break end
+      core.sleep_ms(50)
+    end
+    assert.is_true(gone)
+  end)
+
+  it("relays what map keeps when it skips events (the first ones included)", function()
+    local _, body = get(APP .. "/chat?drip=5&map=deltas&count=1")
+    local names = events_of(body)
+    assert.is_true(#names > 1, body)
+    assert.equal(": relayed " .. #names, body:match(": relayed %d+"), "relay's count is what it wrote")
+    for _, name in ipairs(names) do assert.equal("conversation.message.delta", name) end
+    local p, text = core.sse_parser(), {}
+    p:feed(body):finish()
+    for raw in function() return (p:next()) end do text[#text + 1] = raw end
+    assert.truthy(table.concat(text):find("relayed chat", 1, true), body) -- the reply echoes the question
+  end)
+
+  it("closes the upstream and cancels the chat when map raises, and the error reaches nginx", function()
+    local mark = emu.mark()
+    local s = core.session()
+    local r = s:request { method = "GET", url = APP .. "/chat?drip=50&cancel=1&map=raise" }
+    assert.truthy(r:wait_headers(10000))
+    repeat local chunk = r:read(10000) until not chunk -- nginx ends the answer (cut, or a 500)
+    r:close()
+    s:close()
+    local cancels
+    for _ = 1, 100 do
+      cancels = emu.since(mark, "/cancel$")
+      if #cancels > 0 then break end
+      core.sleep_ms(20)
+    end
+    assert.equal(1, #cancels)
+  end)
+
+  it("shared_lock releases its own lock, lets one near expiry run out, and survives a failing store", function()
+    local r = get_json(APP .. "/lock")
+    assert.is_true(r.held)
+    assert.is_true(r.released)
+    assert.is_true(r.near_expiry_kept)
+    assert.is_true(r.others_kept)
+    assert.is_true(r.store_error)
+    assert.is_true(r.released_after_store_error)
   end)
 
   it("relays an upstream failure after the headers as an error event, never as done", function()
@@ -224,6 +293,31 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
     for _, name in ipairs(names) do assert.are_not.equal("done", name) end
     assert.truthy(body:find('"code":"transport"', 1, true))
   end)
+
+  -- every way an upstream can fail after the headers, on both relay paths: the browser's last event
+  -- is our error event with the SDK's code, and no done the server never sent
+  local FAILURES = {
+    { "reset;after=3", "transport" },
+    { "truncate;after=3", "stream" },
+    { "no_done", "stream" },
+    { "stall;after=2;ms=1500&idle=300", "timeout" },
+    { "huge_event;bytes=200000&maxev=65536", "stream" },
+  }
+  for _, f in ipairs(FAILURES) do
+    for _, path in ipairs { "", "&map=1" } do
+      it("ends a relay whose upstream fails (" .. f[1] .. (path ~= "" and ", map" or "") .. ") with an error event", function()
+        local _, body = get(APP .. "/chat?fault=" .. f[1] .. path)
+        local names = events_of(body)
+        assert.equal("error", names[#names], body)
+        for i, name in ipairs(names) do
+          assert.are_not.equal("done", name)
+          if i < #names then assert.are_not.equal("error", name) end
+        end
+        local last = body:match("event: error\ndata: ([^\n]*)\n\n$")
+        assert.equal(f[2], cjson.decode(last).code, body:sub(-300))
+      end)
+    end
+  end
 
   it("relays the upstream's own error event as it came", function()
     local _, body = get(APP .. "/chat?fault=error_event;after=2;code=4013")
@@ -265,6 +359,13 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
     assert.is_false(r.ok)
     assert.is_true(r.not_sent)
     assert.truthy(r.msg:find("resolver", 1, true), r.msg)
+  end)
+
+  it("says to add a resolver directive where nginx.conf has none", function()
+    local r = get_json("http://127.0.0.1:" .. (APP_PORT + 20) .. "/resolve?host=localhost")
+    assert.is_false(r.ok)
+    assert.is_true(r.not_sent)
+    assert.truthy(r.msg:find("add a `resolver` directive", 1, true), r.msg)
   end)
 
   it("makes one token request for 20 concurrent JWT calls over 2 workers (shared_store/shared_lock)", function()
@@ -317,10 +418,23 @@ describe("fault scenarios give the same outcome on libcurl and on cosockets", fu
   for _, name in ipairs(scenarios.names) do
     it(name, function()
       local c = coze.new(scenarios.client_opts(name, emu.url))
+      local m0 = emu.mark()
       local on_curl = scenarios.cases[name](c, "curl-" .. name .. "-" .. core.monotonic_ms())
       c:close()
+      local m1 = emu.mark()
       local on_ngx = get_json(APP .. "/scenario?name=" .. name)
       assert.same(on_curl, on_ngx)
+      local want = scenarios.attempts[name]
+      if want then
+        local curl_seen, ngx_seen = {}, emu.since(m1, "^/v1/conversation")
+        for _, r in ipairs(emu.since(m0, "^/v1/conversation")) do
+          if r.seq <= m1 then curl_seen[#curl_seen + 1] = r end
+        end
+        for _, seen in ipairs { curl_seen, ngx_seen } do
+          assert.equal(want.requests, #seen)
+          assert.truthy(seen[2].time - seen[1].time >= want.min_gap_s, "retried after " .. (seen[2].time - seen[1].time) .. " s")
+        end
+      end
     end)
   end
 end)
@@ -381,65 +495,32 @@ describe("coze.transport.ngx through an HTTP proxy", function()
   -- one open, one that wants Basic credentials
   local PROXY_PORT, AUTH_PORT = APP_PORT + 2, APP_PORT + 3
   local PROXY, AUTH = "http://127.0.0.1:" .. PROXY_PORT, "http://127.0.0.1:" .. AUTH_PORT
-  local dir = os.tmpname()
-  local logs = { [PROXY_PORT] = dir .. ".open.log", [AUTH_PORT] = dir .. ".auth.log" }
   local EMU_TLS = "127.0.0.1:" .. (EMU_PORT + 1)
   local coze = require "coze"
-
-  local function start(port, cred)
-    os.remove(logs[port])
-    os.execute(string.format("python3 spec/helpers/connect_proxy.py %d %s '%s' >/dev/null 2>&1 & echo $! > %s.pid",
-      port, logs[port], cred or "", logs[port]))
-    for _ = 1, 100 do
-      local s = core.session()
-      local r = s:request { method = "GET", url = "http://127.0.0.1:" .. port .. "/", connect_timeout_ms = 200 }
-      local st = r:wait_headers(1000)
-      s:close()
-      if st then return end
-      core.sleep_ms(50)
-    end
-    error("the proxy on port " .. port .. " did not start")
-  end
+  local proxies = require "helpers.proxy"
+  local running = {}
 
   -- The first request of each proxy connection since the last call, as connect_proxy.py logged them.
-  local function seen(port)
-    local out = {}
-    local f = io.open(logs[port], "rb")
-    if not f then return out end
-    for line in f:lines() do out[#out + 1] = cjson.decode(line) end
-    f:close()
-    os.remove(logs[port])
-    return out
-  end
+  local function seen(port) return running[port]:seen() end
 
   local function proxied(q) return get_json(APP .. "/proxied?" .. q) end
-  -- The same call on libcurl outside nginx: kind and not_sent must agree
+  -- The same call on libcurl outside nginx: kind, not_sent and proxy_status must agree
   local function on_curl(base, proxy_url)
     local c = coze.new { token = "pat_test", base_url = base, tls_verify = false, proxy = proxy_url, max_retries = 0 }
     local _, err = c.conversations:create {}
     c:close()
-    return { kind = err and err.kind, not_sent = err and err.not_sent }
+    return { kind = err and err.kind, not_sent = err and err.not_sent, proxy_status = err and err.proxy_status }
   end
   local function esc(s) return (s:gsub("[^%w._~-]", function(c) return string.format("%%%02X", c:byte()) end)) end
 
   setup(function()
     ctl("start", APP_PORT, 1)
-    start(PROXY_PORT)
-    start(AUTH_PORT, "user:p@ss w:rd") -- the proxy URL gives it %-escaped
+    running[PROXY_PORT] = proxies.start(PROXY_PORT)
+    running[AUTH_PORT] = proxies.start(AUTH_PORT, "user:p@ss w:rd") -- the proxy URL gives it %-escaped
     seen(PROXY_PORT); seen(AUTH_PORT)
   end)
   teardown(function()
-    for _, port in ipairs { PROXY_PORT, AUTH_PORT } do
-      local f = io.open(logs[port] .. ".pid", "rb")
-      if f then
-        local pid = tonumber(f:read("*a"))
-        f:close()
-        if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
-        os.remove(logs[port] .. ".pid")
-      end
-      os.remove(logs[port])
-    end
-    os.remove(dir)
+    for _, p in pairs(running) do p:stop() end
     ctl("stop", APP_PORT, 1)
   end)
 
@@ -500,13 +581,21 @@ describe("coze.transport.ngx through an HTTP proxy", function()
     assert(c.conversations:create {}) -- libcurl decodes the credentials the same way
     c:close()
     assert.equal("ok", seen(AUTH_PORT)[1].auth)
+    -- other credentials get another pool (a keyed hash of them in its name): the tunnel the good
+    -- ones left in the pool is not theirs, so their CONNECT goes out and is refused
     local bad = proxied("tls=1&verify=0&proxy=" .. esc("http://user:wrong-secret@127.0.0.1:" .. AUTH_PORT))
     assert.is_false(bad.ok)
     assert.equal("transport", bad.kind)
     assert.equal(407, bad.proxy_status)
     assert.truthy(bad.msg:find("407", 1, true), bad.msg)
     assert.is_nil(bad.msg:find("wrong-secret", 1, true), bad.msg)
+    assert.equal(1, #seen(AUTH_PORT))
+    assert.same({ kind = "transport", proxy_status = 407 }, -- and on libcurl
+      on_curl("https://" .. EMU_TLS, "http://user:wrong-secret@127.0.0.1:" .. AUTH_PORT))
     seen(AUTH_PORT)
+    -- and the same credentials find their pooled tunnel again: no new CONNECT
+    assert.is_true(proxied("tls=1&verify=0&proxy=" .. esc(good)).ok)
+    assert.same({}, seen(AUTH_PORT))
   end)
 
   it("says the proxy refused the CONNECT, with its status", function()
@@ -515,7 +604,8 @@ describe("coze.transport.ngx through an HTTP proxy", function()
     assert.equal("transport", r.kind)
     assert.equal(403, r.proxy_status)
     assert.truthy(r.msg:find("refused the CONNECT to refused.invalid:" .. (EMU_PORT + 1) .. ": HTTP 403", 1, true), r.msg)
-    assert.same(on_curl("https://refused.invalid:" .. (EMU_PORT + 1), PROXY), { kind = r.kind, not_sent = r.not_sent })
+    assert.same(on_curl("https://refused.invalid:" .. (EMU_PORT + 1), PROXY), { kind = r.kind, not_sent = r.not_sent,
+      proxy_status = 403 })
     seen(PROXY_PORT)
   end)
 
@@ -526,6 +616,7 @@ describe("coze.transport.ngx through an HTTP proxy", function()
     assert.is_true(r.not_sent)
     assert.truthy(r.msg:find("cannot connect to proxy 127.0.0.1:9", 1, true), r.msg)
     assert.same(on_curl("https://" .. EMU_TLS, "http://127.0.0.1:9"), { kind = r.kind, not_sent = r.not_sent })
+    assert.is_nil(r.proxy_status)
   end)
 
   it("reads https_proxy and no_proxy from the environment nginx.conf lets through (`env`)", function()
@@ -545,10 +636,87 @@ describe("coze.transport.ngx through an HTTP proxy", function()
     assert(ok, err)
   end)
 
+  -- A WebSocket session through the proxy outside nginx (libcurl's connection): its outcome as
+  -- /ws_proxied gives it
+  local function ws_on_curl(o)
+    local opts = { token = "pat_test", base_url = emu.url, max_retries = 0, proxy = o.proxy, no_proxy = o.no_proxy }
+    if o.transport_proxy then -- the transport's own option, as its HTTP calls take it
+      opts.transport = require("coze.transport.curl").new { proxy = o.transport_proxy }
+    end
+    if o.tls then
+      opts.ws_base_url, opts.tls_verify = "wss://" .. EMU_TLS, false
+    end
+    local c = coze.new(opts)
+    local ws, err = c.websockets.chat:connect { bot_id = "b" }
+    if not ws then c:close(); return { ok = false, kind = err.kind, proxy_status = err.proxy_status } end
+    local ev, nerr = ws:next()
+    ws:close()
+    c:close()
+    return { ok = ev ~= nil, first = ev and ev.event_type, msg = nerr and tostring(nerr) }
+  end
+
+  it("opens WebSocket sessions through a CONNECT tunnel, ws:// and wss://, as libcurl does", function()
+    local EMU_PLAIN = "127.0.0.1:" .. EMU_PORT
+    for _, case in ipairs { { q = "", target = EMU_PLAIN }, { q = "&tls=1", tls = true, target = EMU_TLS } } do
+      local r = get_json(APP .. "/ws_proxied?proxy=" .. esc(PROXY) .. case.q)
+      assert.same({ ok = true, first = "chat.created" }, r)
+      assert.same({ { method = "CONNECT", target = case.target, auth = "missing" } }, seen(PROXY_PORT))
+      assert.same(r, ws_on_curl { proxy = PROXY, tls = case.tls })
+      assert.same({ { method = "CONNECT", target = case.target, auth = "missing" } }, seen(PROXY_PORT))
+      assert.same(r, ws_on_curl { transport_proxy = PROXY, tls = case.tls })
+      assert.same({ { method = "CONNECT", target = case.target, auth = "missing" } }, seen(PROXY_PORT))
+    end
+    -- with the proxy's credentials (Proxy-Authorization on the CONNECT), on both
+    local good = "http://user:p%40ss%20w%3Ard@127.0.0.1:" .. AUTH_PORT
+    assert.same({ ok = true, first = "chat.created" }, get_json(APP .. "/ws_proxied?proxy=" .. esc(good)))
+    assert.same({ ok = true, first = "chat.created" }, ws_on_curl { proxy = good })
+    local log = seen(AUTH_PORT)
+    assert.equal(2, #log)
+    assert.same({ "ok", "ok" }, { log[1].auth, log[2].auth })
+    -- refused: the proxy's status on both
+    local bad = "http://user:wrong@127.0.0.1:" .. AUTH_PORT
+    assert.same({ ok = false, kind = "transport", proxy_status = 407 }, get_json(APP .. "/ws_proxied?proxy=" .. esc(bad)))
+    assert.same({ ok = false, kind = "transport", proxy_status = 407 }, ws_on_curl { proxy = bad })
+    seen(AUTH_PORT)
+  end)
+
+  it("opens WebSocket sessions directly for a host in no_proxy, on both connections", function()
+    for _, q in ipairs { "", "&tls=1" } do
+      local r = get_json(APP .. "/ws_proxied?no_proxy=localhost,127.0.0.1&proxy=" .. esc(PROXY) .. q)
+      assert.same({ ok = true, first = "chat.created" }, r)
+      assert.same(r, ws_on_curl { proxy = PROXY, no_proxy = "localhost,127.0.0.1", tls = q ~= "" })
+    end
+    assert.same({}, seen(PROXY_PORT))
+  end)
+
   it("goes direct for a host in no_proxy, and with proxy = ''", function()
     assert.is_true(proxied("tls=1&verify=0&no_proxy=localhost,127.0.0.1&proxy=" .. esc(PROXY)).ok)
     assert.is_true(proxied("proxy=").ok)
     assert.same({}, seen(PROXY_PORT))
+  end)
+end)
+
+describe("timings inside nginx", function()
+  setup(function() ctl("start", APP_PORT, 1) end)
+  teardown(function() ctl("stop", APP_PORT, 1) end)
+
+  it("gives coze.log the timings and byte counts libcurl gives", function()
+    local ngx_records = get_json(APP .. "/logged")
+    local curl_records = require("helpers.timings").run(emu.url)
+    assert.equal(3, #ngx_records) -- the call's attempt, the stream's attempt, its end
+    for i, r in ipairs(ngx_records) do
+      local c = curl_records[i]
+      assert.same({ c.event, c.op }, { r.event, r.op })
+      for _, k in ipairs { "connect_ms", "first_byte_ms", "total_ms", "bytes", "reused" } do
+        assert.equal(type(c[k]), type(r[k]), r.event .. " " .. r.op .. " " .. k)
+      end
+      if r.first_byte_ms then assert.truthy(r.first_byte_ms <= r.total_ms, i) end
+      if r.connect_ms then assert.truthy(r.connect_ms <= r.first_byte_ms, i) end
+    end
+    -- the JSON answer's bytes (Content-Length) and the chunked stream's data bytes, as curl counts them
+    assert.truthy(ngx_records[1].bytes > 0)
+    assert.equal(curl_records[3].bytes, ngx_records[3].bytes)
+    assert.truthy(ngx_records[3].total_ms >= 100, ngx_records[3].total_ms) -- the stream drips for longer
   end)
 end)
 
@@ -565,5 +733,18 @@ describe("upload progress inside nginx", function()
     assert.equal(last[2], last[1])
     assert.truthy(last[2] > 3000000) -- the whole multipart body, as libcurl's upload total
     for i = 2, #r.seen do assert.truthy(r.seen[i][1] > r.seen[i - 1][1]) end
+  end)
+
+  it("does not call a sleeping on_wait between the pieces of an upload (cosocket sends yield already)", function()
+    local size = 4000000
+    local pieces = math.ceil(size / 65536)
+    local r = get_json(APP .. "/upload?sleep_ms=50&size=" .. size)
+    assert.is_true(r.ok, r.err)
+    assert.equal(size, r.bytes)
+    assert.equal(0, r.waits)
+    -- ~61 pieces: with a 50 ms sleep after each the upload took over 3 s
+    assert.truthy(r.ms < pieces * 50 / 4, r.ms .. " ms")
+    assert.truthy(#r.seen >= 10, #r.seen .. " progress calls") -- progress still moves piece by piece
+    assert.equal(r.seen[#r.seen][2], r.seen[#r.seen][1])
   end)
 end)

@@ -46,7 +46,77 @@ describe("coze.transport.proxy.exempt", function()
     assert.is_true(proxy.exempt("10.0.0.0/8", "10.20.30.40"))
     assert.is_false(proxy.exempt("10.0.0.0/8", "11.0.0.1"))
     assert.is_false(proxy.exempt("0.0.1", "127.0.0.1"))
-    assert.is_true(proxy.exempt("[::1]", "::1"))
+    assert.is_true(proxy.exempt("::1", "::1"))
+    assert.is_false(proxy.exempt("[::1]", "::1")) -- libcurl 7.88 compares IPv6 as names
+    assert.is_false(proxy.exempt("0.0.0.0/0", "127.0.0.1")) -- /0 means /32 to libcurl
+  end)
+
+  -- The same decisions as the libcurl the curl transport runs on, asked over real sockets: a call
+  -- through a proxy where nothing listens (port 1) to a port where nothing listens (9); the error
+  -- names port 1 when the call went to the proxy.
+  it("decides as the libcurl it runs on", function()
+    local core = require "coze.core"
+    local s = core.session()
+    local function curl_exempts(np, host)
+      local r = s:request { method = "GET", url = "http://" .. (host:find(":") and "[" .. host .. "]" or host) .. ":9/",
+        proxy = "http://127.0.0.1:1", no_proxy = np, connect_timeout_ms = 2000 }
+      local _, err = r:wait_headers(5000)
+      r:close()
+      return not tostring(err):find("127.0.0.1 port 1 ", 1, true)
+    end
+    for _, c in ipairs {
+      { "127.0.0.1", "127.0.0.1" }, { "127.0.0.0/8", "127.0.0.1" }, { "0.0.0.0/0", "127.0.0.1" },
+      { "127.0.0.1/0", "127.0.0.1" }, { "127.0.0.2/31", "127.0.0.1" }, { "127.0.0.1/33", "127.0.0.1" },
+      { "127.0.0", "127.0.0.1" }, { "0.0.1", "127.0.0.1" }, { "localhost", "127.0.0.1" },
+      { "::1", "::1" }, { "[::1]", "::1" }, { "0:0::1", "::1" }, { "::1/128", "::1" }, { ":1", "::1" },
+      { "localhost", "localhost" }, { ".localhost", "localhost" }, { "localhost.", "localhost" },
+      { "calhost", "localhost" }, { "*", "localhost" }, { "x, *", "localhost" }, { " localhost , x", "localhost" },
+      { "x localhost", "localhost" }, { "LOCALHOST", "localhost" }, { "localhost:9", "localhost" },
+      { "127.0.0.1", "localhost" }, { "example.invalid", "sub.example.invalid" },
+      { "ample.invalid", "sub.example.invalid" }, { "sub.example.invalid", "example.invalid" },
+    } do
+      assert.equal(curl_exempts(c[1], c[2]), proxy.exempt(c[1], c[2]), "no_proxy=" .. c[1] .. " host=" .. c[2])
+    end
+    s:close()
+  end)
+end)
+
+describe("coze.transport.proxy.pool_name", function()
+  local core = require "coze.core"
+  local function hex(s) return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
+  local function digest(cmd, s) -- a hex digest from the openssl command line (md5 is not in coze.core)
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb")); f:write(s); f:close()
+    local p = assert(io.popen("openssl dgst -" .. cmd .. " -r " .. path))
+    local out = p:read("*l"):match("^(%x+)")
+    p:close()
+    os.remove(path)
+    return out
+  end
+
+  it("names the proxy alone without credentials", function()
+    assert.equal("p:3128", proxy.pool_name(proxy.parse("http://p:3128")))
+  end)
+
+  it("gives each credential set its own pool, the same one every time", function()
+    local a = proxy.pool_name(proxy.parse("http://user:secret@p:3128"))
+    local b = proxy.pool_name(proxy.parse("http://user:other@p:3128"))
+    assert.are_not.equal(a, b)
+    assert.equal(a, proxy.pool_name(proxy.parse("http://user:secret@p:3128")))
+    assert.equal(1, select(2, a:gsub("^p:3128:", "")))
+  end)
+
+  it("holds no plain hash of the credentials (a dictionary would reverse it), nor the credentials", function()
+    local auth = "user:secret"
+    local name = proxy.pool_name(proxy.parse("http://" .. auth .. "@p:3128"))
+    local tag = name:match("^p:3128:(.+)$")
+    local raw = core.base64url_decode(tag)
+    for _, d in ipairs { digest("md5", auth), digest("sha1", auth), hex(core.sha256(auth)) } do
+      assert.is_nil(name:lower():find(d:sub(1, 8), 1, true))
+      assert.is_nil(hex(raw):find(d:sub(1, 8), 1, true))
+    end
+    assert.is_nil(name:find("secret", 1, true))
+    assert.is_nil(name:find(core.base64url_encode(auth), 1, true))
   end)
 end)
 

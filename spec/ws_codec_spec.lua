@@ -121,6 +121,48 @@ describe("core.ws_codec", function()
     assert.same({ "text", string.rep("x", 10) }, got[1])
   end)
 
+  -- Each protocol violation of a server: next() fails with the code (1002, 1007 for a close reason
+  -- that is not UTF-8), the failure sticks, and the client's close frame with that code is queued.
+  local violations = {
+    { "reserved bit 1", "\193\2{}", 1002, "reserved bits" },
+    { "reserved bit 3", "\145\2{}", 1002, "reserved bits" },
+    { "unknown data opcode 3", frame(0x3, "x"), 1002, "unknown opcode" },
+    { "unknown control opcode 11", frame(0xB, "x"), 1002, "unknown opcode" },
+    { "fragmented ping", frame(0x9, "p", false) .. frame(0x0, "q"), 1002, "fragmented control" },
+    { "fragmented close", frame(0x8, "\3\232", false), 1002, "fragmented control" },
+    { "ping of 126 bytes", frame(0x9, string.rep("p", 126)), 1002, "longer than 125" },
+    { "close code 1005", frame(0x8, "\3\237"), 1002, "invalid close code" },
+    { "close code 1006", frame(0x8, "\3\238"), 1002, "invalid close code" },
+    { "close code 999", frame(0x8, "\3\231"), 1002, "invalid close code" },
+    { "close code 2999", frame(0x8, "\11\183"), 1002, "invalid close code" },
+    { "close code 5000", frame(0x8, "\19\136"), 1002, "invalid close code" },
+    { "close with a 1-byte payload", frame(0x8, "\3"), 1002, "1%-byte" },
+    { "text frame while a message is fragmented", frame(0x1, "a", false) .. frame(0x1, "b"), 1002, "new message" },
+    { "binary frame while a message is fragmented", frame(0x2, "a", false) .. frame(0x2, "b"), 1002, "new message" },
+    { "continuation without a start", frame(0x0, "x"), 1002, "continuation" },
+    { "continuation after a whole message", frame(0x1, "a") .. frame(0x0, "b"), 1002, "continuation" },
+    { "close reason that is not UTF-8", frame(0x8, "\3\232\192\128"), 1007, "UTF%-8" },
+    { "fragmented text that is not UTF-8", frame(0x1, "\237", false) .. frame(0x0, "\160\128"), 1007, "UTF%-8" },
+  }
+  for _, v in ipairs(violations) do
+    local name, bytes, code, says = v[1], v[2], v[3], v[4]
+    it("fails with " .. code .. " on a " .. name, function()
+      for _, sizes in ipairs({ false, { 1 } }) do -- whole, and a byte at a time
+        local got, c = run(bytes, sizes or nil)
+        local last = got[#got]
+        assert.is_nil(last[1], name)
+        assert.matches(says, last[2])
+        assert.equal("protocol", last[3])
+        assert.equal(code, last[4])
+        local again = { c:next() } -- sticky
+        assert.same({ nil, last[2], "protocol", code }, { again[1], again[2], again[3], again[4] })
+        local out = client_frames(c:output())
+        assert.equal(0x8, out[#out].op)
+        assert.equal(code, out[#out].payload:byte(1) * 256 + out[#out].payload:byte(2))
+      end
+    end)
+  end
+
   it("masks every frame it sends with a fresh key", function()
     local c = core.ws_codec()
     assert.is_true(c:send("one"))
@@ -159,6 +201,27 @@ describe("core.ws_codec", function()
     assert(c:feed(frame(0x8, "\3\232")))
     assert.equal("close", (c:next()))
     assert.equal("", c:output())
+  end)
+
+  it("cuts a close reason over 123 bytes at a UTF-8 character boundary", function()
+    local c = core.ws_codec()
+    assert.is_true(c:send_close(4000, string.rep("\226\130\172", 50))) -- 150 bytes of 3-byte characters
+    local reason = client_frames(c:output())[1].payload:sub(3)
+    assert.equal(string.rep("\226\130\172", 41), reason) -- 123 bytes
+    c = core.ws_codec()
+    assert.is_true(c:send_close(4000, "xy" .. string.rep("\195\169", 100))) -- byte 123 starts a character that ends at 124
+    reason = client_frames(c:output())[1].payload:sub(3)
+    assert.equal("xy" .. string.rep("\195\169", 60), reason) -- 122 bytes: not half an e-acute
+    assert.is_true(core.utf8_check(reason))
+  end)
+
+  it("knows which codes a close frame may carry (RFC 6455 section 7.4)", function()
+    for _, code in ipairs({ 1000, 1001, 1002, 1003, 1007, 1011, 1014, 3000, 4999 }) do
+      assert.is_true(core.ws_close_code_ok(code), code)
+    end
+    for _, code in ipairs({ 0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535 }) do
+      assert.is_false(core.ws_close_code_ok(code), code)
+    end
   end)
 
   it("checks the 101 answer against its key: Upgrade, Connection and Sec-WebSocket-Accept", function()

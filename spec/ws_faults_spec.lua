@@ -145,6 +145,32 @@ describe("websocket close", function()
     ws:close()
   end)
 
+  it("raises naming the code for a close code RFC 6455 forbids sending, and sends nothing", function()
+    local ws = assert(connect {})
+    assert.equal("chat.created", ws:next().event_type)
+    for _, code in ipairs({ 1005, 1006, 1015, 1016, 2999, 999, 5000, 1000.5 }) do
+      assert.has_error(function() ws:close(code) end, "coze: websockets.chat:close: code " .. tostring(code)
+        .. " may not be sent in a close frame (RFC 6455 section 7.4: 1000-1003, 1007-1014, 3000-4999)")
+    end
+    assert.has_error(function() ws:close(1000, "\255") end, "coze: websockets.chat:close: reason must be UTF-8")
+    assert.is_truthy(ws.conn) -- still open: nothing went out
+    assert(ws:create_message { content = "still here" })
+    repeat local ev = assert(ws:next()) until ev.event_type == "conversation.chat.completed"
+    assert.is_true(ws:close(3000, "fine"))
+    local seen = last_session()
+    assert.same({ code = 3000, reason = "fine" }, seen.client_close)
+    assert.same({}, seen.violations)
+  end)
+
+  it("cuts a long close reason at a UTF-8 character boundary (the server would fail half a character)", function()
+    local ws = assert(connect {})
+    assert.equal("chat.created", ws:next().event_type)
+    assert.is_true(ws:close(4000, "xy" .. string.rep("\195\169", 100)))
+    local seen = last_session()
+    assert.equal(4000, seen.client_close.code)
+    assert.equal("xy" .. string.rep("\195\169", 60), seen.client_close.reason)
+  end)
+
   it("delivers an error event and keeps the session", function()
     local ws = assert(connect { emu_fault = "error" })
     assert.equal("chat.created", ws:next().event_type)
@@ -176,11 +202,14 @@ describe("websocket handshake", function()
   end)
 
   it("gives kind http for a non-101 answer without a Coze body", function()
-    local client = emu.client { ws_base_url = emu.url:gsub("^http", "ws") .. "/__emu" }
-    local ws, err = client.websockets.chat:connect {}
+    local ws, err = connect { emu_fault = "plain_503" }
     assert.is_nil(ws)
-    assert.is_truthy(err.kind == "http" or err.kind == "api")
-    assert.is_number(err.http_status)
+    assert.equal("http", err.kind)
+    assert.equal(503, err.http_status)
+    assert.is_nil(err.code)
+    assert.equal("HTTP 503 instead of 101 Switching Protocols", err.msg)
+    assert.is_string(err.logid) -- from X-Tt-Logid
+    assert.equal("websockets.chat", err.op)
   end)
 
   it("refreshes the token once and reconnects once after a 401", function()
@@ -270,15 +299,27 @@ describe("websocket waiting", function()
     assert.is_true(yields > 20)
   end)
 
-  it("frees the connection of a session dropped without close", function()
-    for _ = 1, 5 do
-      local ws = assert(connect {})
+  it("frees the connection of a session dropped without close: the server sees the TCP close", function()
+    -- opened in a function of its own, so no stack slot of the loop keeps the session
+    local function abandon(tag)
+      local ws = assert(connect { emu_tag = tag })
       assert.equal("chat.created", ws:next().event_type)
-      ws = nil -- luacheck: ignore
-      collectgarbage()
-      collectgarbage()
+      assert.is_nil(last_session().ended)
     end
-    local ws = assert(connect {})
-    ws:close()
+    for i = 1, 5 do
+      local tag = "gc-" .. i
+      abandon(tag)
+      collectgarbage()
+      collectgarbage()
+      local seen
+      for _ = 1, 100 do
+        seen = last_session()
+        if seen.ended then break end
+        core.sleep_ms(10)
+      end
+      assert.equal(tag, seen.query.emu_tag)
+      assert.equal("closed", seen.ended) -- a TCP close (no close frame: nothing ran to send one)
+      assert.is_nil(seen.client_close)
+    end
   end)
 end)

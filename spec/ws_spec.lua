@@ -30,6 +30,33 @@ describe("websockets URL", function()
     assert.has_error(function() emu.client { ws_base_url = "http://x" } end,
       "coze: new: field 'ws_base_url' must be a ws:// or wss:// URL")
   end)
+
+  it("refuses a ws_base_url that would inject a header, or holds a query, fragment or user info", function()
+    local injected = "ws://127.0.0.1:1/x HTTP/1.1\r\nX-Injected: yes\r\nY:"
+    assert.has_error(function() emu.client { ws_base_url = injected } end,
+      "coze: new: field 'ws_base_url' must not hold spaces or control characters")
+    assert.has_error(function() emu.client { ws_base_url = "ws://h/a\nb" } end,
+      "coze: new: field 'ws_base_url' must not hold spaces or control characters")
+    assert.has_error(function() emu.client { ws_base_url = "ws://h/v?x=1" } end,
+      "coze: new: field 'ws_base_url' must not hold a query or fragment ('?' or '#')")
+    assert.has_error(function() emu.client { ws_base_url = "wss://h#f" } end,
+      "coze: new: field 'ws_base_url' must not hold a query or fragment ('?' or '#')")
+    assert.has_error(function() emu.client { ws_base_url = "ws://u:p@h" } end,
+      "coze: new: field 'ws_base_url' must not hold user info ('user:password@')")
+  end)
+
+  it("connects through a ws_base_url with an upper-case scheme and trailing slashes, escaping query values", function()
+    local base = emu.url:gsub("^http", "WS") .. "//"
+    local ws = assert(emu.client({ ws_base_url = base }).websockets.audio.speech:connect {
+      voice_id = "a b&c=d\r\nX-Injected: yes", ["k y"] = "ü" })
+    assert.equal("speech.created", ws:next().event_type)
+    ws:close()
+    local req = emu.last_request()
+    assert.equal("/v1/audio/speech", req.path)
+    assert.equal("k%20y=%C3%BC&voice_id=a%20b%26c%3Dd%0D%0AX-Injected%3A%20yes", req.raw_query)
+    assert.is_nil(req.headers["x-injected"])
+    assert.equal("a b&c=d\r\nX-Injected: yes", last_session().query.voice_id)
+  end)
 end)
 
 describe("websockets.chat", function()

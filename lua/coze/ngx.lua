@@ -69,12 +69,13 @@ function _M.relay(stream, opts)
   local n, buf, nb = 0, {}, 0
   local failed
   local function flush()
-    if nb > 0 then
-      local ok, werr = ngx.print(nb == 1 and buf[1] or buf) -- the fast path's chunk: no table to walk
-      for i = nb, 1, -1 do buf[i] = nil end
-      nb = 0
-      if not ok then return nil, werr end
-    end
+    -- nothing written since the last flush (a map skipped those events): ngx.flush would answer
+    -- "nothing to flush", which is no failure of the client's
+    if nb == 0 then return true end
+    local ok, werr = ngx.print(nb == 1 and buf[1] or buf) -- the fast path's chunk: no table to walk
+    for i = nb, 1, -1 do buf[i] = nil end
+    nb = 0
+    if not ok then return nil, werr end
     local ok, ferr = ngx.flush(true)
     if not ok then return nil, ferr end
     return true
@@ -104,7 +105,8 @@ function _M.relay(stream, opts)
       while true do
         local ev, err = stream:next()
         if not ev then return err end
-        put(mapped(ev, map), 1)
+        local rec = mapped(ev, map)
+        put(rec, rec and 1 or 0) -- what map skipped was not relayed
       end
     end)
   else
@@ -118,7 +120,10 @@ function _M.relay(stream, opts)
     if type(e) == "table" and e.relay_write then
       return nil, require("coze.errors").new("transport", { msg = "writing to the client: " .. e.relay_write })
     end
-    if getmetatable(e) == nil or e.kind == nil then error(e, 0) end -- a bug or map's error: not ours to hide
+    if getmetatable(e) == nil or e.kind == nil then -- a bug or map's error: not ours to hide
+      stream:close() -- but the upstream (and, for a chat, its cancel) does not wait for the request's end
+      error(e, 0)
+    end
     failed = e
   elseif map then
     failed = e
@@ -178,7 +183,7 @@ Lock.__tostring = function() return "coze.ngx.SharedLock" end
 local counter = 0
 
 function _M.shared_lock(dict_name)
-  return setmetatable({ dict = dict_of("shared_lock", dict_name) }, Lock)
+  return setmetatable({ dict = dict_of("shared_lock", dict_name), safe_until = {} }, Lock)
 end
 
 function Lock:lock(key, opts)
@@ -188,17 +193,28 @@ function Lock:lock(key, opts)
   local owner = ngx.worker.pid() .. ":" .. counter .. ":" .. ngx.now()
   local k = "coze:lock:" .. key
   while true do
+    ngx.update_time() -- the dict's expiry starts from nginx's cached time: make it now
+    local t0 = ngx.now()
     local ok, err = self.dict:add(k, owner, ttl)
-    if ok then return owner end
+    if ok then
+      self.safe_until[owner] = t0 + ttl - math.min(1, ttl / 2)
+      return owner
+    end
     if err ~= "exists" then return nil, err end
     if not on_wait then return nil, "busy" end
     on_wait(10)
   end
 end
 
+-- A shared dict has no compare-and-delete: a lock that expired between our get and our delete could
+-- already be another worker's. Nothing yields between the two calls, so only its own expiry can end
+-- our hold there: a lock within a second of it (half its time, for short ones) is left to run out.
 function Lock:unlock(key, owner)
   local k = "coze:lock:" .. key
-  if self.dict:get(k) == owner then self.dict:delete(k) end
+  local safe_until = self.safe_until[owner]
+  self.safe_until[owner] = nil
+  ngx.update_time()
+  if safe_until and ngx.now() < safe_until and self.dict:get(k) == owner then self.dict:delete(k) end
 end
 
 return _M

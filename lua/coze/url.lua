@@ -19,13 +19,18 @@ end
 
 local scalar
 
--- A base URL (client or auth base_url): "http(s)://host[:port][/path]" without trailing slashes,
--- or nil and what is wrong. A query or fragment would swallow every API path appended to it (a
--- "#x" sends every call to "/"), and user:password@ would be printed with the client.
-function _M.base(v)
-  if type(v) ~= "string" or not find(v, "^[Hh][Tt][Tt][Pp][Ss]?://[^/]") then
-    return nil, "must be an http(s) URL"
-  end
+local SCHEMES = {
+  http = { "^[Hh][Tt][Tt][Pp][Ss]?://[^/]", "must be an http(s) URL" },
+  ws = { "^[Ww][Ss][Ss]?://[^/]", "must be a ws:// or wss:// URL" },
+}
+
+-- A base URL (client or auth base_url; ws_base_url with kind "ws"): "http(s)://host[:port][/path]"
+-- ("ws(s)://..."), without trailing slashes, or nil and what is wrong. A query or fragment would
+-- swallow every API path appended to it (a "#x" sends every call to "/"), user:password@ would be
+-- printed with the client, and a space or CR/LF would end the request line early (a header injected).
+function _M.base(v, kind)
+  local scheme = SCHEMES[kind or "http"]
+  if type(v) ~= "string" or not find(v, scheme[1]) then return nil, scheme[2] end
   if find(v, "[?#]") then return nil, "must not hold a query or fragment ('?' or '#')" end
   local authority = v:match("^%a+://([^/]*)")
   if find(authority, "@", 1, true) then return nil, "must not hold user info ('user:password@')" end

@@ -11,6 +11,12 @@ local _M = {}
 
 local BLOCKING_SLICE_MS = 1000
 
+-- A handle's `false, "sent"` (transport/README.md): no answer yet, but a piece of the request
+-- body just went out and the next is ready, so the loop calls again at once. Nothing is waited
+-- for, so on_wait (for waiting on the network) is not called: a sleeping one would pace the upload.
+local SENT = "sent"
+_M.SENT = SENT
+
 -- What on_wait(ms) is told after a poll of a socket found nothing: the transport knows no time
 -- at which bytes will come, so a short interval that keeps a stream's latency low without
 -- spinning a caller that sleeps for the time it is given. (Sleeps pass the time to their end.)
@@ -61,7 +67,7 @@ function _M.await(h, method, wait_ms, on_wait)
   while true do
     local r, err = fn(h, wait_ms)
     if r ~= false then return r, err end
-    if on_wait then call_on_wait(on_wait, hint) end
+    if on_wait and err ~= SENT then call_on_wait(on_wait, hint) end
   end
 end
 
@@ -84,15 +90,16 @@ end
 -- task that has drained its stream yields without driving the transport again.
 function _M.in_task(task, h, method, parser)
   while true do
+    local err
     if task:_ready(h, method) then
-      local r, err
+      local r
       if parser then r, err = h:read_into(parser, 0) else r, err = h[method](h, 0) end
       if r ~= false then
         task:_checkpoint()
         return r, err
       end
     end
-    task:_wait(h, method)
+    if err ~= SENT then task:_wait(h, method) end
   end
 end
 
@@ -181,7 +188,7 @@ function _M.headers_progress(h, on_progress, wait_ms, on_wait)
       return status, err
     end
     report()
-    if on_wait then call_on_wait(on_wait, hint) end
+    if on_wait and err ~= SENT then call_on_wait(on_wait, hint) end
   end
 end
 

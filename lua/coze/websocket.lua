@@ -53,6 +53,7 @@ local Event = {}
 _M.Event = Event
 
 local ws_event, ws_event_audio = core.ws_event, core.ws_event_audio
+local ws_close_code_ok, utf8_check = core.ws_close_code_ok, core.utf8_check
 
 -- The whole message through the JSON decoder: data and detail (and the envelope when the scan
 -- could not give it). A message that is not JSON leaves data nil and sets ev.decode_error.
@@ -320,14 +321,18 @@ function Session:events()
 end
 
 --- ws:close([code[, reason]]): a close frame, a short wait for the server's, then the socket is
--- closed. Idempotent. Returns true.
+-- closed. Idempotent. Returns true. A code a close frame may not carry (1005, 1006, 1015, ...) or a
+-- reason that is not UTF-8 raises; a reason over 123 bytes is cut at a character boundary.
 function Session:close(code, reason)
-  local conn = self.conn
-  if not conn then return true end
-  if code ~= nil and (type(code) ~= "number" or code < 1000 or code > 4999) then
-    args.fail(self.op .. ":close", "code must be a close code (1000-4999)")
+  if code ~= nil and (type(code) ~= "number" or code ~= math.floor(code) or code < 0 or code > 65535
+      or not ws_close_code_ok(code)) then
+    args.fail(self.op .. ":close", "code " .. tostring(code) .. " may not be sent in a close frame "
+      .. "(RFC 6455 section 7.4: 1000-1003, 1007-1014, 3000-4999)")
   end
   if reason ~= nil and type(reason) ~= "string" then args.fail(self.op .. ":close", "reason must be a string") end
+  if reason ~= nil and not utf8_check(reason) then args.fail(self.op .. ":close", "reason must be UTF-8") end
+  local conn = self.conn
+  if not conn then return true end
   if conn:send_close(code or 1000, reason or "") ~= nil then
     self._due = monotonic_ms() + self.close_timeout_ms
     wait.await(self, "_closing", self.wait_ms, self.on_wait)
@@ -341,9 +346,9 @@ end
 -- in self._a and self._b: coze.wait passes on two values.
 function Session:_handshake(w)
   local left = self._due - monotonic_ms()
-  local status, head, body = self.conn:handshake(math.min(w, math.max(0, left)))
+  local status, head, body, _, code, proxy_status = self.conn:handshake(math.min(w, math.max(0, left)))
   if status == false and left <= 0 then return "late" end
-  self._a, self._b = head, body
+  self._a, self._b, self._code, self._proxy_status = head, body, code, proxy_status
   if status == nil then return nil, head end
   return status
 end
@@ -506,8 +511,9 @@ _M.APIS = APIS
 --- The WebSocket base for an API base: https://api.coze.cn -> wss://ws.coze.cn, https://api.X ->
 -- wss://ws.X, http://host:port -> ws://host:port (local servers).
 function _M.ws_base(base_url)
-  local scheme, host, path = base_url:match("^(https?)://([^/]+)(.*)$")
-  if not scheme then return nil end
+  local scheme, host, path = base_url:match("^(%a+)://([^/]+)(.*)$")
+  scheme = scheme and scheme:lower()
+  if scheme ~= "http" and scheme ~= "https" then return nil end
   path = path:gsub("/+$", "")
   if scheme == "https" then return "wss://" .. host:gsub("^api%.", "ws.") .. path end
   return "ws://" .. host .. path
@@ -570,9 +576,9 @@ local function attempt(self, call, query, where)
     return nil, terr
   end
   if header.has_crlf(token) then return nil, errors.new("auth", { op = api.op, msg = "the token contains CR or LF" }) end
-  local base = opt(call, cfg, {}, "ws_base_url") or _M.ws_base(client.base_url)
-  local scheme, host, prefix = base:match("^(wss?)://([^/]+)(.*)$")
-  if not scheme then args.fail(where, "ws_base_url must be a ws:// or wss:// URL", 2) end
+  local base = cfg.ws_base_url or _M.ws_base(client.base_url)
+  local scheme, host, prefix = base:match("^(%a+)://([^/]+)(.*)$")
+  scheme = scheme:lower()
   local target = prefix:gsub("/+$", "") .. api.path
   local ok, qs = pcall(url.query, query)
   if not ok then args.fail(where, qs, 2) end
@@ -589,12 +595,14 @@ local function attempt(self, call, query, where)
     end
   end
   local handshake_ms = call.handshake_timeout_ms or DEFAULTS.handshake_timeout_ms
+  -- the whole upgrade (connecting, the answer's head and an error answer's body) ends by then
+  local total_ms = (opt(call, cfg, client, "connect_timeout_ms") or 0) + handshake_ms
   local conn, msg = open_conn(client.transport, {
     url = (scheme == "wss" and "https://" or "http://") .. host .. "/", target = target, host = host,
     headers = lines, connect_timeout_ms = opt(call, cfg, client, "connect_timeout_ms"),
     proxy = cfg.proxy, no_proxy = cfg.no_proxy, ca_file = cfg.ca_file, ca_path = cfg.ca_path,
-    tls_verify = cfg.tls_verify ~= false, max_message_bytes = opt(call, cfg, {}, "max_message_bytes"),
-    handshake_timeout_ms = handshake_ms,
+    tls_verify = cfg.tls_verify, max_message_bytes = opt(call, cfg, {}, "max_message_bytes"),
+    handshake_timeout_ms = handshake_ms, handshake_total_ms = total_ms,
   })
   if not conn then return nil, errors.new("transport", { op = api.op, msg = msg }), token end
   local id_prefix = core.random_token(6) .. "-"
@@ -606,11 +614,11 @@ local function attempt(self, call, query, where)
     close_timeout_ms = call.close_timeout_ms or DEFAULTS.close_timeout_ms,
   }, api.class)
   -- connecting is bounded by connect_timeout_ms inside curl; the answer by handshake_timeout_ms
-  ws._due = monotonic_ms() + (opt(call, cfg, client, "connect_timeout_ms") or 0) + handshake_ms
+  ws._due = monotonic_ms() + total_ms
   scheduler.track(ws) -- inside a task: cancel() drops the session
   local status = wait.await(ws, "_handshake", ws.wait_ms, ws.on_wait)
-  local head, body = ws._a, ws._b
-  ws._due, ws._a, ws._b = nil, nil, nil
+  local head, body, code, proxy_status = ws._a, ws._b, ws._code, ws._proxy_status
+  ws._due, ws._a, ws._b, ws._code, ws._proxy_status = nil, nil, nil, nil, nil
   if status == nil then
     conn:close()
     ws.conn = nil
@@ -618,13 +626,17 @@ local function attempt(self, call, query, where)
       head.op = api.op
       return nil, head, token
     end
-    if body == "timeout" then return nil, errors.new("timeout", { op = api.op, timeout = "connect", msg = head }), token end
-    return nil, errors.new("transport", { op = api.op, msg = head }), token
+    if body == "timeout" then return nil, errors.new("timeout", { op = api.op, timeout = "connect", msg = head, not_sent = true }), token end
+    -- libcurl's connection gives its curl code: not_sent and tls as on HTTP calls (and as the
+    -- cosocket connection's error objects have them)
+    return nil, errors.new("transport", require("coze.transport.curl").code_fields({ op = api.op, msg = head },
+      code, proxy_status)), token
   end
   if status == "late" then
     conn:close()
     ws.conn = nil
-    return nil, errors.new("timeout", { op = api.op, timeout = "first_byte", msg = "no handshake answer" }), token
+    return nil, errors.new("timeout", { op = api.op, timeout = "first_byte", msg = "no whole handshake answer within "
+      .. total_ms .. " ms (connect_timeout_ms + handshake_timeout_ms)" }), token
   end
   if status ~= 101 then
     conn:close()
@@ -667,8 +679,10 @@ end
 function _M.attach(client, opts)
   local cfg = {}
   for _, k in ipairs(CLIENT_OPTIONS) do cfg[k] = opts and opts[k] end
-  if cfg.ws_base_url ~= nil and (type(cfg.ws_base_url) ~= "string" or not cfg.ws_base_url:match("^wss?://[^/]")) then
-    args.fail("new", "field 'ws_base_url' must be a ws:// or wss:// URL", 2)
+  if cfg.ws_base_url ~= nil then
+    local base, why = url.base(cfg.ws_base_url, "ws")
+    if not base then args.fail("new", "field 'ws_base_url' " .. why, 2) end
+    cfg.ws_base_url = base
   end
   local root = {}
   for _, api in ipairs(APIS) do

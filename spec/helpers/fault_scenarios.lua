@@ -84,6 +84,13 @@ _M.cases = {
   end,
 }
 
+-- What the emulator must see of the retried cases, on each transport: how many attempts, and the
+-- least wait between them (Retry-After: 1 honoured)
+_M.attempts = {
+  retry_429 = { requests = 2, min_gap_s = 0.9 },
+  retry_503 = { requests = 2, min_gap_s = 0 },
+}
+
 _M.names = {}
 for name in pairs(_M.cases) do _M.names[#_M.names + 1] = name end
 table.sort(_M.names)

@@ -22,7 +22,7 @@ end
 
 local function failure(err, extra)
   local o = { ok = false, kind = err.kind, close_code = err.close_code, close_reason = err.close_reason,
-    timeout = err.timeout, code = err.code, http_status = err.http_status }
+    timeout = err.timeout, code = err.code, http_status = err.http_status, tls = err.tls, not_sent = err.not_sent }
   for k, v in pairs(extra or {}) do o[k] = v end
   return o
 end
@@ -39,6 +39,22 @@ local function connect(client, api, opts)
   local node = client.websockets
   for part in api:gmatch("[^%.]+") do node = node[part] end
   return node:connect(opts or {})
+end
+
+-- What the emulator recorded of its last session (GET /__emu/ws/last), over the client's own transport
+-- (libcurl, or a cosocket inside nginx), so a case can look while it runs.
+local function emu_last(client)
+  local h = assert(client.transport:request { method = "GET", url = client.base_url .. "/__emu/ws/last" })
+  repeat local st = assert(h:wait_headers(1000)) until st ~= false
+  local parts = {}
+  while true do
+    local chunk, err = h:read(1000)
+    assert(err == nil, err)
+    if chunk == nil then break end
+    if chunk then parts[#parts + 1] = chunk end
+  end
+  h:close()
+  return require("coze.json").decode(table.concat(parts))
 end
 
 local function fault_case(query, extra_send)
@@ -83,7 +99,8 @@ _M.cases = {
         "conversation.message.delta", "conversation.message.delta", "conversation.audio.sentence_start",
         "conversation.audio.delta", "conversation.message.completed", "conversation.audio.completed",
         "conversation.chat.completed" } },
-    seen = { violations = {}, client_close = 1000, audio_bytes = 14, authorization = "Bearer pat_test" },
+    seen = { violations = {}, client_close = 1000, audio_bytes = 14, authorization = "Bearer pat_test",
+      repeated_keys = 0, ended = "close frame" },
   },
   speech = {
     run = function(client)
@@ -218,6 +235,38 @@ _M.cases = {
     end,
     expect = { ok = false, kind = "transport", says = true },
   },
+  big_error = { -- a non-101 answer's body is read up to core.ws_max_error_body (64 KiB) on both backends:
+    -- the emulator's is that much JSON and 3 bytes more, so a reader that took more finds no JSON
+    run = function(client)
+      local ws, err = connect(client, "chat", { bot_id = "b", emu_fault = "big_error" })
+      if ws then return { ok = true } end
+      return failure(err)
+    end,
+    expect = { ok = false, kind = "api", code = 4000, http_status = 400 },
+  },
+  slow_error_body = { -- a 401 whose body stops after 1 of 1000 bytes: connect_timeout_ms +
+    -- handshake_timeout_ms bound the whole upgrade, error body included, on both connections
+    run = function(client)
+      local now_ms = require("coze.core").monotonic_ms
+      local t0 = now_ms()
+      local ws, err = connect(client, "chat", { bot_id = "b", emu_fault = "slow_401", emu_ms = 5000,
+        connect_timeout_ms = 200, handshake_timeout_ms = 300 })
+      if ws then return { ok = true } end
+      local dt = now_ms() - t0
+      return failure(err, { in_time = dt >= 450 and dt < 2000 or dt, msg = err.msg })
+    end,
+    expect = { ok = false, kind = "timeout", timeout = "first_byte", in_time = true,
+      msg = "no whole handshake answer within 500 ms (connect_timeout_ms + handshake_timeout_ms)" },
+  },
+  plain_503 = { -- a non-101 answer without a Coze body: kind http
+    run = function(client)
+      local ws, err = connect(client, "chat", { bot_id = "b", emu_fault = "plain_503" })
+      if ws then return { ok = true } end
+      return failure(err, { msg = err.msg, logid = type(err.logid) == "string" })
+    end,
+    expect = { ok = false, kind = "http", http_status = 503, msg = "HTTP 503 instead of 101 Switching Protocols",
+      logid = true },
+  },
   unauthorized = { -- client_opts gives this one a token the emulator refuses
     run = function(client)
       local ws, err = connect(client, "chat", { bot_id = "b" })
@@ -253,7 +302,15 @@ _M.cases = {
       if ws then return { ok = true } end
       return failure(err)
     end,
-    expect = { ok = false, kind = "transport" },
+    expect = { ok = false, kind = "transport", tls = true },
+  },
+  refused = { -- nothing listens at the URL: not sent, as an HTTP call's connect failure
+    run = function(client)
+      local ws, err = connect(client, "chat", { bot_id = "bot_1" })
+      if ws then return { ok = true } end
+      return failure(err)
+    end,
+    expect = { ok = false, kind = "transport", not_sent = true },
   },
   cork = { -- cork/uncork (nested, one write per 64 KiB queued) and send_audio_file{realtime=false}
     run = function(client)
@@ -297,13 +354,60 @@ _M.cases = {
     end,
     expect = { ok = true, first = "chat.created", held = true, nested = true, batched = true, written = true,
       file = 150004, file_written = true, same = true },
-    seen = { violations = {}, client_close = 1000, audio_bytes = 6 + 64000 + 150004 },
+    -- 338 frames (1 + 100 + 235 appends, complete, close), each with a masking key of its own
+    seen = { violations = {}, client_close = 1000, audio_bytes = 6 + 64000 + 150004, repeated_keys = 0,
+      frames = 338 },
   },
-  coroutines = { -- 5 sessions driven from coroutines in one loop (wait_ms = 0, on_wait = coroutine.yield);
+  abandoned = { -- a session dropped without close is collected and its connection closed: the server sees
+    -- the TCP close while the caller still runs (inside nginx, before the request ends)
+    run = function(client)
+      local tag = "gc-" .. require("coze.core").random_token(4)
+      local function abandon() -- in a function of its own: no stack slot keeps the session
+        local ws = assert(connect(client, "chat", { bot_id = "b", emu_tag = tag }))
+        return ws:next().event_type
+      end
+      local first = abandon()
+      local before = emu_last(client).ended
+      collectgarbage()
+      collectgarbage()
+      local seen
+      for _ = 1, 100 do
+        seen = emu_last(client)
+        if seen.ended then break end
+        client.transport:sleep_ms(10)
+      end
+      return { ok = true, first = first, before = before == nil, same = seen.query.emu_tag == tag,
+        ended = seen.ended, close_frame = seen.client_close ~= nil }
+    end,
+    expect = { ok = true, first = "chat.created", before = true, same = true, ended = "closed", close_frame = false },
+  },
+  close_args = { -- a code a close frame may not carry raises (nothing sent); a long reason is cut at a
+    -- character boundary (the emulator reads what came)
+    run = function(client)
+      local ws, err = connect(client, "chat", { bot_id = "b" })
+      if not ws then return failure(err) end
+      local first = ws:next().event_type
+      local ok, e = pcall(ws.close, ws, 1005)
+      local raised = not ok and tostring(e):find("code 1005 may not be sent", 1, true) ~= nil
+      local still_open = ws.conn ~= nil
+      ws:close(4000, "xy" .. string.rep("\195\169", 100))
+      local seen
+      for _ = 1, 100 do
+        seen = emu_last(client)
+        if seen.ended then break end
+        client.transport:sleep_ms(10)
+      end
+      return { ok = true, first = first, raised = raised, still_open = still_open, code = seen.client_close.code,
+        reason = seen.client_close.reason == "xy" .. string.rep("\195\169", 60) }
+    end,
+    expect = { ok = true, first = "chat.created", raised = true, still_open = true, code = 4000, reason = true },
+  },
+  coroutines = { -- 20 sessions driven from coroutines in one loop (wait_ms = 0, on_wait = coroutine.yield);
     -- each hears 10 events 2 ms apart, so their waits hand control back to the loop
     run = function(client)
+      local N = 20
       local threads, results, yields = {}, {}, 0
-      for i = 1, 5 do
+      for i = 1, N do
         threads[i] = coroutine.create(function()
           local ws = assert(client.websockets.chat:connect { bot_id = "b", emu_fault = "latency", emu_n = 10,
             wait_ms = 0, on_wait = coroutine.yield })
@@ -318,9 +422,9 @@ _M.cases = {
         end)
       end
       local done = 0
-      while done < 5 do
+      while done < N do
         done = 0
-        for i = 1, 5 do
+        for i = 1, N do
           local co = threads[i]
           if coroutine.status(co) == "suspended" then
             local ok, e = coroutine.resume(co)
@@ -330,10 +434,10 @@ _M.cases = {
           if coroutine.status(co) == "dead" then done = done + 1 end
         end
       end
-      return { ok = true, results = results, yielded = yields > 5 }
+      return { ok = true, results = results, yielded = yields > N }
     end,
     expect = { ok = true, yielded = true,
-      results = { 10, 10, 10, 10, 10 } },
+      results = { 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10 } },
   },
 }
 
@@ -349,6 +453,7 @@ function _M.client_opts(name, base_url)
     o.ws_base_url = base_url:gsub("^http:", "wss:"):gsub(":(%d+)$", function(p) return ":" .. (tonumber(p) + 1) end)
     o.tls_verify = name == "tls_untrusted"
   end
+  if name == "refused" then o.ws_base_url = "ws://127.0.0.1:9" end
   if name == "refresh_401" then
     local tokens = { "invalid", "pat_fresh" }
     o.token = nil

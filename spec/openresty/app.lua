@@ -36,7 +36,7 @@ routes["/chat"] = function()
     headers["X-Emu-Reply"] = '"hello "'
     headers["X-Emu-Completed"] = "short"
   end
-  local o = { headers = headers, cancel_on_close = arg("cancel") == "1" }
+  local o = { headers = headers, cancel_on_close = arg("cancel") == "1", max_event_bytes = tonumber(arg("maxev")) }
   for k, v in pairs(CHAT) do o[k] = v end
   if arg("q") then o.additional_messages = { coze.message.user_text(ngx.unescape_uri(arg("q"))) } end
   local stream, err = client({ idle_timeout_ms = tonumber(arg("idle")) }).chat:stream(o)
@@ -48,9 +48,14 @@ routes["/chat"] = function()
   local map
   if arg("map") == "1" then
     map = function(ev) return { event = ev.event, data = { len = #ev.raw } } end
+  elseif arg("map") == "deltas" then -- only the deltas' text: every other event skipped
+    map = function(ev) if ev.event == "conversation.message.delta" then return ev.data.content end end
+  elseif arg("map") == "raise" then -- a handler's bug on the first delta
+    map = function(ev) if ev.event == "conversation.message.delta" then error("map failed") end end
   end
   local n, rerr = require("coze.ngx").relay(stream, { flush = arg("flush"), map = map })
   if not n then ngx.log(ngx.INFO, "relay ended: ", tostring(rerr)) end
+  if arg("count") then ngx.print(": relayed ", n, "\n\n") end -- a comment the browser ignores
 end
 
 -- /floor?deltas=: the bench's floor of a Lua relay on cosockets: the emulator's chat body read with
@@ -170,6 +175,35 @@ routes["/jwt"] = function()
   send_json { ok = res ~= nil, err = err and tostring(err), pid = ngx.worker.pid() }
 end
 
+-- /lock: coze.ngx.shared_lock's release rules and the token cache's lock around a failing store
+routes["/lock"] = function()
+  local cn = require "coze.ngx"
+  local dict = ngx.shared.coze_tokens
+  local lock = cn.shared_lock("coze_tokens")
+  local out = {}
+  local owner = assert(lock:lock("t1", { timeout_ms = 5000 }))
+  out.held = dict:get("coze:lock:t1") == owner
+  lock:unlock("t1", owner)
+  out.released = dict:get("coze:lock:t1") == nil
+  -- a lock near its expiry is left to run out, never deleted: by then it may be another's
+  local short = assert(lock:lock("t2", { timeout_ms = 200 }))
+  ngx.sleep(0.15)
+  lock:unlock("t2", short)
+  out.near_expiry_kept = dict:get("coze:lock:t2") == short
+  ngx.sleep(0.1)
+  local other = assert(cn.shared_lock("coze_tokens"):lock("t2", { timeout_ms = 5000 }))
+  lock:unlock("t2", short) -- a stale owner's unlock
+  out.others_kept = dict:get("coze:lock:t2") == other
+  -- a store that raises inside the token cache's locked section still releases the lock
+  local cache = require "coze.auth.cache"
+  local c = cache.new { key = "t3", lock = lock,
+    store = { get = function() return nil end, set = function() error("store full") end } }
+  local ok, err = pcall(c.get, c, function() return { access_token = "a", expires_in = 900 } end, {})
+  out.store_error = not ok and tostring(err):find("store full", 1, true) ~= nil
+  out.released_after_store_error = dict:get("coze:lock:t3") == nil
+  send_json(out)
+end
+
 -- /tls?verify=0: a call to the emulator's TLS port (a self-signed certificate nginx does not trust)
 routes["/tls"] = function()
   local tls = EMU:gsub("^http:", "https:"):gsub(":(%d+)$", function(p) return ":" .. (tonumber(p) + 1) end)
@@ -180,7 +214,7 @@ end
 
 -- /resolve: an unresolvable host
 routes["/resolve"] = function()
-  local c = client { base_url = "http://no-such-host.invalid" }
+  local c = client { base_url = "http://" .. (arg("host") or "no-such-host.invalid") }
   local res, err = c.conversations:create {}
   send_json { ok = res ~= nil, kind = err and err.kind, not_sent = err and err.not_sent, msg = err and tostring(err) }
 end
@@ -223,16 +257,45 @@ routes["/proxied"] = function()
     proxy_status = err and err.proxy_status, msg = err and tostring(err) }
 end
 
--- /upload?size=: a multipart upload of a file of size bytes with on_progress; the calls it saw
+-- /ws_proxied?proxy=&no_proxy=&tls=1: a chat session through a proxy (wss:// with tls=1, its
+-- certificate not checked): its first event, then closed
+routes["/ws_proxied"] = function()
+  local o = { proxy = arg("proxy") and ngx.unescape_uri(arg("proxy")),
+    no_proxy = arg("no_proxy") and ngx.unescape_uri(arg("no_proxy")) }
+  if arg("tls") == "1" then
+    o.ws_base_url = EMU:gsub("^http:", "wss:"):gsub(":(%d+)$", function(p) return ":" .. (tonumber(p) + 1) end)
+    o.tls_verify = false
+  end
+  local ws, err = client(o).websockets.chat:connect { bot_id = "b" }
+  if not ws then return send_json { ok = false, kind = err.kind, proxy_status = err.proxy_status } end
+  local ev, nerr = ws:next()
+  ws:close()
+  send_json { ok = ev ~= nil, first = ev and ev.event_type, msg = nerr and tostring(nerr) }
+end
+
+-- /logged: a JSON call and a chat stream read to its end with a logger; the records' timings
+routes["/logged"] = function()
+  send_json(require("helpers.timings").run(EMU))
+end
+
+-- /upload?size=&sleep_ms=: a multipart upload of a file of size bytes with on_progress (and with
+-- sleep_ms, an on_wait that sleeps that long); the progress calls it saw, the on_wait calls, wall ms
 routes["/upload"] = function()
   local path = os.tmpname()
   local f = assert(io.open(path, "wb"))
   f:write(string.rep("u", tonumber(arg("size")) or 1000000))
   f:close()
-  local seen = {}
-  local file, err = client().files:upload { file = path, on_progress = function(sent, total) seen[#seen + 1] = { sent, total } end }
+  local seen, waits, on_wait = {}, 0, nil
+  local sleep_ms = tonumber(arg("sleep_ms"))
+  if sleep_ms then on_wait = function() waits = waits + 1; ngx.sleep(sleep_ms / 1000) end end
+  ngx.update_time()
+  local t0 = ngx.now()
+  local file, err = client().files:upload { file = path, on_wait = on_wait,
+    on_progress = function(sent, total) seen[#seen + 1] = { sent, total } end }
+  ngx.update_time()
   os.remove(path)
-  send_json { ok = file ~= nil, bytes = file and file.bytes, err = err and tostring(err), seen = seen }
+  send_json { ok = file ~= nil, bytes = file and file.bytes, err = err and tostring(err), seen = seen,
+    waits = waits, ms = (ngx.now() - t0) * 1000 }
 end
 
 -- /mem: the worker's Lua heap in KB (bench/ngx_calls.sh tells the heap from the rest of the RSS)

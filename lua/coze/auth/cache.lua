@@ -252,8 +252,10 @@ function Cache:get(fetch, opts)
     n.err = flat_err(ferr)
   end
   n.gen = gen + 1
-  self.store:set(key, n)
+  -- a store that raises (a shared dict too small for the entry) must not leave the lock held
+  local sok, serr = pcall(self.store.set, self.store, key, n)
   self.lock:unlock(key, owner)
+  if not sok then error(serr, 0) end
   if not res then return nil, ferr end
   notify(self, n)
   return n.access_token

@@ -31,15 +31,23 @@ local TLS_VERIFY = {
   [91] = true, -- CURLE_SSL_INVALIDCERTSTATUS
 }
 
-local function transport_error(msg, kind, which)
+-- What a curl code (and the status of a proxy that refused the CONNECT) adds to the fields of a
+-- transport error (HTTP calls, and coze.websocket for libcurl's WebSocket connection): curl_code,
+-- not_sent, tls, proxy_status. Returns fields.
+function _M.code_fields(fields, code, proxy_status)
+  fields.curl_code, fields.not_sent, fields.tls = code, NOT_SENT[code], TLS_VERIFY[code]
+  fields.proxy_status = proxy_status
+  return fields
+end
+
+local function transport_error(msg, kind, which, proxy_status)
   if kind == "timeout" then
     return errors.new("timeout", { timeout = which, msg = msg, not_sent = which == "connect" or nil })
   end
   if kind == "too_large" then -- req.max_body_bytes (decompressed size), as wait.read_all's own check
     return errors.new("decode", { msg = msg })
   end
-  return errors.new("transport", { msg = msg, curl_code = which, closed = kind == "closed" or nil,
-    not_sent = NOT_SENT[which], tls = TLS_VERIFY[which] })
+  return errors.new("transport", _M.code_fields({ msg = msg, closed = kind == "closed" or nil }, which, proxy_status))
 end
 
 -- Inside nginx's lua module (OpenResty) a blocking wait stops the whole worker; ngx.sleep yields
@@ -67,12 +75,18 @@ function _M.new(opts)
   }, Transport)
 end
 
-function Transport:request(req)
+-- What a request (or a WebSocket connection) does not set comes from the transport's own options.
+local function defaults(self, req)
   req.proxy = req.proxy or self.proxy
   req.no_proxy = req.no_proxy or self.no_proxy
   req.ca_file = req.ca_file or self.ca_file
   req.ca_path = req.ca_path or self.ca_path
   if req.tls_verify == nil then req.tls_verify = self.tls_verify end
+  return req
+end
+
+function Transport:request(req)
+  defaults(self, req)
   req.max_buffer = req.max_buffer or self.max_buffer
   local r, msg, kind, which = self.session:request(req)
   if not r then return nil, transport_error(msg, kind, which) end -- e.g. a part's file vanished
@@ -99,7 +113,7 @@ function Transport:sleep_ms(ms) core.sleep_ms(ms) end
 
 -- A WebSocket connection on libcurl's connect-only mode (csrc/wsconn.c): proxies, CA files and TLS
 -- as for HTTP calls. coze.websocket's sessions ask the client's transport for it.
-function Transport:websocket(o) return core.ws_open(o) end
+function Transport:websocket(o) return core.ws_open(defaults(self, o)) end
 
 -- How a caller that gave no on_wait waits for something other than this transport's I/O (a
 -- token another coroutine is fetching): ngx.sleep inside OpenResty, nil (block) elsewhere.
@@ -113,8 +127,8 @@ function Transport:close()
 end
 
 function Handle:wait_headers(wait_ms)
-  local status, msg, kind, which = self.r:wait_headers(wait_ms)
-  if status == nil then return nil, transport_error(msg, kind, which) end
+  local status, msg, kind, which, proxy_status = self.r:wait_headers(wait_ms)
+  if status == nil then return nil, transport_error(msg, kind, which, proxy_status) end
   return status
 end
 

@@ -5,8 +5,8 @@
 --
 -- A cosocket can only block-by-yielding inside receive, so this transport cannot poll:
 -- t.can_poll = false, and every wait_ms means "until something arrives" (transport/README.md);
--- only while a multipart body goes out does wait_headers return false, after each piece, so upload
--- progress can be reported.
+-- only while a multipart body goes out does wait_headers return `false, "sent"`, after each piece,
+-- so upload progress can be reported (the waiting loop calls again at once, without on_wait).
 -- Chunked bodies go through the pure C decoder (csrc/chunked.c), straight into the SSE parser.
 local core = require "coze.core"
 local errors = require "coze.errors"
@@ -167,6 +167,7 @@ function Handle:_fail(msg, during)
 end
 
 function Handle:_drop()
+  self.t_end = self.t_end or ngx.now()
   self:_end_upload()
   local sock = self.sock
   if sock then
@@ -311,10 +312,14 @@ function Transport:request(req)
   end
   local verify = req.tls_verify
   if verify == nil then verify = self.tls_verify end
+  -- the clock is cached since the last yield and the caller may have worked since: the deadline
+  -- and the timings count from now (an upgrade's deadline fired ~60 ms early on the cached time)
+  ngx.update_time()
   local h = setmetatable({
     t = self, req = req, scheme = scheme, host = host, port = port,
     deadline = (req.total_timeout_ms or 0) > 0 and ngx.now() * 1000 + req.total_timeout_ms or nil,
-    state = "start", which = "connect", reuse = false, upload_bytes = 0,
+    state = "start", which = "connect", reuse = false, upload_bytes = 0, body_bytes = 0,
+    t0 = ngx.now(), -- the timings of h:info(), as libcurl's (later readings follow a yield: fresh)
   }, Handle)
 
   local sock, serr = ngx.socket.tcp()
@@ -327,8 +332,14 @@ function Transport:request(req)
   local pool = scheme .. ":" .. host .. ":" .. port .. (verify and "" or ":noverify") .. (req.no_pool and ":no_pool" or "")
   local chost, cport = host, port
   if px then
-    -- one pool per proxy, target and credentials (hashed: pool names show up in nginx's debug log)
-    pool = pool .. ":via:" .. px.name .. (px.auth and (":" .. ngx.md5(px.auth)) or "")
+    -- one pool per proxy, target and credentials (keyed-hashed: a pool name is no secret)
+    local via, verr = proxies.pool_name(px)
+    if not via then
+      h.sock = nil
+      sock:close()
+      return nil, terr("coze.transport.ngx: " .. verr)
+    end
+    pool = pool .. ":via:" .. via
     chost, cport = px.host, px.port
   end
   local ok, cerr = sock:connect(chost, cport, { pool = pool, pool_size = self.pool_size })
@@ -341,7 +352,11 @@ function Transport:request(req)
     end
     return nil, e
   end
-  if px and scheme == "https" and sock:getreusedtimes() == 0 then
+  h.connect_s = ngx.now() - h.t0
+  -- https, and req.tunnel (a WebSocket upgrade, also on ws://: a proxy relays no Upgrade), go
+  -- through a CONNECT tunnel; plain http in absolute form
+  local tunnel = px and (scheme == "https" or req.tunnel)
+  if tunnel and sock:getreusedtimes() == 0 then
     local tunneled, tunnel_err = h:_tunnel(px, host, port)
     if not tunneled then return nil, tunnel_err end
   end
@@ -374,9 +389,9 @@ function Transport:request(req)
 
   -- The request head and body. Through a proxy a plain http request goes in absolute form.
   local line1 = req.method .. " " .. target .. " HTTP/1.1"
-  if px and scheme == "http" then line1 = req.method .. " http://" .. hosthdr .. target .. " HTTP/1.1" end
+  if px and not tunnel then line1 = req.method .. " http://" .. hosthdr .. target .. " HTTP/1.1" end
   local lines = { line1, "Host: " .. hosthdr }
-  if px and scheme == "http" and px.auth then
+  if px and not tunnel and px.auth then
     lines[3] = "Proxy-Authorization: Basic " .. ngx.encode_base64(px.auth)
   end
   local has = {}
@@ -442,8 +457,9 @@ function Handle:_line(during)
   return line
 end
 
--- While a multipart body goes out, each call sends one piece and returns false (so a caller's
--- on_progress sees h:info() move, wait.headers_progress); then it waits for the status.
+-- While a multipart body goes out, each call sends one piece and returns false, "sent" (so a
+-- caller's on_progress sees h:info() move, wait.headers_progress, and nothing calls on_wait in
+-- between: the send itself yielded to nginx); then it waits for the status.
 function Handle:wait_headers()
   if self.status then return self.status end
   if self.err then return nil, self.err end
@@ -452,7 +468,7 @@ function Handle:wait_headers()
     self:_settimeout(self.req.first_byte_timeout_ms, "first_byte")
     local more, err = self:_send_piece()
     if more == nil then return nil, err end
-    return false
+    return false, "sent"
   end
   while true do
     self:_settimeout(self.req.first_byte_timeout_ms, "first_byte")
@@ -463,6 +479,7 @@ function Handle:wait_headers()
       return self:_fail("malformed status line", "reading the status line")
     end
     status = tonumber(status)
+    self.starttransfer_s = ngx.now() - self.t0
     local block, n = {}, 0
     while true do
       local l, lerr = self:_line("reading the headers")
@@ -511,6 +528,7 @@ function Handle:headers() return self.hdrs end
 -- The body was read to its end: the connection goes back to nginx's pool when the server allows.
 function Handle:_done()
   self.state = "done"
+  self.t_end = ngx.now()
   local sock = self.sock
   if not sock then return end
   self.sock = nil
@@ -568,6 +586,7 @@ function Handle:read()
     end
     return self:_fail(err, BODY)
   end
+  self.body_bytes = self.body_bytes + #data
   if left then
     left = left - #data
     self.left = left
@@ -589,8 +608,13 @@ function Handle:read_into(parser, wait_ms)
   return data, err
 end
 
+-- As libcurl's info(): seconds since the request started to the connection (TCP, to the proxy
+-- when there is one; 0 for a pooled one), to the status line, and to the end (or now).
 function Handle:info()
-  return { num_connects = self.fresh and 1 or 0, upload_bytes = self.upload_bytes, upload_total = self.upload_total }
+  return { num_connects = self.fresh and 1 or 0, upload_bytes = self.upload_bytes, upload_total = self.upload_total,
+    connect_s = self.connect_s, starttransfer_s = self.starttransfer_s,
+    total_s = (self.t_end or ngx.now()) - self.t0,
+    download_bytes = self.dec and self.dec:bytes() or self.body_bytes }
 end
 
 -- An unfinished response's connection is closed, never pooled.

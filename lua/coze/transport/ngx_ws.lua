@@ -15,7 +15,7 @@ local Conn = {}
 Conn.__index = Conn
 
 local READ_MAX = 65536
-local MAX_ERROR_BODY = 65536   -- as csrc/wsconn.c: the body of a non-101 answer read at most
+local MAX_ERROR_BODY = core.ws_max_error_body -- the most of a non-101 answer's body read (csrc/wshs.h)
 local SEND_TIMEOUT_MS = 60000  -- lua_socket_send_timeout's default
 
 -- Cosockets cannot look without waiting: recv(w) waits up to w ms inside the cosocket, and the
@@ -25,8 +25,9 @@ Conn.can_poll = false
 local function now_ms() return ngx.now() * 1000 end
 
 -- o: the options of core.ws_open (url, target, headers, connect_timeout_ms, tls_verify,
--- max_message_bytes, proxy, ca_file, ca_path) and handshake_timeout_ms. Nothing is sent until
--- handshake().
+-- max_message_bytes, proxy, no_proxy, ca_file, ca_path), handshake_timeout_ms and handshake_total_ms
+-- (the session's deadline for the whole upgrade, as on libcurl); the proxy decision is
+-- coze.transport.ngx's (coze.transport.proxy), as for HTTP calls. Nothing is sent until handshake().
 function _M.open(transport, o)
   require("coze.transport.ngx").check_phase(3)
   local codec, why = core.ws_codec { max_message_bytes = o.max_message_bytes }
@@ -35,8 +36,9 @@ function _M.open(transport, o)
     last_rx = now_ms() }, Conn)
 end
 
--- handshake() -> 101 | status, headers, body (another answer) | "late" (no answer within
--- handshake_timeout_ms) | nil, err (a coze.errors object of the transport) | nil, msg, kind.
+-- handshake() -> 101 | status, headers, body (another answer) | "late" (no whole answer within
+-- handshake_timeout_ms, or not all of it, error body included, within handshake_total_ms) | nil, err
+-- (a coze.errors object of the transport) | nil, msg, kind.
 -- Does the whole opening handshake in one call: it waits by yielding to nginx.
 function Conn:handshake()
   if self.phase ~= "connect" then return nil, "handshake already done", "transport" end
@@ -45,16 +47,20 @@ function Conn:handshake()
   local lines = { "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13",
     "Sec-WebSocket-Key: " .. codec:key() }
   for _, l in ipairs(o.headers or {}) do lines[#lines + 1] = l end
+  -- (t:request reads the real time: its deadline counts from now, not from the cached time)
   local h, err = self.t:request {
     method = "GET", url = o.url:gsub("/$", "") .. o.target, headers = lines,
     connect_timeout_ms = o.connect_timeout_ms, first_byte_timeout_ms = o.handshake_timeout_ms,
-    tls_verify = o.tls_verify, proxy = o.proxy, ca_file = o.ca_file, ca_path = o.ca_path,
+    total_timeout_ms = o.handshake_total_ms, -- status, headers and an error body: a server that
+    -- sends part of an error body and stalls must not hold connect (a cosocket read has no other limit)
+    tls_verify = o.tls_verify, proxy = o.proxy, no_proxy = o.no_proxy, ca_file = o.ca_file, ca_path = o.ca_path,
     no_pool = true, -- an upgraded connection never goes back to the pool, nor comes from it
+    tunnel = true,  -- through a proxy a CONNECT tunnel for ws:// too, as libcurl's (csrc/wsconn.c)
   }
   if not h then return nil, err end
   local status, herr = h:wait_headers()
   if not status then
-    if herr.kind == "timeout" and herr.timeout == "first_byte" then return "late" end
+    if herr.kind == "timeout" and (herr.timeout == "first_byte" or herr.timeout == "total") then return "late" end
     return nil, herr
   end
   if status == 101 then
@@ -71,7 +77,11 @@ function Conn:handshake()
   h.reuse = false -- an upgrade's connection never goes to a pool, not even after a whole error body
   local parts, n = {}, 0
   while n < MAX_ERROR_BODY do
-    local chunk = h:read()
+    local chunk, rerr = h:read()
+    if rerr and rerr.kind == "timeout" then -- as libcurl: the answer did not come whole in time
+      h:close()
+      return "late"
+    end
     if not chunk then break end -- the end, or a cut body: what came is the body
     parts[#parts + 1] = chunk
     n = n + #chunk
@@ -172,6 +182,8 @@ function Conn:recv(w)
 end
 
 -- close(): the socket closed at once (the session's close sent its close frame first); idempotent.
+-- A Conn collected unclosed needs no finalizer of its own: the cosocket's userdata has nginx's lua
+-- module's (it closes the connection) and the codec's has the core's (spec: ws scenario "abandoned").
 function Conn:close()
   local sock = self.sock
   self.sock, self.phase = nil, "closed"

@@ -3,9 +3,14 @@
 --   * `proxy` set: that proxy for every URL; "" means none, and the environment is not read;
 --   * else the environment: `http_proxy` (lower case only, as libcurl: HTTP_PROXY can be set by a
 --     CGI client), `https_proxy` or `HTTPS_PROXY`, then `all_proxy` or `ALL_PROXY`;
---   * `no_proxy` (else `no_proxy` or `NO_PROXY`): "*", or a comma list of host names (each one
---     also matches its subdomains; a leading dot is allowed) and IP addresses or IPv4 CIDR ranges.
+--   * `no_proxy` (else `no_proxy` or `NO_PROXY`): "*", or a list (commas or blanks between entries)
+--     of host names (each one also matches its subdomains; a leading or trailing dot is allowed)
+--     and IPv4 addresses or CIDR ranges (a prefix length of 0 means 32, as libcurl's). An IPv6
+--     address is matched as libcurl 7.88 matches it: as a name (`::1`, not `[::1]` nor `0::1`).
+--     spec/transport_proxy_spec.lua checks these against the libcurl the SDK runs on.
 -- A proxy URL is [http://][user:password@]host[:port]; the port defaults to 1080, as libcurl's.
+local core = require "coze.core"
+
 local _M = {}
 
 local function trim(s) return (s:gsub("^%s+", ""):gsub("%s+$", "")) end
@@ -20,11 +25,12 @@ end
 
 -- Does no_proxy's entry `pat` exempt `host` (lower case, no brackets, no trailing dot)?
 local function exempts(pat, host)
-  pat = pat:lower():gsub("^%[", ""):gsub("%]$", "")
+  pat = pat:lower()
   local net, bits = pat:match("^([%d.]+)/(%d+)$")
   local h4 = ipv4(host)
   if net and h4 and ipv4(net) then
     bits = tonumber(bits)
+    if bits == 0 then bits = 32 end
     if bits > 32 then return false end
     local size = 2 ^ (32 - bits)
     return math.floor(h4 / size) == math.floor(ipv4(net) / size)
@@ -39,7 +45,7 @@ function _M.exempt(no_proxy, host)
   if not no_proxy or no_proxy == "" then return false end
   host = host:lower():gsub("%.$", "")
   if trim(no_proxy) == "*" then return true end
-  for pat in no_proxy:gmatch("[^,]+") do
+  for pat in no_proxy:gmatch("[^,%s]+") do
     pat = trim(pat)
     if pat ~= "" and exempts(pat, host) then return true end
   end
@@ -73,6 +79,23 @@ function _M.parse(url)
     auth = unescape(user) .. ":" .. unescape(pass)
   end
   return { host = host, port = port, auth = auth, name = name }
+end
+
+-- What tells connections through proxy px apart in a connection pool's name: its host:port and,
+-- with credentials, a keyed hash of them, or nil, message. A pool name can be read by any code in
+-- the nginx worker (and nginx's debug log prints it), and a plain hash of a short password is
+-- reversed by a dictionary: HMAC-SHA256 under a random key made once per process (per nginx
+-- worker: made at first use, after the fork) still gives other credentials another pool, and the
+-- name reveals nothing.
+local pool_key
+function _M.pool_name(px)
+  if not px.auth then return px.name end
+  if not pool_key then
+    local key, err = core.random_bytes(32)
+    if not key then return nil, "no key for the proxy's connection pool: " .. tostring(err) end
+    pool_key = key
+  end
+  return px.name .. ":" .. core.base64url_encode(core.hmac_sha256(pool_key, px.auth):sub(1, 16))
 end
 
 -- The proxy URL string for a request to scheme://host, or nil for a direct connection.

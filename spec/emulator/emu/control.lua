@@ -12,6 +12,7 @@ function _M.record(params)
   local headers = ngx.req.get_headers(100, true)
   local entry = {
     seq = n,
+    time = ngx.now(), -- when it arrived (s, ms resolution): specs measure retry waits with it
     method = ngx.req.get_method(),
     path = ngx.var.uri,
     query = ngx.req.get_uri_args(100),
@@ -39,6 +40,9 @@ end
 
 _M.routes = {
   { "GET", "/__emu/ping", function() ngx.print("pong") end },
+  { "GET", "/__emu/gone", function() -- did the client of connection N leave in the middle of a stream?
+      util.send_json(200, { gone = dict:get("gone:" .. tostring(ngx.var.arg_connection)) == true })
+    end },
   { "GET", "/__emu/requests", function()
       local count = tonumber(ngx.var.arg_n) or 1
       util.send_json(200, last(count))

@@ -299,15 +299,22 @@ function W:_put(s)
 end
 
 -- Prints what is buffered and waits until nginx has handed it to the socket; a gone client ends the request.
+-- The client went away mid-stream: remembered per connection (GET /__emu/gone?connection=N), so a
+-- spec can tell a closed upstream connection from one left open.
+local function client_gone()
+  ngx.shared.emu:set("gone:" .. ngx.var.connection, true, 300)
+  return ngx.exit(ngx.ERROR)
+end
+
 function W:flush()
   if self.nbuf > 0 then
     local ok = ngx.print(self.buf)
     tclear(self.buf)
     self.nbuf, self.bytes = 0, 0
-    if not ok then return ngx.exit(ngx.ERROR) end
+    if not ok then return client_gone() end
   end
   local ok = ngx.flush(true)
-  if not ok then return ngx.exit(ngx.ERROR) end
+  if not ok then return client_gone() end
 end
 
 function W:head(name, id)
@@ -354,7 +361,7 @@ function W:_emit(rec)
     self:flush()
     for i = 1, #rec do
       ngx.print(rec:sub(i, i))
-      if not ngx.flush(true) then return ngx.exit(ngx.ERROR) end
+      if not ngx.flush(true) then return client_gone() end
     end
   else
     self:_put(rec)

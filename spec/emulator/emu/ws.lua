@@ -6,14 +6,17 @@
 -- Sec-WebSocket-Key of 16 base64 bytes, the bearer token (emu.auth_check: 401 with the Coze body);
 -- then every client frame: masked, no RSV bits, a known opcode, control frames short and unfragmented,
 -- text as JSON envelopes with a non-empty string `id` and an `event_type`; pongs echo the ping payload;
--- the client's close frame (code, reason) is recorded and echoed. What it saw is at GET /__emu/ws/last.
+-- the client's close frame (code, reason) is recorded and echoed. What it saw is at GET /__emu/ws/last,
+-- with `ended` once the session is over: "close frame", or the read error that ended it ("closed").
 --
 -- Faults, from the query (?emu_fault=...): fragment (every server message in 1-byte fragments with a ping
 -- and a pong between them), ping (a ping before every message), error (an `error` event after the created
 -- event), close (a close frame with emu_code/emu_reason after created), drop (half a frame, then the
 -- socket closes), masked (a masked server frame), bad_utf8 (a text frame that is not UTF-8), oversize
 -- (a text message of emu_size bytes), bad_accept (a wrong Sec-WebSocket-Accept), silent (nothing after
--- created), latency (emu_n events with the send time in data.t, for bench/). emu_echo_deltas=1 on /v1/chat answers every append with one conversation.audio.delta.
+-- created), big_error (a 400 answer whose body is 64 KiB of JSON and 3 bytes more), latency (emu_n events with the send time in data.t, for bench/), slow_401 (a 401 answer with
+-- Content-Length 1000 whose body stops after 1 byte, the socket held open for emu_ms, default 3000),
+-- plain_503 (a 503 answer with an HTML body, as from a gateway). emu_echo_deltas=1 on /v1/chat answers every append with one conversation.audio.delta.
 local bit = require "bit"
 local ffi = require "ffi"
 local util = require "emu.util"
@@ -339,9 +342,34 @@ function _M.handle()
   if h["sec-websocket-version"] ~= "13" then return fail(4000, "Sec-WebSocket-Version must be 13", 400) end
   local raw_key = type(key) == "string" and ngx.decode_base64(key)
   if not raw_key or #raw_key ~= 16 then return fail(4000, "Sec-WebSocket-Key must be 16 base64 bytes", 400) end
-  auth_check.check()
   local args = ngx.req.get_uri_args()
   local fault = args.emu_fault
+  if fault == "big_error" then -- a 400 whose JSON body fills 64 KiB exactly, then 3 bytes more
+    local head = '{"code":4000,"msg":"'
+    local body = head .. string.rep("x", 65536 - #head - 2) .. '"}!!!'
+    ngx.status = 400
+    ngx.header["Content-Type"] = "application/json"
+    ngx.header["Content-Length"] = #body
+    ngx.print(body)
+    return ngx.exit(400)
+  end
+  if fault == "plain_503" then -- a gateway's answer: no Coze body
+    ngx.status = 503
+    ngx.header["Content-Type"] = "text/html"
+    ngx.header["X-Tt-Logid"] = util.request_logid()
+    ngx.print("<html><body>503 Service Unavailable</body></html>")
+    return ngx.exit(503)
+  end
+  if fault == "slow_401" then -- an error answer whose body never comes whole (Content-Length 1000, 1 byte)
+    ngx.status = 401
+    ngx.header["Content-Type"] = "application/json"
+    ngx.header["Content-Length"] = 1000
+    ngx.print("{")
+    ngx.flush(true)
+    ngx.sleep((tonumber(args.emu_ms) or 3000) / 1000)
+    return ngx.exit(444)
+  end
+  auth_check.check()
   local accept = ngx.encode_base64(ngx.sha1_bin(key .. GUID))
   if fault == "bad_accept" then accept = ngx.encode_base64(ngx.sha1_bin(key)) end
   local logid = util.request_logid()
@@ -393,8 +421,12 @@ function _M.handle()
   local fragments = {}
   while true do
     local fin, op, payload = s:read_frame()
-    if fin == nil then break end
+    if fin == nil then -- op: the read's error ("closed": the client's TCP close, with or without a close frame)
+      s.seen.ended = op
+      break
+    end
     if op == 0x8 then
+      s.seen.ended = "close frame"
       s:record_close(payload)
       s:raw_frame(0x8, payload:sub(1, 2))
       break
