@@ -748,3 +748,70 @@ describe("upload progress inside nginx", function()
     assert.equal(r.seen[#r.seen][2], r.seen[#r.seen][1])
   end)
 end)
+
+-- A spec/helpers/hostile_http.py server on a free port: its port, a function that stops it, and
+-- one that counts the connections it accepted.
+local function hostile(mode, ...)
+  local base = os.tmpname()
+  os.execute(string.format("python3 spec/helpers/hostile_http.py %s %s.log %s > %s.port 2>/dev/null & echo $! > %s.pid",
+    mode, base, table.concat({ ... }, " "), base, base))
+  local function read(ext)
+    local f = io.open(base .. ext, "rb")
+    if not f then return nil end
+    local s = f:read("*a")
+    f:close()
+    return s
+  end
+  local port
+  for _ = 1, 100 do
+    port = tonumber(read(".port") or "")
+    if port then break end
+    core.sleep_ms(50)
+  end
+  assert(port, "hostile_http.py " .. mode .. " did not start")
+  local function stop()
+    local pid = tonumber(read(".pid") or "")
+    if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
+    for _, ext in ipairs { ".port", ".pid", ".log", "" } do os.remove(base .. ext) end
+  end
+  local function connections()
+    local _, n = (read(".log") or ""):gsub("\n", "")
+    return n
+  end
+  return port, stop, connections
+end
+
+describe("coze.transport.ngx against hostile servers", function()
+  local coze = require "coze"
+  setup(function() ctl("start", APP_PORT, 1) end)
+  teardown(function() ctl("stop", APP_PORT, 1) end)
+
+  -- The same call on libcurl outside nginx.
+  local function on_curl(base, extra)
+    local o = { token = "pat_test", base_url = base, max_retries = 0 }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    local c = coze.new(o)
+    local res, err = c.conversations:create {}
+    c:close()
+    return res, err
+  end
+
+  for _, mode in ipairs { "longline", "manyheaders" } do
+    it("fails an endless header block (" .. mode .. ") with libcurl's limit error, the worker's memory bounded", function()
+      local port, stop = hostile(mode)
+      local ok, e = pcall(function()
+        local r = get_json(APP .. "/hostile?port=" .. port)
+        assert.is_false(r.ok)
+        assert.equal("transport", r.kind)
+        assert.truthy(r.msg:find(core.HEADERS_TOO_LARGE, 1, true), r.msg)
+        assert.truthy(r.rss_growth_kb < 4096, "the worker grew by " .. r.rss_growth_kb .. " KB")
+        local _, err = on_curl("http://127.0.0.1:" .. port)
+        assert.equal(err.kind, r.kind)
+        assert.equal(err.not_sent, r.not_sent)
+        assert.truthy(tostring(err):find(core.HEADERS_TOO_LARGE, 1, true), tostring(err))
+      end)
+      stop()
+      assert(ok, e)
+    end)
+  end
+end)

@@ -298,6 +298,25 @@ routes["/upload"] = function()
     waits = waits, ms = (ngx.now() - t0) * 1000 }
 end
 
+-- The worker's resident memory in KB (/proc: the hostile-server specs bound its growth).
+local function rss_kb()
+  local f = io.open("/proc/self/status", "rb")
+  local kb = f and tonumber(f:read("*a"):match("VmRSS:%s*(%d+)"))
+  if f then f:close() end
+  return kb
+end
+
+-- /hostile?port=&scheme=https&verify=0: one call to a spec/helpers/hostile_http.py server; its outcome
+-- and how much the worker's RSS grew meanwhile (KB)
+routes["/hostile"] = function()
+  local base = (arg("scheme") or "http") .. "://127.0.0.1:" .. arg("port")
+  local c = client { base_url = base, tls_verify = arg("verify") ~= "0" }
+  local rss0 = rss_kb()
+  local res, err = c.conversations:create {}
+  send_json { ok = res ~= nil, kind = err and err.kind, tls = err and err.tls, not_sent = err and err.not_sent,
+    retryable = err and require("coze.retry").retryable(err, true), msg = err and tostring(err), rss_growth_kb = rss_kb() - rss0 }
+end
+
 -- /mem: the worker's Lua heap in KB (bench/ngx_calls.sh tells the heap from the rest of the RSS)
 routes["/mem"] = function()
   if arg("collect") == "1" then collectgarbage() end

@@ -24,8 +24,9 @@ Handle.__index = Handle
 
 local READ_MAX = 65536        -- bytes handed out per read at most
 local FILE_CHUNK = 65536      -- bytes of a multipart file part read from disk at a time
-local HEADER_MAX = 256 * 1024 -- the header block's limit, as csrc/headers.h COZE_HEADERS_MAX_BYTES
-local LINE_MAX = 8192         -- a status or chunk-size line
+local HEADER_MAX = core.HEADERS_MAX_BYTES -- the header block's limits (csrc/headers.h), as libcurl's
+local HEADER_LINES = core.HEADERS_MAX_FIELDS
+local LINE_MAX = 8192         -- a status line
 local POOL_IDLE_MS = 60000
 local POOL_SIZE = 64
 
@@ -202,6 +203,34 @@ local function connect_err(h, what, cerr)
   return terr(what .. ": " .. tostring(cerr), { not_sent = true })
 end
 
+-- One line of sock through reader rd (sock:receiveuntil("\n")), its CR LF cut: at most max bytes
+-- are ever taken, so a server's endless line costs no memory (receive("*l") would keep all of it).
+-- Returns the line; nil, "too long"; or nil, err, partial (the socket's error).
+local function capped_line(rd, max)
+  if max < 0 then max = 0 end
+  local parts, n = nil, 0
+  local line
+  while true do
+    local data, err, partial = rd(max - n + 1)
+    if not data then
+      if err then return nil, err, (line or "") .. (parts and table.concat(parts) or "") .. (partial or "") end
+      break
+    end
+    if line == nil then
+      line = data
+    else
+      parts = parts or { line }
+      parts[#parts + 1] = data
+    end
+    n = n + #data
+    if n > max then return nil, "too long" end
+  end
+  if parts then line = table.concat(parts) end
+  line = line or ""
+  if line:byte(-1) == 13 then line = line:sub(1, -2) end
+  return line
+end
+
 -- The CONNECT exchange with proxy px for host:port on h's fresh socket: true, or nil, err. A
 -- refusal names the proxy's status (err.proxy_status), never its credentials.
 function Handle:_tunnel(px, host, port)
@@ -213,11 +242,14 @@ function Handle:_tunnel(px, host, port)
   local what = "CONNECT to " .. authority .. " through proxy " .. px.name
   local ok, err = sock:send(head .. "\r\n")
   local status, reason, line, n = nil, "", nil, 0
+  local rd = ok and sock:receiveuntil("\n")
   while ok do
-    line, err = sock:receive("*l")
-    if not line then break end
+    line, err = capped_line(rd, HEADER_MAX - n)
+    if not line then
+      if err == "too long" then err = "proxy " .. core.HEADERS_TOO_LARGE end
+      break
+    end
     n = n + #line + 2
-    if n > HEADER_MAX then line, err = nil, "proxy response headers too large"; break end
     if not status then
       status = tonumber(line:match("^HTTP/%d%.%d (%d%d%d)"))
       if not status then line, err = nil, "malformed status line from the proxy: " .. line:sub(1, 80); break end
@@ -439,10 +471,12 @@ function Transport:request(req)
   return h
 end
 
--- One line (without CRLF) within LINE_MAX.
-function Handle:_line(during)
-  local line, err, partial = self.sock:receive("*l")
+-- One line (without CRLF) of at most max bytes; past them the header block's limit error.
+function Handle:_line(during, max)
+  self.rd = self.rd or self.sock:receiveuntil("\n")
+  local line, err, partial = capped_line(self.rd, max)
   if not line then
+    if err == "too long" then return self:_fail(core.HEADERS_TOO_LARGE, during) end
     if err == "closed" and partial == "" and during == "reading the status line" and not self.fresh then
       -- a pooled connection the server had closed (as libcurl, which retries it at once)
       local _, e = self:_fail(err, during)
@@ -450,9 +484,6 @@ function Handle:_line(during)
       return nil, e
     end
     return self:_fail(err, during)
-  end
-  if #line > LINE_MAX and during ~= "reading the headers" then
-    return self:_fail("line too long", during)
   end
   return line
 end
@@ -472,7 +503,7 @@ function Handle:wait_headers()
   end
   while true do
     self:_settimeout(self.req.first_byte_timeout_ms, "first_byte")
-    local line, err = self:_line("reading the status line")
+    local line, err = self:_line("reading the status line", LINE_MAX)
     if not line then return nil, err end
     local version, status = line:match("^HTTP/(%d%.%d) (%d%d%d)")
     if not version then
@@ -482,11 +513,11 @@ function Handle:wait_headers()
     self.starttransfer_s = ngx.now() - self.t0
     local block, n = {}, 0
     while true do
-      local l, lerr = self:_line("reading the headers")
+      local l, lerr = self:_line("reading the headers", HEADER_MAX - n)
       if not l then return nil, lerr end
       if l == "" then break end
       n = n + #l + 2
-      if n > HEADER_MAX then return self:_fail("response headers too large", "reading the headers") end
+      if #block == HEADER_LINES then return self:_fail(core.HEADERS_TOO_LARGE, "reading the headers") end
       block[#block + 1] = l
     end
     if status >= 200 or status == 101 then
