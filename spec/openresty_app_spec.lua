@@ -12,6 +12,8 @@ local EMU_PORT = tonumber(emu.url:match(":(%d+)$"))
 local APP_PORT = tonumber(os.getenv("COZE_APP_PORT") or "") or EMU_PORT + 10
 local APP = "http://127.0.0.1:" .. APP_PORT
 local APP2 = "http://127.0.0.1:" .. (APP_PORT + 1) -- 2 workers
+-- spec/openresty/ctl's certificates: wrong.pem/.key (for wrong.example), trusted.pem (it and the emulator's)
+local CERTS = "build/app-" .. APP_PORT .. "/"
 
 local PROXY_VARS = { "https_proxy", "HTTPS_PROXY", "http_proxy", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY" }
 
@@ -52,6 +54,38 @@ local function ping_ms(s)
   while p:read(5000) do end
   p:close()
   return core.monotonic_ms() - t
+end
+
+-- A spec/helpers/hostile_http.py server on a free port: its port, a function that stops it, and
+-- one that counts the connections it accepted.
+local function hostile(mode, ...)
+  local base = os.tmpname()
+  os.execute(string.format("python3 spec/helpers/hostile_http.py %s %s.log %s > %s.port 2>/dev/null & echo $! > %s.pid",
+    mode, base, table.concat({ ... }, " "), base, base))
+  local function read(ext)
+    local f = io.open(base .. ext, "rb")
+    if not f then return nil end
+    local s = f:read("*a")
+    f:close()
+    return s
+  end
+  local port
+  for _ = 1, 100 do
+    port = tonumber(read(".port") or "")
+    if port then break end
+    core.sleep_ms(50)
+  end
+  assert(port, "hostile_http.py " .. mode .. " did not start")
+  local function stop()
+    local pid = tonumber(read(".pid") or "")
+    if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
+    for _, ext in ipairs { ".port", ".pid", ".log", "" } do os.remove(base .. ext) end
+  end
+  local function connections()
+    local _, n = (read(".log") or ""):gsub("\n", "")
+    return n
+  end
+  return port, stop, connections
 end
 
 -- The event names a browser reads in a relayed body (the fast path forwards the upstream's own
@@ -552,6 +586,27 @@ describe("coze.transport.ngx through an HTTP proxy", function()
     assert.truthy(r.msg:find("lua_ssl_trusted_certificate", 1, true), r.msg)
   end)
 
+  it("refuses a trusted certificate for another host name as libcurl does: err.tls, never retried", function()
+    local port, stop = hostile("tls", CERTS .. "wrong.pem", CERTS .. "wrong.key")
+    local ok, e = pcall(function()
+      local r = get_json(APP .. "/trusted/proxied?tls=1&host=localhost&port=" .. port .. "&proxy=" .. esc(PROXY))
+      assert.is_false(r.ok, r.msg)
+      assert.equal("transport", r.kind)
+      assert.is_true(r.tls)
+      assert.is_nil(r.not_sent)
+      assert.truthy(r.msg:find("certificate host mismatch", 1, true), r.msg)
+      assert.truthy(r.msg:find("tls_verify = false", 1, true), r.msg)
+      local c = coze.new { token = "pat_test", base_url = "https://localhost:" .. port, proxy = PROXY,
+        ca_file = CERTS .. "trusted.pem", max_retries = 0 }
+      local _, err = c.conversations:create {}
+      c:close()
+      assert.same({ kind = err.kind, tls = err.tls, not_sent = err.not_sent }, { kind = r.kind, tls = r.tls, not_sent = r.not_sent })
+    end)
+    stop()
+    seen(PROXY_PORT)
+    assert(ok, e)
+  end)
+
   it("keeps the tunnel alive: 5 calls, 1 CONNECT", function()
     assert.is_true(proxied("tls=1&verify=0&n=5&proxy=" .. esc(PROXY)).ok)
     assert.equal(1, #seen(PROXY_PORT))
@@ -749,38 +804,6 @@ describe("upload progress inside nginx", function()
   end)
 end)
 
--- A spec/helpers/hostile_http.py server on a free port: its port, a function that stops it, and
--- one that counts the connections it accepted.
-local function hostile(mode, ...)
-  local base = os.tmpname()
-  os.execute(string.format("python3 spec/helpers/hostile_http.py %s %s.log %s > %s.port 2>/dev/null & echo $! > %s.pid",
-    mode, base, table.concat({ ... }, " "), base, base))
-  local function read(ext)
-    local f = io.open(base .. ext, "rb")
-    if not f then return nil end
-    local s = f:read("*a")
-    f:close()
-    return s
-  end
-  local port
-  for _ = 1, 100 do
-    port = tonumber(read(".port") or "")
-    if port then break end
-    core.sleep_ms(50)
-  end
-  assert(port, "hostile_http.py " .. mode .. " did not start")
-  local function stop()
-    local pid = tonumber(read(".pid") or "")
-    if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
-    for _, ext in ipairs { ".port", ".pid", ".log", "" } do os.remove(base .. ext) end
-  end
-  local function connections()
-    local _, n = (read(".log") or ""):gsub("\n", "")
-    return n
-  end
-  return port, stop, connections
-end
-
 describe("coze.transport.ngx against hostile servers", function()
   local coze = require "coze"
   setup(function() ctl("start", APP_PORT, 1) end)
@@ -795,6 +818,27 @@ describe("coze.transport.ngx against hostile servers", function()
     c:close()
     return res, err
   end
+
+  it("checks an IP host against the certificate's names as libcurl does: another name's is refused, never retried", function()
+    local port, stop = hostile("tls", CERTS .. "wrong.pem", CERTS .. "wrong.key")
+    local ok, e = pcall(function()
+      local r = get_json(APP .. "/trusted/hostile?scheme=https&port=" .. port)
+      assert.is_false(r.ok, r.msg)
+      assert.equal("transport", r.kind)
+      assert.is_true(r.tls)
+      assert.is_false(r.retryable)
+      assert.truthy(r.msg:find("certificate host mismatch", 1, true), r.msg)
+      assert.truthy(r.msg:find("tls_verify = false", 1, true), r.msg)
+      local _, err = on_curl("https://127.0.0.1:" .. port, { ca_file = CERTS .. "trusted.pem" })
+      assert.same({ kind = err.kind, tls = err.tls, not_sent = err.not_sent }, { kind = r.kind, tls = r.tls, not_sent = r.not_sent })
+      -- the emulator's certificate names 127.0.0.1: accepted with verification on, on both
+      local good = get_json(APP .. "/trusted/tls")
+      assert.is_true(good.ok, good.msg)
+      assert(on_curl("https://127.0.0.1:" .. (EMU_PORT + 1), { ca_file = CERTS .. "trusted.pem" }))
+    end)
+    stop()
+    assert(ok, e)
+  end)
 
   for _, mode in ipairs { "longline", "manyheaders" } do
     it("fails an endless header block (" .. mode .. ") with libcurl's limit error, the worker's memory bounded", function()

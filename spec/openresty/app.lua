@@ -242,13 +242,14 @@ routes["/ws_wait"] = function()
     waited_ms = (ngx.now() - t0) * 1000, backend = backend }
 end
 
--- /proxied?proxy=&tls=1&verify=0&no_proxy=&n=: n calls (default 1) through a proxy; the last outcome
+-- /proxied?proxy=&tls=1&verify=0&no_proxy=&host=&port=&n=: n calls (default 1) through a proxy; the last outcome
 routes["/proxied"] = function()
   local base = EMU
   if arg("tls") == "1" then
     base = EMU:gsub("^http:", "https:"):gsub(":(%d+)$", function(p) return ":" .. (tonumber(p) + 1) end)
   end
   if arg("host") then base = base:gsub("127%.0%.0%.1", arg("host")) end
+  if arg("port") then base = base:gsub(":%d+$", ":" .. arg("port")) end
   local c = client { base_url = base, tls_verify = arg("verify") ~= "0", proxy = arg("proxy") and ngx.unescape_uri(arg("proxy")),
     no_proxy = arg("no_proxy") }
   local res, err
@@ -334,7 +335,7 @@ function _M.log_phase()
 end
 
 function _M.handle()
-  local fn = routes[ngx.var.uri]
+  local fn = routes[(ngx.var.uri:gsub("^/trusted/", "/"))]
   if not fn then return ngx.exit(404) end
   return fn()
 end

@@ -34,6 +34,36 @@ local POOL_SIZE = 64
 local HINT_RESOLVER = " (cosockets resolve through nginx: add a `resolver` directive to nginx.conf, e.g. `resolver 127.0.0.53 ipv6=off;`)"
 local HINT_CA = " (nginx verifies with `lua_ssl_trusted_certificate`: add e.g. `lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;` and `lua_ssl_verify_depth 3;` to nginx.conf)"
 
+local HINT_NAME = " (connect with the host name the certificate was issued for, or set tls_verify = false)"
+
+-- Whether the certificate of TLS session sess (a cdata of resty.core's sslhandshake) names IP
+-- address ip: sess, or nil, why. nginx checks a certificate's name only against an SNI name, and
+-- an IP is neither sent as SNI nor matched as one (its IP SANs are not DNS names), so this is
+-- libcurl's check of an IP host, done on nginx's own OpenSSL through the FFI.
+local ip_check
+local function names_ip(sess, ip)
+  if ip_check == nil then
+    ip_check = false
+    local okf, ffi = pcall(require, "ffi")
+    if okf then
+      pcall(ffi.cdef, "void *SSL_SESSION_get0_peer(void *s);"
+        .. "int X509_check_ip_asc(void *x, const char *address, unsigned int flags);")
+      local okc, C = pcall(function() return ffi.C, ffi.C.SSL_SESSION_get0_peer, ffi.C.X509_check_ip_asc end)
+      if okc then
+        ip_check = function(s, addr)
+          local cert = C.SSL_SESSION_get0_peer(s)
+          return cert ~= nil and C.X509_check_ip_asc(cert, addr, 0) == 1
+        end
+      end
+    end
+  end
+  if not ip_check or type(sess) ~= "cdata" then
+    return nil, "certificate host mismatch (this nginx cannot check an IP address against a certificate)"
+  end
+  if ip_check(sess, ip) then return sess end
+  return nil, "certificate host mismatch (no IP address " .. ip .. " in the certificate's names)"
+end
+
 -- opts: proxy, no_proxy (libcurl's rules and environment, coze.transport.proxy), tls_verify
 -- (default true), pool_size, pool_idle_ms. ca_file/ca_path are refused (nginx's own directives
 -- hold the CA).
@@ -395,14 +425,19 @@ function Transport:request(req)
   if scheme == "https" and sock:getreusedtimes() == 0 then
     local sni = host
     -- an IP literal carries no SNI (RFC 6066; libcurl sends none either)
-    if host:find(":", 1, true) or host:find("^%d+%.%d+%.%d+%.%d+$") then sni = nil end
+    local ip = host:find(":", 1, true) or host:find("^%d+%.%d+%.%d+%.%d+$")
+    if ip then sni = nil end
     -- lua-nginx-module 0.10.23 sometimes reports a refused certificate as success (and then
-    -- closes the socket) or trips an assertion in resty.core: both are caught as a refusal below
-    local okc, sess, herr = pcall(sock.sslhandshake, sock, false, sni, verify)
+    -- closes the socket) or trips an assertion in resty.core: both are caught as a refusal below.
+    -- Verifying an IP asks for the session (nil, not false): it holds the certificate checked below.
+    local want_session = false
+    if verify and ip then want_session = nil end
+    local okc, sess, herr = pcall(sock.sslhandshake, sock, want_session, sni, verify)
     if not okc then sess, herr = nil, "certificate verify failed (" .. tostring(sess) .. ")" end
     if sess and not sock:getreusedtimes() then
       sess, herr = nil, "certificate verify failed (nginx's error log names the reason)"
     end
+    if sess and verify and ip then sess, herr = names_ip(sess, host) end
     if not sess then
       h.sock = nil
       sock:close()
@@ -413,6 +448,9 @@ function Transport:request(req)
       -- nginx reports a refused certificate as "<X509 verify code>: <reason>"
       if herr:find("^%d+: ") or herr:find("certificate verify failed", 1, true) then
         return nil, terr("TLS certificate of " .. host .. " not trusted: " .. herr .. HINT_CA, { tls = true })
+      end
+      if herr:find("certificate host mismatch", 1, true) then -- as libcurl's CURLE_PEER_FAILED_VERIFICATION
+        return nil, terr("TLS certificate is not for " .. host .. ": " .. herr .. HINT_NAME, { tls = true })
       end
       return nil, terr("TLS handshake with " .. host .. " failed: " .. herr, { not_sent = true })
     end
