@@ -802,6 +802,29 @@ describe("upload progress inside nginx", function()
     assert.truthy(#r.seen >= 10, #r.seen .. " progress calls") -- progress still moves piece by piece
     assert.equal(r.seen[#r.seen][2], r.seen[#r.seen][1])
   end)
+
+  it("sends a file that grows meanwhile only up to the Content-Length it promised; the connection stays in step", function()
+    local mark = emu.mark()
+    local r = get_json(APP .. "/upload_change?change=grow")
+    assert.is_true(r.ok, r.msg)
+    assert.equal(1000000, r.bytes)
+    assert.is_true(r.after, r.after_err)
+    local log = emu.since(mark)
+    assert.equal(2, #log)
+    assert.equal(log[1].connection, log[2].connection) -- kept alive, and in step
+  end)
+
+  it("fails an upload whose file shrinks meanwhile with an io error naming the file, never pooling its connection", function()
+    local mark = emu.mark()
+    local r = get_json(APP .. "/upload_change?change=shrink")
+    assert.is_false(r.ok)
+    assert.equal("io", r.kind)
+    assert.truthy(r.msg:find("shrank", 1, true) and r.msg:find("/tmp/", 1, true), r.msg)
+    assert.is_true(r.after, r.after_err)
+    local log = emu.since(mark)
+    assert.equal(1, #log) -- the cut upload never reached a handler
+    assert.equal(1, log[1].connection_requests) -- the call after it came on a new connection
+  end)
 end)
 
 describe("coze.transport.ngx against hostile servers", function()

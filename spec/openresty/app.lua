@@ -318,6 +318,29 @@ routes["/hostile"] = function()
     retryable = err and require("coze.retry").retryable(err, true), msg = err and tostring(err), rss_growth_kb = rss_kb() - rss0 }
 end
 
+-- /upload_change?change=grow|shrink: a 1 MB file that grows (by 100 KB) or shrinks (to 1000 bytes)
+-- at the first on_progress, uploaded; then a call on the same client (and so the same pool)
+routes["/upload_change"] = function()
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  f:write(string.rep("u", 1000000))
+  f:close()
+  local changed = false
+  local function change()
+    if changed then return end
+    changed = true
+    local g = assert(io.open(path, arg("change") == "grow" and "ab" or "wb"))
+    g:write(arg("change") == "grow" and string.rep("g", 100000) or string.rep("s", 1000))
+    g:close()
+  end
+  local c = client()
+  local file, err = c.files:upload { file = path, on_progress = change }
+  os.remove(path)
+  local after, aerr = c.conversations:create {}
+  send_json { ok = file ~= nil, bytes = file and file.bytes, kind = err and err.kind, msg = err and tostring(err),
+    after = after ~= nil, after_err = aerr and tostring(aerr) }
+end
+
 -- /mem: the worker's Lua heap in KB (bench/ngx_calls.sh tells the heap from the rest of the RSS)
 routes["/mem"] = function()
   if arg("collect") == "1" then collectgarbage() end

@@ -324,12 +324,22 @@ function Handle:_send_piece()
           self.err = errors.new("io", { msg = "cannot open file '" .. p.path .. "': " .. tostring(msg) })
           return nil, self.err
         end
-        up.f = f
+        up.f, up.left = f, p.size
       end
-      data = up.f:read(FILE_CHUNK)
-      if not data then
+      -- the size Content-Length promised, no more (a file that grew would desynchronise a kept-alive
+      -- connection), and a file that shrank ends the request (else the server waits for the rest)
+      if up.left == 0 then
         up.f:close()
         up.f, up.i = nil, up.i + 1
+      else
+        data = up.f:read(up.left < FILE_CHUNK and up.left or FILE_CHUNK)
+        if not data then
+          self:_drop()
+          self.err = errors.new("io", { msg = "file '" .. p.path .. "' shrank while it was uploaded ("
+            .. (p.size - up.left) .. " of " .. p.size .. " bytes read)" })
+          return nil, self.err
+        end
+        up.left = up.left - #data
       end
     end
     if data and data ~= "" then
