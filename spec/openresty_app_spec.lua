@@ -863,6 +863,19 @@ describe("coze.transport.ngx against hostile servers", function()
     assert(ok, e)
   end)
 
+  it("takes timeouts past 2^31 ms (3e9, math.huge) as libcurl does, for calls, streams and websockets", function()
+    local r = get_json(APP .. "/big_timeouts")
+    assert.is_true(r.ok, r.err)
+    assert.equal("done", r.last)
+    assert.is_true(r.ws_ok, r.ws_err)
+    assert.equal("chat.created", r.ws_first)
+    -- the reference: the same options on libcurl
+    local c = coze.new { token = "pat_test", base_url = emu.url, max_retries = 0, connect_timeout_ms = 3e9,
+      first_byte_timeout_ms = 3e9, idle_timeout_ms = math.huge, total_timeout_ms = 3e9 }
+    assert(c.conversations:create {})
+    c:close()
+  end)
+
   for _, mode in ipairs { "longline", "manyheaders" } do
     it("fails an endless header block (" .. mode .. ") with libcurl's limit error, the worker's memory bounded", function()
       local port, stop = hostile(mode)

@@ -341,6 +341,27 @@ routes["/upload_change"] = function()
     after = after ~= nil, after_err = aerr and tostring(aerr) }
 end
 
+-- The timeouts past 2^31 ms of /big_timeouts (libcurl takes them; nginx's cosockets count less far).
+local BIG = { connect_timeout_ms = 3e9, first_byte_timeout_ms = 3e9, idle_timeout_ms = math.huge, total_timeout_ms = 3e9 }
+
+-- /big_timeouts: a chat stream and a websocket session with them
+routes["/big_timeouts"] = function()
+  local c = client(BIG)
+  local last, n = nil, 0
+  local ok, e = pcall(function()
+    local stream = assert(c.chat:stream(CHAT))
+    for ev in stream:events() do last, n = ev.event, n + 1 end
+  end)
+  local ws_first
+  local wok, we = pcall(function()
+    local ws = assert(c.websockets.chat:connect { bot_id = "b", idle_timeout_ms = 3e9 })
+    ws_first = assert(ws:next()).event_type
+    ws:close()
+  end)
+  send_json { ok = ok, err = not ok and tostring(e) or nil, last = last, n = n, ws_ok = wok,
+    ws_err = not wok and tostring(we) or nil, ws_first = ws_first }
+end
+
 -- /mem: the worker's Lua heap in KB (bench/ngx_calls.sh tells the heap from the rest of the RSS)
 routes["/mem"] = function()
   if arg("collect") == "1" then collectgarbage() end

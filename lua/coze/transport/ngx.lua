@@ -176,9 +176,17 @@ function Handle:_limit(phase_ms, which)
   return ms, which
 end
 
+-- A cosocket timeout for ms: nginx raises "bad timeout value" from 2^31 ms on, which libcurl takes
+-- (idle_timeout_ms = 3e9, math.huge for "no limit"), so those wait as long as nginx can count.
+local TIMEOUT_MAX = 2147483647
+function _M.timeout_ms(ms)
+  if not (ms <= TIMEOUT_MAX) then return TIMEOUT_MAX end -- NaN too
+  return ms
+end
+
 function Handle:_settimeout(phase_ms, which)
   local ms, w = self:_limit(phase_ms, which)
-  self.sock:settimeout(ms)
+  self.sock:settimeout(_M.timeout_ms(ms))
   self.which = w
 end
 
@@ -612,7 +620,7 @@ function Handle:_done()
   if not sock then return end
   self.sock = nil
   if self.reuse then
-    sock:setkeepalive(self.t.pool_idle_ms, self.t.pool_size)
+    sock:setkeepalive(_M.timeout_ms(self.t.pool_idle_ms), self.t.pool_size)
   else
     sock:close()
   end

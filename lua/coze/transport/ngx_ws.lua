@@ -165,7 +165,7 @@ function Conn:recv(w)
     end
     if not ok then return nil, msg, wkind end
     if self.eof then return nil, "connection closed without a close frame", "closed", 1006 end
-    sock:settimeout(w and w >= 1 and w or 1)
+    sock:settimeout(require("coze.transport.ngx").timeout_ms(w and w >= 1 and w or 1))
     local data, err = sock:receiveany(READ_MAX)
     if data then
       self.last_rx = now_ms()
