@@ -876,6 +876,16 @@ describe("coze.transport.ngx against hostile servers", function()
     c:close()
   end)
 
+  it("never pools an upgrade's connection, not even after a refusal without a body: 3 upgrades, 3 connections", function()
+    local port, stop, connections = hostile("empty403")
+    local ok, e = pcall(function()
+      assert.same({ statuses = { 403, 403, 403 } }, get_json(APP .. "/ws_refused?n=3&port=" .. port))
+      assert.equal(3, connections())
+    end)
+    stop()
+    assert(ok, e)
+  end)
+
   for _, mode in ipairs { "longline", "manyheaders" } do
     it("fails an endless header block (" .. mode .. ") with libcurl's limit error, the worker's memory bounded", function()
       local port, stop = hostile(mode)

@@ -362,6 +362,18 @@ routes["/big_timeouts"] = function()
     ws_err = not wok and tostring(we) or nil, ws_first = ws_first }
 end
 
+-- /ws_refused?port=&n=3: n websocket upgrades a server refuses; their statuses
+routes["/ws_refused"] = function()
+  local c = client { base_url = "http://127.0.0.1:" .. arg("port") }
+  local statuses = {}
+  for i = 1, tonumber(arg("n")) or 3 do
+    local ws, err = c.websockets.chat:connect { bot_id = "b" }
+    if ws then ws:close() end
+    statuses[i] = err and err.http_status or 0
+  end
+  send_json { statuses = statuses }
+end
+
 -- /mem: the worker's Lua heap in KB (bench/ngx_calls.sh tells the heap from the rest of the RSS)
 routes["/mem"] = function()
   if arg("collect") == "1" then collectgarbage() end

@@ -612,14 +612,15 @@ end
 
 function Handle:headers() return self.hdrs end
 
--- The body was read to its end: the connection goes back to nginx's pool when the server allows.
+-- The body was read to its end: the connection goes back to nginx's pool when the server allows,
+-- never for req.no_pool (an upgrade's, even when refused with an empty body).
 function Handle:_done()
   self.state = "done"
   self.t_end = ngx.now()
   local sock = self.sock
   if not sock then return end
   self.sock = nil
-  if self.reuse then
+  if self.reuse and not self.req.no_pool then
     sock:setkeepalive(_M.timeout_ms(self.t.pool_idle_ms), self.t.pool_size)
   else
     sock:close()

@@ -74,7 +74,6 @@ function Conn:handshake()
     self.phase, self.last_rx = "open", now_ms()
     return 101
   end
-  h.reuse = false -- an upgrade's connection never goes to a pool, not even after a whole error body
   local parts, n = {}, 0
   while n < MAX_ERROR_BODY do
     local chunk, rerr = h:read()
