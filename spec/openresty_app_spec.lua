@@ -803,6 +803,19 @@ describe("upload progress inside nginx", function()
     assert.equal(r.seen[#r.seen][2], r.seen[#r.seen][1])
   end)
 
+  it("draws each multipart boundary from OpenSSL, so a new worker does not repeat the last one's", function()
+    local seen = {}
+    for i = 1, 2 do
+      if i > 1 then ctl("restart", APP_PORT, 1) end
+      local mark = emu.mark()
+      assert.is_true(get_json(APP .. "/upload?size=1000").ok)
+      local log = emu.since(mark, "^/v1/files/upload")
+      seen[i] = log[1].headers["Content-Type"]:match("boundary=(%S+)")
+      assert.truthy(seen[i] and #seen[i] >= 40, seen[i])
+    end
+    assert.are_not.equal(seen[1], seen[2])
+  end)
+
   it("sends a file that grows meanwhile only up to the Content-Length it promised; the connection stays in step", function()
     local mark = emu.mark()
     local r = get_json(APP .. "/upload_change?change=grow")

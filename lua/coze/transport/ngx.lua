@@ -128,8 +128,7 @@ end
 
 -- Multipart body as a list of pieces (strings, or { path = } read from disk when sent) and its length.
 local function multipart(parts)
-  local boundary = "------------------------coze" .. string.format("%08x%08x",
-    math.random(0, 0x7fffffff), math.random(0, 0x7fffffff))
+  local boundary = require("coze.multipart").boundary()
   local pieces, len = {}, 0
   for _, p in ipairs(parts) do
     if (p.name or ""):find("[\r\n]") or (p.filename or ""):find("[\r\n]") or (p.type or ""):find("[\r\n]") then
