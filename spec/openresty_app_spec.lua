@@ -899,6 +899,18 @@ describe("coze.transport.ngx against hostile servers", function()
     assert(ok, e)
   end)
 
+  -- libcurl asks for gzip and decodes it; cosockets ask for nothing and decode nothing, so outcomes
+  -- differ and spec/helpers/fault_scenarios.lua cannot hold this case
+  it("refuses a body in a content-encoding it did not ask for, naming it (libcurl asks for gzip and decodes)", function()
+    local r = get_json(APP .. "/call?fault=gzip")
+    assert.is_false(r.ok)
+    assert.equal("transport", r.kind)
+    assert.is_nil(r.not_sent)
+    assert.truthy(r.msg:find("content-encoding 'gzip'", 1, true), r.msg)
+    local res = assert(on_curl(emu.url, { headers = { ["X-Emu-Fault"] = "gzip" } }))
+    assert.equal("7390029769854844001", res.id)
+  end)
+
   for _, mode in ipairs { "longline", "manyheaders" } do
     it("fails an endless header block (" .. mode .. ") with libcurl's limit error, the worker's memory bounded", function()
       local port, stop = hostile(mode)

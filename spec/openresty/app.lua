@@ -374,6 +374,12 @@ routes["/ws_refused"] = function()
   send_json { statuses = statuses }
 end
 
+-- /call?fault=: one conversations.create with that emulator fault; its outcome
+routes["/call"] = function()
+  local res, err = client().conversations:create { headers = { ["X-Emu-Fault"] = ngx.unescape_uri(arg("fault")) } }
+  send_json { ok = res ~= nil, kind = err and err.kind, not_sent = err and err.not_sent, msg = err and tostring(err) }
+end
+
 -- /mem: the worker's Lua heap in KB (bench/ngx_calls.sh tells the heap from the rest of the RSS)
 routes["/mem"] = function()
   if arg("collect") == "1" then collectgarbage() end
