@@ -162,8 +162,16 @@ local function multipart(parts)
   return pieces, len, boundary
 end
 
+-- A cosocket timeout for ms: nginx raises "bad timeout value" from 2^31 ms on, which libcurl takes
+-- (idle_timeout_ms = 3e9, math.huge for "no limit"), so those wait as long as nginx can count.
+local TIMEOUT_MAX = 2147483647
+function _M.timeout_ms(ms)
+  if not (ms <= TIMEOUT_MAX) then return TIMEOUT_MAX end -- NaN too
+  return ms
+end
+
 -- The timeout for the next socket operation: the phase's own limit, cut by the total deadline.
--- Returns ms (0 = none; cosockets then use a day) and which limit it is.
+-- Returns ms (0 = none: as long as nginx counts, as from 2^31 ms on) and which limit it is.
 function Handle:_limit(phase_ms, which)
   local ms = phase_ms or 0
   if self.deadline then
@@ -171,16 +179,8 @@ function Handle:_limit(phase_ms, which)
     if left < 1 then left = 1 end
     if ms == 0 or left < ms then return left, "total" end
   end
-  if ms == 0 then return 86400000, which end
+  if ms == 0 then return TIMEOUT_MAX, which end
   return ms, which
-end
-
--- A cosocket timeout for ms: nginx raises "bad timeout value" from 2^31 ms on, which libcurl takes
--- (idle_timeout_ms = 3e9, math.huge for "no limit"), so those wait as long as nginx can count.
-local TIMEOUT_MAX = 2147483647
-function _M.timeout_ms(ms)
-  if not (ms <= TIMEOUT_MAX) then return TIMEOUT_MAX end -- NaN too
-  return ms
 end
 
 function Handle:_settimeout(phase_ms, which)
