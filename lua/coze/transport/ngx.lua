@@ -342,7 +342,7 @@ function Handle:_send_piece()
         data = up.f:read(up.left < FILE_CHUNK and up.left or FILE_CHUNK)
         if not data then
           self:_drop()
-          self.err = errors.new("io", { msg = "file '" .. p.path .. "' shrank while it was uploaded ("
+          self.err = errors.new("io", { path = p.path, msg = "file '" .. p.path .. "' shrank while it was uploaded ("
             .. (p.size - up.left) .. " of " .. p.size .. " bytes read)" })
           return nil, self.err
         end
@@ -451,6 +451,8 @@ function Transport:request(req)
     if verify and ip then want_session = nil end
     local okc, sess, herr = pcall(sock.sslhandshake, sock, want_session, sni, verify)
     if not okc then sess, herr = nil, "certificate verify failed (" .. tostring(sess) .. ")" end
+    -- resty.core answers a handshake that kept no session with nil and no error: names_ip refuses it
+    if okc and sess == nil and herr == nil and want_session == nil then sess = true end
     if sess and not sock:getreusedtimes() then
       sess, herr = nil, "certificate verify failed (nginx's error log names the reason)"
     end
