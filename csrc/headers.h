@@ -14,8 +14,15 @@
 #include "buf.h"
 
 /* Bigger blocks are refused: what a server may make a client hold before the body. */
-#define COZE_HEADERS_MAX_BYTES ((size_t)256 << 10)
+#define COZE_HEADERS_MAX_KIB 256
+#define COZE_HEADERS_MAX_BYTES ((size_t)COZE_HEADERS_MAX_KIB << 10)
 #define COZE_HEADERS_MAX_FIELDS 1000 /* field lines (repeats count) */
+
+/* What every transport says when a server passes those limits (libcurl's and the cosocket one). */
+#define COZE_HEADERS_STR_(x) #x
+#define COZE_HEADERS_STR(x) COZE_HEADERS_STR_(x)
+#define COZE_HEADERS_TOO_LARGE_MSG "response headers too large (limit " \
+  COZE_HEADERS_STR(COZE_HEADERS_MAX_KIB) " KiB, " COZE_HEADERS_STR(COZE_HEADERS_MAX_FIELDS) " lines)"
 
 enum {
   COZE_HEADERS_OK = 0,

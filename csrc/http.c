@@ -688,9 +688,7 @@ static void transfer_error(coze_http_req *r)
     set_too_large(r);
   } else if (r->hdr_too_large || (r->result == CURLE_OUT_OF_MEMORY && !r->hdr_done)) {
     /* ours, or curl's own cap on one header line (it reports that as out of memory) */
-    set_error(&r->err, COZE_HTTP_E_TRANSPORT, NULL, r->result,
-              "response headers too large (limit %u KiB, %d lines)",
-              (unsigned)(COZE_HEADERS_MAX_BYTES >> 10), COZE_HEADERS_MAX_FIELDS);
+    set_error(&r->err, COZE_HTTP_E_TRANSPORT, NULL, r->result, "%s", COZE_HEADERS_TOO_LARGE_MSG);
   } else if (r->result == CURLE_OPERATION_TIMEDOUT) {
     /* curl's own timers: while connecting (TCP + TLS, before "pretransfer") the earlier of
        CONNECTTIMEOUT (default 300 s) and TIMEOUT fired; once connected only TIMEOUT (= total) */

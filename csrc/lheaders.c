@@ -27,7 +27,7 @@ int coze_l_headers_push(lua_State *L, const char *block, size_t len)
     return luaL_error(L, "not enough memory");
   if (rc != COZE_HEADERS_OK) {
     lua_pushnil(L);
-    lua_pushliteral(L, "response headers too large");
+    lua_pushliteral(L, COZE_HEADERS_TOO_LARGE_MSG);
     return 2;
   }
   lua_createtable(L, 0, (int)h->n);
@@ -40,7 +40,7 @@ int coze_l_headers_push(lua_State *L, const char *block, size_t len)
   return 1;
 }
 
-/* core.parse_headers(block) -> { [lower-case name] = value } | nil, "response headers too large" */
+/* core.parse_headers(block) -> { [lower-case name] = value } | nil, core.HEADERS_TOO_LARGE */
 static int l_parse_headers(lua_State *L)
 {
   size_t len;
@@ -64,4 +64,11 @@ void coze_l_headers_open(lua_State *L)
   luaL_setfuncs(L, holder_meta, 0);
   lua_pop(L, 1);
   luaL_setfuncs(L, fns, 0);
+  /* the limits and their error, for a transport that reads the block itself (coze.transport.ngx) */
+  lua_pushinteger(L, (lua_Integer)COZE_HEADERS_MAX_BYTES);
+  lua_setfield(L, -2, "HEADERS_MAX_BYTES");
+  lua_pushinteger(L, COZE_HEADERS_MAX_FIELDS);
+  lua_setfield(L, -2, "HEADERS_MAX_FIELDS");
+  lua_pushliteral(L, COZE_HEADERS_TOO_LARGE_MSG);
+  lua_setfield(L, -2, "HEADERS_TOO_LARGE");
 }

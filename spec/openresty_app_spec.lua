@@ -12,6 +12,8 @@ local EMU_PORT = tonumber(emu.url:match(":(%d+)$"))
 local APP_PORT = tonumber(os.getenv("COZE_APP_PORT") or "") or EMU_PORT + 10
 local APP = "http://127.0.0.1:" .. APP_PORT
 local APP2 = "http://127.0.0.1:" .. (APP_PORT + 1) -- 2 workers
+-- spec/openresty/ctl's certificates: wrong.pem/.key (for wrong.example), trusted.pem (it and the emulator's)
+local CERTS = "build/app-" .. APP_PORT .. "/"
 
 local PROXY_VARS = { "https_proxy", "HTTPS_PROXY", "http_proxy", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY" }
 
@@ -52,6 +54,38 @@ local function ping_ms(s)
   while p:read(5000) do end
   p:close()
   return core.monotonic_ms() - t
+end
+
+-- A spec/helpers/hostile_http.py server on a free port: its port, a function that stops it, and
+-- one that counts the connections it accepted.
+local function hostile(mode, ...)
+  local base = os.tmpname()
+  os.execute(string.format("python3 spec/helpers/hostile_http.py %s %s.log %s > %s.port 2>/dev/null & echo $! > %s.pid",
+    mode, base, table.concat({ ... }, " "), base, base))
+  local function read(ext)
+    local f = io.open(base .. ext, "rb")
+    if not f then return nil end
+    local s = f:read("*a")
+    f:close()
+    return s
+  end
+  local port
+  for _ = 1, 100 do
+    port = tonumber(read(".port") or "")
+    if port then break end
+    core.sleep_ms(50)
+  end
+  assert(port, "hostile_http.py " .. mode .. " did not start")
+  local function stop()
+    local pid = tonumber(read(".pid") or "")
+    if pid then os.execute("kill " .. pid .. " 2>/dev/null") end
+    for _, ext in ipairs { ".port", ".pid", ".log", "" } do os.remove(base .. ext) end
+  end
+  local function connections()
+    local _, n = (read(".log") or ""):gsub("\n", "")
+    return n
+  end
+  return port, stop, connections
 end
 
 -- The event names a browser reads in a relayed body (the fast path forwards the upstream's own
@@ -552,7 +586,29 @@ describe("coze.transport.ngx through an HTTP proxy", function()
     assert.truthy(r.msg:find("lua_ssl_trusted_certificate", 1, true), r.msg)
   end)
 
+  it("refuses a trusted certificate for another host name as libcurl does: err.tls, never retried", function()
+    local port, stop = hostile("tls", CERTS .. "wrong.pem", CERTS .. "wrong.key")
+    local ok, e = pcall(function()
+      local r = get_json(APP .. "/trusted/proxied?tls=1&host=localhost&port=" .. port .. "&proxy=" .. esc(PROXY))
+      assert.is_false(r.ok, r.msg)
+      assert.equal("transport", r.kind)
+      assert.is_true(r.tls)
+      assert.is_nil(r.not_sent)
+      assert.truthy(r.msg:find("certificate host mismatch", 1, true), r.msg)
+      assert.truthy(r.msg:find("tls_verify = false", 1, true), r.msg)
+      local c = coze.new { token = "pat_test", base_url = "https://localhost:" .. port, proxy = PROXY,
+        ca_file = CERTS .. "trusted.pem", max_retries = 0 }
+      local _, err = c.conversations:create {}
+      c:close()
+      assert.same({ kind = err.kind, tls = err.tls, not_sent = err.not_sent }, { kind = r.kind, tls = r.tls, not_sent = r.not_sent })
+    end)
+    stop()
+    seen(PROXY_PORT)
+    assert(ok, e)
+  end)
+
   it("keeps the tunnel alive: 5 calls, 1 CONNECT", function()
+    ctl("restart", APP_PORT, 1) -- an empty pool: the tunnels of the calls before are not counted
     assert.is_true(proxied("tls=1&verify=0&n=5&proxy=" .. esc(PROXY)).ok)
     assert.equal(1, #seen(PROXY_PORT))
   end)
@@ -747,4 +803,131 @@ describe("upload progress inside nginx", function()
     assert.truthy(#r.seen >= 10, #r.seen .. " progress calls") -- progress still moves piece by piece
     assert.equal(r.seen[#r.seen][2], r.seen[#r.seen][1])
   end)
+
+  it("draws each multipart boundary from OpenSSL, so a new worker does not repeat the last one's", function()
+    local seen = {}
+    for i = 1, 2 do
+      if i > 1 then ctl("restart", APP_PORT, 1) end
+      local mark = emu.mark()
+      assert.is_true(get_json(APP .. "/upload?size=1000").ok)
+      local log = emu.since(mark, "^/v1/files/upload")
+      seen[i] = log[1].headers["Content-Type"]:match("boundary=(%S+)")
+      assert.truthy(seen[i] and #seen[i] >= 40, seen[i])
+    end
+    assert.are_not.equal(seen[1], seen[2])
+  end)
+
+  it("sends a file that grows meanwhile only up to the Content-Length it promised; the connection stays in step", function()
+    local mark = emu.mark()
+    local r = get_json(APP .. "/upload_change?change=grow")
+    assert.is_true(r.ok, r.msg)
+    assert.equal(1000000, r.bytes)
+    assert.is_true(r.after, r.after_err)
+    local log = emu.since(mark)
+    assert.equal(2, #log)
+    assert.equal(log[1].connection, log[2].connection) -- kept alive, and in step
+  end)
+
+  it("fails an upload whose file shrinks meanwhile with an io error naming the file, never pooling its connection", function()
+    local mark = emu.mark()
+    local r = get_json(APP .. "/upload_change?change=shrink")
+    assert.is_false(r.ok)
+    assert.equal("io", r.kind)
+    assert.truthy(r.msg:find("shrank", 1, true) and r.msg:find("/tmp/", 1, true), r.msg)
+    assert.is_true(r.after, r.after_err)
+    local log = emu.since(mark)
+    assert.equal(1, #log) -- the cut upload never reached a handler
+    assert.equal(1, log[1].connection_requests) -- the call after it came on a new connection
+  end)
+end)
+
+describe("coze.transport.ngx against hostile servers", function()
+  local coze = require "coze"
+  setup(function() ctl("start", APP_PORT, 1) end)
+  teardown(function() ctl("stop", APP_PORT, 1) end)
+
+  -- The same call on libcurl outside nginx.
+  local function on_curl(base, extra)
+    local o = { token = "pat_test", base_url = base, max_retries = 0 }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    local c = coze.new(o)
+    local res, err = c.conversations:create {}
+    c:close()
+    return res, err
+  end
+
+  it("checks an IP host against the certificate's names as libcurl does: another name's is refused, never retried", function()
+    local port, stop = hostile("tls", CERTS .. "wrong.pem", CERTS .. "wrong.key")
+    local ok, e = pcall(function()
+      local r = get_json(APP .. "/trusted/hostile?scheme=https&port=" .. port)
+      assert.is_false(r.ok, r.msg)
+      assert.equal("transport", r.kind)
+      assert.is_true(r.tls)
+      assert.is_false(r.retryable)
+      assert.truthy(r.msg:find("certificate host mismatch", 1, true), r.msg)
+      assert.truthy(r.msg:find("tls_verify = false", 1, true), r.msg)
+      local _, err = on_curl("https://127.0.0.1:" .. port, { ca_file = CERTS .. "trusted.pem" })
+      assert.same({ kind = err.kind, tls = err.tls, not_sent = err.not_sent }, { kind = r.kind, tls = r.tls, not_sent = r.not_sent })
+      -- the emulator's certificate names 127.0.0.1: accepted with verification on, on both
+      local good = get_json(APP .. "/trusted/tls")
+      assert.is_true(good.ok, good.msg)
+      assert(on_curl("https://127.0.0.1:" .. (EMU_PORT + 1), { ca_file = CERTS .. "trusted.pem" }))
+    end)
+    stop()
+    assert(ok, e)
+  end)
+
+  it("takes timeouts past 2^31 ms (3e9, math.huge) as libcurl does, for calls, streams and websockets", function()
+    local r = get_json(APP .. "/big_timeouts")
+    assert.is_true(r.ok, r.err)
+    assert.equal("done", r.last)
+    assert.is_true(r.ws_ok, r.ws_err)
+    assert.equal("chat.created", r.ws_first)
+    -- the reference: the same options on libcurl
+    local c = coze.new { token = "pat_test", base_url = emu.url, max_retries = 0, connect_timeout_ms = 3e9,
+      first_byte_timeout_ms = 3e9, idle_timeout_ms = math.huge, total_timeout_ms = 3e9 }
+    assert(c.conversations:create {})
+    c:close()
+  end)
+
+  it("never pools an upgrade's connection, not even after a refusal without a body: 3 upgrades, 3 connections", function()
+    local port, stop, connections = hostile("empty403")
+    local ok, e = pcall(function()
+      assert.same({ statuses = { 403, 403, 403 } }, get_json(APP .. "/ws_refused?n=3&port=" .. port))
+      assert.equal(3, connections())
+    end)
+    stop()
+    assert(ok, e)
+  end)
+
+  -- libcurl asks for gzip and decodes it; cosockets ask for nothing and decode nothing, so outcomes
+  -- differ and spec/helpers/fault_scenarios.lua cannot hold this case
+  it("refuses a body in a content-encoding it did not ask for, naming it (libcurl asks for gzip and decodes)", function()
+    local r = get_json(APP .. "/call?fault=gzip")
+    assert.is_false(r.ok)
+    assert.equal("transport", r.kind)
+    assert.is_nil(r.not_sent)
+    assert.truthy(r.msg:find("content-encoding 'gzip'", 1, true), r.msg)
+    local res = assert(on_curl(emu.url, { headers = { ["X-Emu-Fault"] = "gzip" } }))
+    assert.equal("7390029769854844001", res.id)
+  end)
+
+  for _, mode in ipairs { "longline", "manyheaders" } do
+    it("fails an endless header block (" .. mode .. ") with libcurl's limit error, the worker's memory bounded", function()
+      local port, stop = hostile(mode)
+      local ok, e = pcall(function()
+        local r = get_json(APP .. "/hostile?port=" .. port)
+        assert.is_false(r.ok)
+        assert.equal("transport", r.kind)
+        assert.truthy(r.msg:find(core.HEADERS_TOO_LARGE, 1, true), r.msg)
+        assert.truthy(r.rss_growth_kb < 4096, "the worker grew by " .. r.rss_growth_kb .. " KB")
+        local _, err = on_curl("http://127.0.0.1:" .. port)
+        assert.equal(err.kind, r.kind)
+        assert.equal(err.not_sent, r.not_sent)
+        assert.truthy(tostring(err):find(core.HEADERS_TOO_LARGE, 1, true), tostring(err))
+      end)
+      stop()
+      assert(ok, e)
+    end)
+  end
 end)

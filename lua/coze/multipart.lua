@@ -4,6 +4,7 @@
 --                 or { data = bytes, filename =, type = }
 --   plain fields: strings, numbers, booleans; tables are sent as JSON text
 local args = require "coze.args"
+local core = require "coze.core"
 local errors = require "coze.errors"
 local json = require "coze.json"
 local url = require "coze.url"
@@ -16,6 +17,12 @@ _M.FILE_FIELD = "file"
 
 -- Misuse raises with args.fail at level 2: two frames above the function that finds it.
 local fail = args.fail
+
+-- A multipart boundary: 96 bits of OpenSSL randomness (never math.random, which nginx's workers
+-- do not seed, so they would all draw the same ones). libcurl's transport leaves it to curl_mime.
+function _M.boundary()
+  return "------------------------coze" .. assert(core.random_token(12))
+end
 
 local function basename(path)
   return path:match("([^/\\]+)$") or path

@@ -242,13 +242,14 @@ routes["/ws_wait"] = function()
     waited_ms = (ngx.now() - t0) * 1000, backend = backend }
 end
 
--- /proxied?proxy=&tls=1&verify=0&no_proxy=&n=: n calls (default 1) through a proxy; the last outcome
+-- /proxied?proxy=&tls=1&verify=0&no_proxy=&host=&port=&n=: n calls (default 1) through a proxy; the last outcome
 routes["/proxied"] = function()
   local base = EMU
   if arg("tls") == "1" then
     base = EMU:gsub("^http:", "https:"):gsub(":(%d+)$", function(p) return ":" .. (tonumber(p) + 1) end)
   end
   if arg("host") then base = base:gsub("127%.0%.0%.1", arg("host")) end
+  if arg("port") then base = base:gsub(":%d+$", ":" .. arg("port")) end
   local c = client { base_url = base, tls_verify = arg("verify") ~= "0", proxy = arg("proxy") and ngx.unescape_uri(arg("proxy")),
     no_proxy = arg("no_proxy") }
   local res, err
@@ -298,6 +299,87 @@ routes["/upload"] = function()
     waits = waits, ms = (ngx.now() - t0) * 1000 }
 end
 
+-- The worker's resident memory in KB (/proc: the hostile-server specs bound its growth).
+local function rss_kb()
+  local f = io.open("/proc/self/status", "rb")
+  local kb = f and tonumber(f:read("*a"):match("VmRSS:%s*(%d+)"))
+  if f then f:close() end
+  return kb
+end
+
+-- /hostile?port=&scheme=https&verify=0: one call to a spec/helpers/hostile_http.py server; its outcome
+-- and how much the worker's RSS grew meanwhile (KB)
+routes["/hostile"] = function()
+  local base = (arg("scheme") or "http") .. "://127.0.0.1:" .. arg("port")
+  local c = client { base_url = base, tls_verify = arg("verify") ~= "0" }
+  local rss0 = rss_kb()
+  local res, err = c.conversations:create {}
+  send_json { ok = res ~= nil, kind = err and err.kind, tls = err and err.tls, not_sent = err and err.not_sent,
+    retryable = err and require("coze.retry").retryable(err, true), msg = err and tostring(err), rss_growth_kb = rss_kb() - rss0 }
+end
+
+-- /upload_change?change=grow|shrink: a 1 MB file that grows (by 100 KB) or shrinks (to 1000 bytes)
+-- at the first on_progress, uploaded; then a call on the same client (and so the same pool)
+routes["/upload_change"] = function()
+  local path = os.tmpname()
+  local f = assert(io.open(path, "wb"))
+  f:write(string.rep("u", 1000000))
+  f:close()
+  local changed = false
+  local function change()
+    if changed then return end
+    changed = true
+    local g = assert(io.open(path, arg("change") == "grow" and "ab" or "wb"))
+    g:write(arg("change") == "grow" and string.rep("g", 100000) or string.rep("s", 1000))
+    g:close()
+  end
+  local c = client()
+  local file, err = c.files:upload { file = path, on_progress = change }
+  os.remove(path)
+  local after, aerr = c.conversations:create {}
+  send_json { ok = file ~= nil, bytes = file and file.bytes, kind = err and err.kind, msg = err and tostring(err),
+    after = after ~= nil, after_err = aerr and tostring(aerr) }
+end
+
+-- The timeouts past 2^31 ms of /big_timeouts (libcurl takes them; nginx's cosockets count less far).
+local BIG = { connect_timeout_ms = 3e9, first_byte_timeout_ms = 3e9, idle_timeout_ms = math.huge, total_timeout_ms = 3e9 }
+
+-- /big_timeouts: a chat stream and a websocket session with them
+routes["/big_timeouts"] = function()
+  local c = client(BIG)
+  local last, n = nil, 0
+  local ok, e = pcall(function()
+    local stream = assert(c.chat:stream(CHAT))
+    for ev in stream:events() do last, n = ev.event, n + 1 end
+  end)
+  local ws_first
+  local wok, we = pcall(function()
+    local ws = assert(c.websockets.chat:connect { bot_id = "b", idle_timeout_ms = 3e9 })
+    ws_first = assert(ws:next()).event_type
+    ws:close()
+  end)
+  send_json { ok = ok, err = not ok and tostring(e) or nil, last = last, n = n, ws_ok = wok,
+    ws_err = not wok and tostring(we) or nil, ws_first = ws_first }
+end
+
+-- /ws_refused?port=&n=3: n websocket upgrades a server refuses; their statuses
+routes["/ws_refused"] = function()
+  local c = client { base_url = "http://127.0.0.1:" .. arg("port") }
+  local statuses = {}
+  for i = 1, tonumber(arg("n")) or 3 do
+    local ws, err = c.websockets.chat:connect { bot_id = "b" }
+    if ws then ws:close() end
+    statuses[i] = err and err.http_status or 0
+  end
+  send_json { statuses = statuses }
+end
+
+-- /call?fault=: one conversations.create with that emulator fault; its outcome
+routes["/call"] = function()
+  local res, err = client().conversations:create { headers = { ["X-Emu-Fault"] = ngx.unescape_uri(arg("fault")) } }
+  send_json { ok = res ~= nil, kind = err and err.kind, not_sent = err and err.not_sent, msg = err and tostring(err) }
+end
+
 -- /mem: the worker's Lua heap in KB (bench/ngx_calls.sh tells the heap from the rest of the RSS)
 routes["/mem"] = function()
   if arg("collect") == "1" then collectgarbage() end
@@ -315,7 +397,7 @@ function _M.log_phase()
 end
 
 function _M.handle()
-  local fn = routes[ngx.var.uri]
+  local fn = routes[(ngx.var.uri:gsub("^/trusted/", "/"))]
   if not fn then return ngx.exit(404) end
   return fn()
 end

@@ -24,14 +24,45 @@ Handle.__index = Handle
 
 local READ_MAX = 65536        -- bytes handed out per read at most
 local FILE_CHUNK = 65536      -- bytes of a multipart file part read from disk at a time
-local HEADER_MAX = 256 * 1024 -- the header block's limit, as csrc/headers.h COZE_HEADERS_MAX_BYTES
-local LINE_MAX = 8192         -- a status or chunk-size line
+local HEADER_MAX = core.HEADERS_MAX_BYTES -- the header block's limits (csrc/headers.h), as libcurl's
+local HEADER_LINES = core.HEADERS_MAX_FIELDS
+local LINE_MAX = 8192         -- a status line
 local POOL_IDLE_MS = 60000
 local POOL_SIZE = 64
 
 -- What to add to nginx.conf, for the errors that come from a missing directive.
 local HINT_RESOLVER = " (cosockets resolve through nginx: add a `resolver` directive to nginx.conf, e.g. `resolver 127.0.0.53 ipv6=off;`)"
 local HINT_CA = " (nginx verifies with `lua_ssl_trusted_certificate`: add e.g. `lua_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;` and `lua_ssl_verify_depth 3;` to nginx.conf)"
+
+local HINT_NAME = " (connect with the host name the certificate was issued for, or set tls_verify = false)"
+
+-- Whether the certificate of TLS session sess (a cdata of resty.core's sslhandshake) names IP
+-- address ip: sess, or nil, why. nginx checks a certificate's name only against an SNI name, and
+-- an IP is neither sent as SNI nor matched as one (its IP SANs are not DNS names), so this is
+-- libcurl's check of an IP host, done on nginx's own OpenSSL through the FFI.
+local ip_check
+local function names_ip(sess, ip)
+  if ip_check == nil then
+    ip_check = false
+    local okf, ffi = pcall(require, "ffi")
+    if okf then
+      pcall(ffi.cdef, "void *SSL_SESSION_get0_peer(void *s);"
+        .. "int X509_check_ip_asc(void *x, const char *address, unsigned int flags);")
+      local okc, C = pcall(function() return ffi.C, ffi.C.SSL_SESSION_get0_peer, ffi.C.X509_check_ip_asc end)
+      if okc then
+        ip_check = function(s, addr)
+          local cert = C.SSL_SESSION_get0_peer(s)
+          return cert ~= nil and C.X509_check_ip_asc(cert, addr, 0) == 1
+        end
+      end
+    end
+  end
+  if not ip_check or type(sess) ~= "cdata" then
+    return nil, "certificate host mismatch (this nginx cannot check an IP address against a certificate)"
+  end
+  if ip_check(sess, ip) then return sess end
+  return nil, "certificate host mismatch (no IP address " .. ip .. " in the certificate's names)"
+end
 
 -- opts: proxy, no_proxy (libcurl's rules and environment, coze.transport.proxy), tls_verify
 -- (default true), pool_size, pool_idle_ms. ca_file/ca_path are refused (nginx's own directives
@@ -97,8 +128,7 @@ end
 
 -- Multipart body as a list of pieces (strings, or { path = } read from disk when sent) and its length.
 local function multipart(parts)
-  local boundary = "------------------------coze" .. string.format("%08x%08x",
-    math.random(0, 0x7fffffff), math.random(0, 0x7fffffff))
+  local boundary = require("coze.multipart").boundary()
   local pieces, len = {}, 0
   for _, p in ipairs(parts) do
     if (p.name or ""):find("[\r\n]") or (p.filename or ""):find("[\r\n]") or (p.type or ""):find("[\r\n]") then
@@ -132,8 +162,16 @@ local function multipart(parts)
   return pieces, len, boundary
 end
 
+-- A cosocket timeout for ms: nginx raises "bad timeout value" from 2^31 ms on, which libcurl takes
+-- (idle_timeout_ms = 3e9, math.huge for "no limit"), so those wait as long as nginx can count.
+local TIMEOUT_MAX = 2147483647
+function _M.timeout_ms(ms)
+  if not (ms <= TIMEOUT_MAX) then return TIMEOUT_MAX end -- NaN too
+  return ms
+end
+
 -- The timeout for the next socket operation: the phase's own limit, cut by the total deadline.
--- Returns ms (0 = none; cosockets then use a day) and which limit it is.
+-- Returns ms (0 = none: as long as nginx counts, as from 2^31 ms on) and which limit it is.
 function Handle:_limit(phase_ms, which)
   local ms = phase_ms or 0
   if self.deadline then
@@ -141,13 +179,13 @@ function Handle:_limit(phase_ms, which)
     if left < 1 then left = 1 end
     if ms == 0 or left < ms then return left, "total" end
   end
-  if ms == 0 then return 86400000, which end
+  if ms == 0 then return TIMEOUT_MAX, which end
   return ms, which
 end
 
 function Handle:_settimeout(phase_ms, which)
   local ms, w = self:_limit(phase_ms, which)
-  self.sock:settimeout(ms)
+  self.sock:settimeout(_M.timeout_ms(ms))
   self.which = w
 end
 
@@ -202,6 +240,34 @@ local function connect_err(h, what, cerr)
   return terr(what .. ": " .. tostring(cerr), { not_sent = true })
 end
 
+-- One line of sock through reader rd (sock:receiveuntil("\n")), its CR LF cut: at most max bytes
+-- are ever taken, so a server's endless line costs no memory (receive("*l") would keep all of it).
+-- Returns the line; nil, "too long"; or nil, err, partial (the socket's error).
+local function capped_line(rd, max)
+  if max < 0 then max = 0 end
+  local parts, n = nil, 0
+  local line
+  while true do
+    local data, err, partial = rd(max - n + 1)
+    if not data then
+      if err then return nil, err, (line or "") .. (parts and table.concat(parts) or "") .. (partial or "") end
+      break
+    end
+    if line == nil then
+      line = data
+    else
+      parts = parts or { line }
+      parts[#parts + 1] = data
+    end
+    n = n + #data
+    if n > max then return nil, "too long" end
+  end
+  if parts then line = table.concat(parts) end
+  line = line or ""
+  if line:byte(-1) == 13 then line = line:sub(1, -2) end
+  return line
+end
+
 -- The CONNECT exchange with proxy px for host:port on h's fresh socket: true, or nil, err. A
 -- refusal names the proxy's status (err.proxy_status), never its credentials.
 function Handle:_tunnel(px, host, port)
@@ -213,11 +279,14 @@ function Handle:_tunnel(px, host, port)
   local what = "CONNECT to " .. authority .. " through proxy " .. px.name
   local ok, err = sock:send(head .. "\r\n")
   local status, reason, line, n = nil, "", nil, 0
+  local rd = ok and sock:receiveuntil("\n")
   while ok do
-    line, err = sock:receive("*l")
-    if not line then break end
+    line, err = capped_line(rd, HEADER_MAX - n)
+    if not line then
+      if err == "too long" then err = "proxy " .. core.HEADERS_TOO_LARGE end
+      break
+    end
     n = n + #line + 2
-    if n > HEADER_MAX then line, err = nil, "proxy response headers too large"; break end
     if not status then
       status = tonumber(line:match("^HTTP/%d%.%d (%d%d%d)"))
       if not status then line, err = nil, "malformed status line from the proxy: " .. line:sub(1, 80); break end
@@ -262,12 +331,22 @@ function Handle:_send_piece()
           self.err = errors.new("io", { msg = "cannot open file '" .. p.path .. "': " .. tostring(msg) })
           return nil, self.err
         end
-        up.f = f
+        up.f, up.left = f, p.size
       end
-      data = up.f:read(FILE_CHUNK)
-      if not data then
+      -- the size Content-Length promised, no more (a file that grew would desynchronise a kept-alive
+      -- connection), and a file that shrank ends the request (else the server waits for the rest)
+      if up.left == 0 then
         up.f:close()
         up.f, up.i = nil, up.i + 1
+      else
+        data = up.f:read(up.left < FILE_CHUNK and up.left or FILE_CHUNK)
+        if not data then
+          self:_drop()
+          self.err = errors.new("io", { path = p.path, msg = "file '" .. p.path .. "' shrank while it was uploaded ("
+            .. (p.size - up.left) .. " of " .. p.size .. " bytes read)" })
+          return nil, self.err
+        end
+        up.left = up.left - #data
       end
     end
     if data and data ~= "" then
@@ -363,14 +442,21 @@ function Transport:request(req)
   if scheme == "https" and sock:getreusedtimes() == 0 then
     local sni = host
     -- an IP literal carries no SNI (RFC 6066; libcurl sends none either)
-    if host:find(":", 1, true) or host:find("^%d+%.%d+%.%d+%.%d+$") then sni = nil end
+    local ip = host:find(":", 1, true) or host:find("^%d+%.%d+%.%d+%.%d+$")
+    if ip then sni = nil end
     -- lua-nginx-module 0.10.23 sometimes reports a refused certificate as success (and then
-    -- closes the socket) or trips an assertion in resty.core: both are caught as a refusal below
-    local okc, sess, herr = pcall(sock.sslhandshake, sock, false, sni, verify)
+    -- closes the socket) or trips an assertion in resty.core: both are caught as a refusal below.
+    -- Verifying an IP asks for the session (nil, not false): it holds the certificate checked below.
+    local want_session = false
+    if verify and ip then want_session = nil end
+    local okc, sess, herr = pcall(sock.sslhandshake, sock, want_session, sni, verify)
     if not okc then sess, herr = nil, "certificate verify failed (" .. tostring(sess) .. ")" end
+    -- resty.core answers a handshake that kept no session with nil and no error: names_ip refuses it
+    if okc and sess == nil and herr == nil and want_session == nil then sess = true end
     if sess and not sock:getreusedtimes() then
       sess, herr = nil, "certificate verify failed (nginx's error log names the reason)"
     end
+    if sess and verify and ip then sess, herr = names_ip(sess, host) end
     if not sess then
       h.sock = nil
       sock:close()
@@ -381,6 +467,9 @@ function Transport:request(req)
       -- nginx reports a refused certificate as "<X509 verify code>: <reason>"
       if herr:find("^%d+: ") or herr:find("certificate verify failed", 1, true) then
         return nil, terr("TLS certificate of " .. host .. " not trusted: " .. herr .. HINT_CA, { tls = true })
+      end
+      if herr:find("certificate host mismatch", 1, true) then -- as libcurl's CURLE_PEER_FAILED_VERIFICATION
+        return nil, terr("TLS certificate is not for " .. host .. ": " .. herr .. HINT_NAME, { tls = true })
       end
       return nil, terr("TLS handshake with " .. host .. " failed: " .. herr, { not_sent = true })
     end
@@ -439,10 +528,12 @@ function Transport:request(req)
   return h
 end
 
--- One line (without CRLF) within LINE_MAX.
-function Handle:_line(during)
-  local line, err, partial = self.sock:receive("*l")
+-- One line (without CRLF) of at most max bytes; past them the header block's limit error.
+function Handle:_line(during, max)
+  self.rd = self.rd or self.sock:receiveuntil("\n")
+  local line, err, partial = capped_line(self.rd, max)
   if not line then
+    if err == "too long" then return self:_fail(core.HEADERS_TOO_LARGE, during) end
     if err == "closed" and partial == "" and during == "reading the status line" and not self.fresh then
       -- a pooled connection the server had closed (as libcurl, which retries it at once)
       local _, e = self:_fail(err, during)
@@ -450,9 +541,6 @@ function Handle:_line(during)
       return nil, e
     end
     return self:_fail(err, during)
-  end
-  if #line > LINE_MAX and during ~= "reading the headers" then
-    return self:_fail("line too long", during)
   end
   return line
 end
@@ -472,7 +560,7 @@ function Handle:wait_headers()
   end
   while true do
     self:_settimeout(self.req.first_byte_timeout_ms, "first_byte")
-    local line, err = self:_line("reading the status line")
+    local line, err = self:_line("reading the status line", LINE_MAX)
     if not line then return nil, err end
     local version, status = line:match("^HTTP/(%d%.%d) (%d%d%d)")
     if not version then
@@ -482,11 +570,11 @@ function Handle:wait_headers()
     self.starttransfer_s = ngx.now() - self.t0
     local block, n = {}, 0
     while true do
-      local l, lerr = self:_line("reading the headers")
+      local l, lerr = self:_line("reading the headers", HEADER_MAX - n)
       if not l then return nil, lerr end
       if l == "" then break end
       n = n + #l + 2
-      if n > HEADER_MAX then return self:_fail("response headers too large", "reading the headers") end
+      if #block == HEADER_LINES then return self:_fail(core.HEADERS_TOO_LARGE, "reading the headers") end
       block[#block + 1] = l
     end
     if status >= 200 or status == 101 then
@@ -525,15 +613,16 @@ end
 
 function Handle:headers() return self.hdrs end
 
--- The body was read to its end: the connection goes back to nginx's pool when the server allows.
+-- The body was read to its end: the connection goes back to nginx's pool when the server allows,
+-- never for req.no_pool (an upgrade's, even when refused with an empty body).
 function Handle:_done()
   self.state = "done"
   self.t_end = ngx.now()
   local sock = self.sock
   if not sock then return end
   self.sock = nil
-  if self.reuse then
-    sock:setkeepalive(self.t.pool_idle_ms, self.t.pool_size)
+  if self.reuse and not self.req.no_pool then
+    sock:setkeepalive(_M.timeout_ms(self.t.pool_idle_ms), self.t.pool_size)
   else
     sock:close()
   end

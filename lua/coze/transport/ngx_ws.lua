@@ -74,7 +74,6 @@ function Conn:handshake()
     self.phase, self.last_rx = "open", now_ms()
     return 101
   end
-  h.reuse = false -- an upgrade's connection never goes to a pool, not even after a whole error body
   local parts, n = {}, 0
   while n < MAX_ERROR_BODY do
     local chunk, rerr = h:read()
@@ -165,7 +164,7 @@ function Conn:recv(w)
     end
     if not ok then return nil, msg, wkind end
     if self.eof then return nil, "connection closed without a close frame", "closed", 1006 end
-    sock:settimeout(w and w >= 1 and w or 1)
+    sock:settimeout(require("coze.transport.ngx").timeout_ms(w and w >= 1 and w or 1))
     local data, err = sock:receiveany(READ_MAX)
     if data then
       self.last_rx = now_ms()

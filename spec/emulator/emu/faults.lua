@@ -5,7 +5,8 @@
 -- ngx.shared.emu and are cleared by POST /__emu/reset.
 --
 -- Request-level faults are applied by before() (called by the router for every API request) and end the
--- request: 429, status, malformed_json, json_error, content_length_lie, invalid_utf8, bad_chunked, redirect, big_json;
+-- request: 429, status, malformed_json, json_error, content_length_lie, invalid_utf8, bad_chunked, redirect, big_json,
+-- gzip;
 -- slow_headers only sleeps.
 -- Stream-level faults are applied by the shared SSE writer, _M.sse_writer(), used by every streaming handler.
 local util = require "emu.util"
@@ -228,6 +229,15 @@ request_faults.echo_auth = function(p)
     return send_raw(status, "application/json", cjson.encode({ error = "invalid_client", error_description = echo }))
   end
   return util.fail(tonumber(p.code) or 4100, echo, status)
+end
+
+-- A success envelope gzip-encoded whatever the request's Accept-Encoding said (a server or gateway
+-- that compresses regardless): libcurl asked for gzip and decodes it, coze.transport.ngx refuses it.
+-- {"code":0,"msg":"","data":{"id":"7390029769854844001","encoding":"gzip"}}, by python's gzip.compress.
+local GZIP_OK = "\031\139\008\000\000\000\000\000\002\003\171VJ\206OIU\1782\208Q\202-NW\178RR\210QJI,IT\178\170V\202L\001\242\205\141-\013\012\140,\205\205,-LM,LL\012\012\012\129JR\243\128\2182\243@\026\210\1712\011\148jk\001y\241\226\015I\000\000\000"
+request_faults.gzip = function()
+  ngx.header["Content-Encoding"] = "gzip"
+  return send_raw(200, "application/json; charset=utf-8", GZIP_OK)
 end
 
 -- Applies request-level faults in header order; ends the request unless only slow_headers applies.
