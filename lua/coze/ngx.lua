@@ -61,6 +61,9 @@ end
 -- events that arrived together), on_abort (fn(stream), called when the browser went away).
 -- Without map, the fast path: stream:raw_chunks(), the events' bytes as received, one write and one
 -- flush per batch of whole events (whatever flush says: a batch is what was there to parse).
+-- Both paths relay the terminal and error events, and a profile's done_data record (the
+-- completions' `data: [DONE]`, which map never sees): without it a browser could not tell a complete
+-- answer from a cut one.
 function _M.relay(stream, opts)
   opts = opts or {}
   local map, per_event = opts.map, opts.flush == "event"
@@ -104,7 +107,13 @@ function _M.relay(stream, opts)
     ok, e = pcall(function()
       while true do
         local ev, err = stream:next()
-        if not ev then return err end
+        if not ev then
+          -- a done_data record (`data: [DONE]`) is the browser's sign of a complete answer, as on
+          -- the fast path: relayed as it came, not through map (next() hands no event out for it)
+          local done = not err and stream.done_event
+          if done then put(record(done.event, done.raw, done.id), 1) end
+          return err
+        end
         local rec = mapped(ev, map)
         put(rec, rec and 1 or 0) -- what map skipped was not relayed
       end

@@ -24,6 +24,8 @@
 --     line, once queued (_rpartial is its index in _rq). _deliver fails it unless it is whole (its
 --     data is JSON, or a terminal event's `[DONE]` / empty payload).
 --   * last_event: the name of the last event _deliver handled (every event after a soft end).
+--   * done_event: the done_data event that completed the stream; next() does not hand it out, a
+--     relay forwards it (a browser's only sign that such a stream is complete).
 --   * raw_chunks() reads the parser with its batch walk (parser:walk): it hands out what was
 --     queued first (as records), and leaves the events of profile.stop (every event once _hot is
 --     false after a soft end) to _deliver, one at a time, as next() does.
@@ -179,6 +181,7 @@ function _M.new(handle, opts)
     last_event = nil,
     finished = false,
     completed = false,
+    done_event = false,
     eof = false,
     _q = {},            -- events parsed and not yet returned: _q[_qi], _q[_qi + 1], ...
     _qi = 1,
@@ -273,6 +276,7 @@ function Stream:_deliver(ev)
   if fn then fn(self, ev) end
   if name == profile.soft_end then self:_slow() end
   if profile.done_data and raw == profile.done_data then
+    self.done_event = ev
     self.completed = true
     self:_drain_tail()
     self:_finish(nil)
@@ -594,7 +598,7 @@ function Stream:_next_chunk()
     if name then
       local ev = setmetatable({ event = name, raw = raw, id = id }, Event)
       if partial then self._partial = ev end
-      if self:_deliver(ev) or self.completed then -- completed: the done_data event, not handed to next()
+      if self:_deliver(ev) or self.done_event then -- the done_data event is not handed to next(), but relayed
         bytes = bytes or record(name, raw, id)
         chunk, n = chunk == "" and bytes or chunk .. bytes, n + 1
       end

@@ -58,6 +58,21 @@ routes["/chat"] = function()
   if arg("count") then ngx.print(": relayed ", n, "\n\n") end -- a comment the browser ignores
 end
 
+-- /completions?map=1: a relayed chat.completions stream (data-only records ending with `data: [DONE]`)
+routes["/completions"] = function()
+  local stream, err = client().chat.completions:stream { model = "m",
+    messages = { { role = "user", content = "hello there" } } }
+  if not stream then
+    ngx.status = 502
+    ngx.say(tostring(err))
+    return
+  end
+  local map
+  if arg("map") == "1" then map = function(ev) return ev.raw end end
+  local n, rerr = require("coze.ngx").relay(stream, { map = map })
+  if not n then ngx.log(ngx.WARN, "relay ended: ", tostring(rerr)) end
+end
+
 -- /floor?deltas=: the bench's floor of a Lua relay on cosockets: the emulator's chat body read with
 -- receiveany and written with ngx.print + ngx.flush(true) per read, nothing parsed (chunked framing
 -- and all: the bytes are not SSE to a browser; bench/ngx_relay.sh counts the worker's CPU only)
