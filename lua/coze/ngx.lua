@@ -10,7 +10,7 @@ if type(ngx) ~= "table" or type(ngx.get_phase) ~= "function" then
   error("coze.ngx is for nginx's lua module (OpenResty) only", 2)
 end
 
-local tostring, type = tostring, type
+local concat, tostring, type = table.concat, tostring, type
 
 local _M = {}
 
@@ -75,7 +75,7 @@ function _M.relay(stream, opts)
     -- nothing written since the last flush (a map skipped those events): ngx.flush would answer
     -- "nothing to flush", which is no failure of the client's
     if nb == 0 then return true end
-    local ok, werr = ngx.print(nb == 1 and buf[1] or buf) -- the fast path's chunk: no table to walk
+    local ok, werr = ngx.print(nb == 1 and buf[1] or concat(buf, "", 1, nb))
     for i = nb, 1, -1 do buf[i] = nil end
     nb = 0
     if not ok then return nil, werr end
@@ -104,19 +104,16 @@ function _M.relay(stream, opts)
   end
   local ok, e
   if map then
+    -- events(): the stream's inlined fast path; its failure raises the error object, as raw_chunks()
     ok, e = pcall(function()
-      while true do
-        local ev, err = stream:next()
-        if not ev then
-          -- a done_data record (`data: [DONE]`) is the browser's sign of a complete answer, as on
-          -- the fast path: relayed as it came, not through map (next() hands no event out for it)
-          local done = not err and stream.done_event
-          if done then put(record(done.event, done.raw, done.id), 1) end
-          return err
-        end
+      for ev in stream:events() do
         local rec = mapped(ev, map)
         put(rec, rec and 1 or 0) -- what map skipped was not relayed
       end
+      -- a done_data record (`data: [DONE]`) is the browser's sign of a complete answer, as on the
+      -- fast path: relayed, not through map (events() hands no event out for it)
+      local done = stream.done_event
+      if done then put(record(done.event, done.raw, done.id), 1) end
     end)
   else
     -- raw_chunks(): whole events as received, a batch per chunk; its failure raises the error object
@@ -133,8 +130,6 @@ function _M.relay(stream, opts)
       stream:close() -- but the upstream (and, for a chat, its cancel) does not wait for the request's end
       error(e, 0)
     end
-    failed = e
-  elseif map then
     failed = e
   end
   if failed then

@@ -95,6 +95,32 @@ routes["/floor"] = function()
   sock:close()
 end
 
+-- /walkfloor?deltas=: /floor plus what the fast path must do in C per read (the chunked decoder
+-- into the SSE parser, the batch walk), nothing else: the floor of a relay that parses
+routes["/walkfloor"] = function()
+  local core = require "coze.core"
+  local host, port = EMU:match("^http://([^:/]+):(%d+)")
+  local sock = ngx.socket.tcp()
+  assert(sock:connect(host, tonumber(port)))
+  local body = '{"bot_id":"bench_bot","user_id":"bench_user","stream":true}'
+  assert(sock:send("POST /v3/chat HTTP/1.1\r\nHost: " .. host .. "\r\nAuthorization: Bearer pat_bench\r\n"
+    .. "Content-Type: application/json\r\nX-Emu-Deltas: " .. arg("deltas") .. "\r\nX-Emu-Reply: \"hello \"\r\n"
+    .. "X-Emu-Completed: short\r\nConnection: close\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body))
+  repeat local l = sock:receive("*l") until l == ""
+  ngx.header["Content-Type"] = "text/event-stream"
+  local dec, parser = core.chunked_decoder(), core.sse_parser()
+  local names = require("coze.stream").PROFILES.chat.stop_names
+  while true do
+    local data = sock:receiveany(65536)
+    if not data then break end
+    local out, done = dec:feed(data, parser)
+    local chunk = parser:walk(names)
+    if chunk ~= "" then ngx.print(chunk); ngx.flush(true) end
+    if done then break end
+  end
+  sock:close()
+end
+
 -- /relay_bytes?case=&step=: coze.ngx.relay's fast path over a chat body of spec/helpers/sse_cases.lua,
 -- fed in pieces of step bytes by an in-memory handle (the bytes exact; nginx's writing real)
 routes["/relay_bytes"] = function()
