@@ -4,6 +4,7 @@
 --   shared_lock(dict_name)    the token cache's lock on it (one token request per refresh)
 local json = require "coze.json"
 local record = require("coze.stream").record
+local record_into = require("coze.stream").record_into
 
 local ngx = rawget(_G, "ngx")
 if type(ngx) ~= "table" or type(ngx.get_phase) ~= "function" then
@@ -46,14 +47,15 @@ local function watch_abort(stream, opts)
 end
 
 -- map(ev) -> string (the new data, same event name) | table { event?, data = string|table, id? } | nil (skip)
-local function mapped(ev, map)
+-- Its record's pieces go into buf after index nb; returns the new nb.
+local function mapped(ev, map, buf, nb)
   local out = map(ev)
-  if out == nil then return nil end
-  if type(out) == "string" then return record(ev.event, out, ev.id) end
+  if out == nil then return nb end
+  if type(out) == "string" then return record_into(buf, nb, ev.event, out, ev.id) end
   if type(out) ~= "table" then error("coze.ngx.relay: opts.map must return a string, a table or nil", 0) end
   local data = out.data
   if type(data) ~= "string" then data = json.encode(data) or "null" end
-  return record(out.event or ev.event, data, out.id)
+  return record_into(buf, nb, out.event or ev.event, data, out.id)
 end
 
 -- relay(stream, opts) -> events relayed | nil, err
@@ -88,6 +90,7 @@ function _M.relay(stream, opts)
   local function drained()
     return stream._rq[stream._ri] == nil and stream._q[stream._qi] == nil
   end
+  -- k events went into buf (rec: one more piece of it)
   local function put(rec, k)
     n = n + k
     if rec then
@@ -107,13 +110,17 @@ function _M.relay(stream, opts)
     -- events(): the stream's inlined fast path; its failure raises the error object, as raw_chunks()
     ok, e = pcall(function()
       for ev in stream:events() do
-        local rec = mapped(ev, map)
-        put(rec, rec and 1 or 0) -- what map skipped was not relayed
+        local before = nb
+        nb = mapped(ev, map, buf, nb)
+        put(nil, nb > before and 1 or 0) -- what map skipped was not relayed
       end
       -- a done_data record (`data: [DONE]`) is the browser's sign of a complete answer, as on the
       -- fast path: relayed, not through map (events() hands no event out for it)
       local done = stream.done_event
-      if done then put(record(done.event, done.raw, done.id), 1) end
+      if done then
+        nb = record_into(buf, nb, done.event, done.raw, done.id)
+        put(nil, 1)
+      end
     end)
   else
     -- raw_chunks(): whole events as received, a batch per chunk; its failure raises the error object

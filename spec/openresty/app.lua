@@ -52,6 +52,8 @@ routes["/chat"] = function()
     map = function(ev) if ev.event == "conversation.message.delta" then return ev.data.content end end
   elseif arg("map") == "raise" then -- a handler's bug on the first delta
     map = function(ev) if ev.event == "conversation.message.delta" then error("map failed") end end
+  elseif arg("map") == "raw" then -- the map path's own cost: no JSON, the data as it came
+    map = function(ev) return ev.raw end
   end
   local n, rerr = require("coze.ngx").relay(stream, { flush = arg("flush"), map = map })
   if not n then ngx.log(ngx.INFO, "relay ended: ", tostring(rerr)) end
