@@ -98,7 +98,8 @@ routes["/floor"] = function()
 end
 
 -- /walkfloor?deltas=: /floor plus what the fast path must do in C per read (the chunked decoder
--- into the SSE parser, the batch walk), nothing else: the floor of a relay that parses
+-- into the SSE parser, the batch walk, the chunk string), no SDK code between: the floor of a relay
+-- that parses (bench/ngx_relay.sh)
 routes["/walkfloor"] = function()
   local core = require "coze.core"
   local host, port = EMU:match("^http://([^:/]+):(%d+)")
@@ -439,8 +440,10 @@ function _M.log_phase()
   ngx.shared.app:set("log_phase", ok and "no error" or tostring(e))
 end
 
+-- a location's own prefix (nginx.conf.in's /trusted/, and /b64/ of bench/ngx_relay.sh BIG=1) is
+-- dropped before the route is looked up
 function _M.handle()
-  local fn = routes[(ngx.var.uri:gsub("^/trusted/", "/"))]
+  local fn = routes[(ngx.var.uri:gsub("^/trusted/", "/"):gsub("^/b64/", "/"))]
   if not fn then return ngx.exit(404) end
   return fn()
 end
