@@ -390,6 +390,72 @@ static int at_end_of_lines(coze_sse_parser *p, coze_sse_event *out)
   return COZE_SSE_NEED_MORE;
 }
 
+/* The fast lane of next() and walk(), for a stream that never held a CR: the record at in_pos
+   (blank lines before it are skipped) when it is whole and made only of `event:` and `data:` lines,
+   delimited with memchr alone and no line processed. 1 with ev's event and data (the last line of
+   each; *ndata data lines), *last_line the end of its last line, *past the byte after its blank
+   line; 0 for anything else (another field, a comment, a record not yet complete), which
+   scan_lines then parses from the record's start. The caller checks the limit and the stops. */
+static int simple_record(coze_sse_parser *p, coze_sse_event *ev, size_t *ndata, size_t *last_line,
+                         size_t *past)
+{
+  const char *buf = p->in.data, *s, *e;
+  if (buf == NULL) /* nothing fed yet */
+    return 0;
+  e = buf + p->in.len;
+  for (s = buf + p->in_pos; s < e && *s == '\n'; s++) /* blank lines outside a record */
+    p->in_pos = p->rec_start = (size_t)(s + 1 - buf);
+  if (s == e)
+    return 0;
+  p->scan = 0;
+  ev->event = NULL;
+  ev->event_len = 0;
+  ev->data = "";
+  ev->data_len = 0;
+  *ndata = 0;
+  for (;;) {
+    const char *nl = memchr(s, '\n', (size_t)(e - s));
+    size_t n;
+    if (nl == NULL)
+      return 0;
+    n = (size_t)(nl - s);
+    if (n >= 6 && memcmp(s, "event:", 6) == 0) {
+      ev->event = s + 6;
+      ev->event_len = n - 6;
+      if (ev->event_len > 0 && *ev->event == ' ') {
+        ev->event++;
+        ev->event_len--;
+      }
+    } else if (n >= 5 && memcmp(s, "data:", 5) == 0) {
+      ++*ndata;
+      ev->data = s + 5;
+      ev->data_len = n - 5;
+      if (ev->data_len > 0 && *ev->data == ' ') {
+        ev->data++;
+        ev->data_len--;
+      }
+    } else {
+      return 0;
+    }
+    *last_line = (size_t)(nl - buf);
+    s = nl + 1;
+    if (s == e)
+      return 0; /* its blank line is still to come */
+    if (*s == '\n') {
+      *past = (size_t)(s + 1 - buf);
+      return 1;
+    }
+  }
+}
+
+/* Whether the fast lane may look at in_pos: no CR so far, and no record begun by scan_lines. The
+   limit it keeps is raw_too_large's, which also bounds process_line's (a record's values are
+   within its bytes). */
+static int fast_lane(const coze_sse_parser *p)
+{
+  return !p->seen_cr && p->in_pos == p->rec_start && !p->has_event && !p->has_data;
+}
+
 enum { GO_ON = 2 };
 
 /* How next() and walk() begin: the record the last call handed out goes. GO_ON when lines may be
@@ -407,10 +473,23 @@ static ALWAYS_INLINE int begin(coze_sse_parser *p)
 
 int coze_sse_next(coze_sse_parser *p, coze_sse_event *out)
 {
+  size_t ndata, last_line, past;
   int r;
   p->raw = 0;
   if ((r = begin(p)) != GO_ON)
     return r;
+  if (fast_lane(p) && simple_record(p, out, &ndata, &last_line, &past) && ndata <= 1 &&
+      last_line - p->in_pos <= p->max_event_bytes) {
+    p->ev_start = p->in_pos;
+    p->in_pos = p->rec_start = past;
+    out->id = p->has_id ? (p->id.data ? p->id.data : "") : NULL;
+    out->id_len = p->has_id ? p->id.len : 0;
+    out->retry = p->retry;
+    out->eof_partial = 0;
+    p->dispatched = 1;
+    p->events++;
+    return COZE_SSE_EVENT;
+  }
   r = scan_lines(p, out);
   if (r != COZE_SSE_NEED_MORE)
     return r;
@@ -466,6 +545,25 @@ static int stops_at(const coze_sse_stops *st, const stop_names *nm, const coze_s
   return 0;
 }
 
+/* The walk's fast lane: the simple records at in_pos that the walk hands out without stopping.
+   Adds them to *events; returns the offset right after the last of them, 0 when there was none. */
+static size_t fast_records(coze_sse_parser *p, const coze_sse_stops *st, const stop_names *nm,
+                           size_t *events)
+{
+  size_t last = 0, ndata, last_line, past;
+  coze_sse_event ev;
+  while (simple_record(p, &ev, &ndata, &last_line, &past)) {
+    /* the data a stop set may name is one line's */
+    if (last_line - p->in_pos > p->max_event_bytes || (ndata > 1 && st->data != NULL) ||
+        stops_at(st, nm, &ev))
+      break;
+    p->in_pos = p->rec_start = last = past;
+    p->events++;
+    (*events)++;
+  }
+  return last;
+}
+
 /* What closes the record of an event dispatched at the end of input, appended to its bytes. */
 static const char *closing(const coze_sse_parser *p)
 {
@@ -480,7 +578,7 @@ int coze_sse_walk(coze_sse_parser *p, const coze_sse_stops *stops, coze_sse_span
 {
   stop_names nm;
   size_t start, end;
-  int r;
+  int r, fast;
   span->bytes = "";
   span->len = span->events = span->stop_len = 0;
   span->stop = NULL;
@@ -495,8 +593,14 @@ int coze_sse_walk(coze_sse_parser *p, const coze_sse_stops *stops, coze_sse_span
   }
   start = end = p->raw_pos;
   split_names(stops, &nm);
+  fast = !stops->every;
   for (;;) {
     int eof = 0;
+    if (fast && fast_lane(p)) {
+      size_t past = fast_records(p, stops, &nm, &span->events);
+      if (past != 0)
+        end = past;
+    }
     r = scan_lines(p, out);
     if (r == COZE_SSE_NEED_MORE) {
       r = at_end_of_lines(p, out);

@@ -366,6 +366,22 @@ describe("the SDK inside nginx (coze.transport.ngx)", function()
     assert.equal("done", events_of(body)[#events_of(body)])
   end)
 
+  it("relays a completions stream's closing `data: [DONE]` on both paths (a browser's sign it is complete)", function()
+    for _, q in ipairs { "", "?map=1" } do
+      local _, body = get(APP .. "/completions" .. q)
+      local p, last, n = core.sse_parser(), nil, 0
+      p:feed(body):finish()
+      while true do
+        local raw = p:next()
+        if not raw then break end
+        last, n = raw, n + 1
+      end
+      assert.truthy(n > 2, body)
+      assert.equal("[DONE]", last, q)
+      assert.truthy(body:find('"object":"chat.completion.chunk"', 1, true), body)
+    end
+  end)
+
   it("raises the documented error for a call in log_by_lua", function()
     get(APP .. "/log_phase")
     local msg

@@ -4,13 +4,14 @@
 --   shared_lock(dict_name)    the token cache's lock on it (one token request per refresh)
 local json = require "coze.json"
 local record = require("coze.stream").record
+local record_into = require("coze.stream").record_into
 
 local ngx = rawget(_G, "ngx")
 if type(ngx) ~= "table" or type(ngx.get_phase) ~= "function" then
   error("coze.ngx is for nginx's lua module (OpenResty) only", 2)
 end
 
-local tostring, type = tostring, type
+local concat, tostring, type = table.concat, tostring, type
 
 local _M = {}
 
@@ -46,14 +47,15 @@ local function watch_abort(stream, opts)
 end
 
 -- map(ev) -> string (the new data, same event name) | table { event?, data = string|table, id? } | nil (skip)
-local function mapped(ev, map)
+-- Its record's pieces go into buf after index nb; returns the new nb.
+local function mapped(ev, map, buf, nb)
   local out = map(ev)
-  if out == nil then return nil end
-  if type(out) == "string" then return record(ev.event, out, ev.id) end
+  if out == nil then return nb end
+  if type(out) == "string" then return record_into(buf, nb, ev.event, out, ev.id) end
   if type(out) ~= "table" then error("coze.ngx.relay: opts.map must return a string, a table or nil", 0) end
   local data = out.data
   if type(data) ~= "string" then data = json.encode(data) or "null" end
-  return record(out.event or ev.event, data, out.id)
+  return record_into(buf, nb, out.event or ev.event, data, out.id)
 end
 
 -- relay(stream, opts) -> events relayed | nil, err
@@ -61,6 +63,9 @@ end
 -- events that arrived together), on_abort (fn(stream), called when the browser went away).
 -- Without map, the fast path: stream:raw_chunks(), the events' bytes as received, one write and one
 -- flush per batch of whole events (whatever flush says: a batch is what was there to parse).
+-- Both paths relay the terminal and error events, and a profile's done_data record (the
+-- completions' `data: [DONE]`, which map never sees): without it a browser could not tell a complete
+-- answer from a cut one.
 function _M.relay(stream, opts)
   opts = opts or {}
   local map, per_event = opts.map, opts.flush == "event"
@@ -72,7 +77,7 @@ function _M.relay(stream, opts)
     -- nothing written since the last flush (a map skipped those events): ngx.flush would answer
     -- "nothing to flush", which is no failure of the client's
     if nb == 0 then return true end
-    local ok, werr = ngx.print(nb == 1 and buf[1] or buf) -- the fast path's chunk: no table to walk
+    local ok, werr = ngx.print(nb == 1 and buf[1] or concat(buf, "", 1, nb))
     for i = nb, 1, -1 do buf[i] = nil end
     nb = 0
     if not ok then return nil, werr end
@@ -85,6 +90,7 @@ function _M.relay(stream, opts)
   local function drained()
     return stream._rq[stream._ri] == nil and stream._q[stream._qi] == nil
   end
+  -- k events went into buf (rec: one more piece of it)
   local function put(rec, k)
     n = n + k
     if rec then
@@ -101,12 +107,19 @@ function _M.relay(stream, opts)
   end
   local ok, e
   if map then
+    -- events(): the stream's inlined fast path; its failure raises the error object, as raw_chunks()
     ok, e = pcall(function()
-      while true do
-        local ev, err = stream:next()
-        if not ev then return err end
-        local rec = mapped(ev, map)
-        put(rec, rec and 1 or 0) -- what map skipped was not relayed
+      for ev in stream:events() do
+        local before = nb
+        nb = mapped(ev, map, buf, nb)
+        put(nil, nb > before and 1 or 0) -- what map skipped was not relayed
+      end
+      -- a done_data record (`data: [DONE]`) is the browser's sign of a complete answer, as on the
+      -- fast path: relayed, not through map (events() hands no event out for it)
+      local done = stream.done_event
+      if done then
+        nb = record_into(buf, nb, done.event, done.raw, done.id)
+        put(nil, 1)
       end
     end)
   else
@@ -124,8 +137,6 @@ function _M.relay(stream, opts)
       stream:close() -- but the upstream (and, for a chat, its cancel) does not wait for the request's end
       error(e, 0)
     end
-    failed = e
-  elseif map then
     failed = e
   end
   if failed then

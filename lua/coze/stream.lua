@@ -24,6 +24,8 @@
 --     line, once queued (_rpartial is its index in _rq). _deliver fails it unless it is whole (its
 --     data is JSON, or a terminal event's `[DONE]` / empty payload).
 --   * last_event: the name of the last event _deliver handled (every event after a soft end).
+--   * done_event: the done_data event that completed the stream; next() does not hand it out, a
+--     relay forwards it (a browser's only sign that such a stream is complete).
 --   * raw_chunks() reads the parser with its batch walk (parser:walk): it hands out what was
 --     queued first (as records), and leaves the events of profile.stop (every event once _hot is
 --     false after a soft end) to _deliver, one at a time, as next() does.
@@ -125,14 +127,30 @@ end
 local NO_EVENTS = {} -- the queue of a finished stream; never written
 
 -- One SSE record from an event's parts: id, event and data lines (a multi-line payload as several
--- data lines). What raw_chunks() hands out for an event whose bytes as received are not at hand.
--- (Plain finds and one concatenation: LuaJIT compiles them; a pattern class would end its trace.)
-local function record(name, raw, id)
+-- data lines), as pieces stored into buf after index n; returns the new n. A relay joins a batch of
+-- records with one table.concat (no string per record). (Plain finds: LuaJIT compiles them; a
+-- pattern class would end its trace.)
+local function record_into(buf, n, name, raw, id)
   if raw:find("\n", 1, true) or raw:find("\r", 1, true) then
     raw = raw:gsub("\r\n", "\n"):gsub("\r", "\n"):gsub("\n", "\ndata: ")
   end
-  if id then return "id: " .. id .. "\nevent: " .. name .. "\ndata: " .. raw .. "\n\n" end
-  return "event: " .. name .. "\ndata: " .. raw .. "\n\n"
+  if id then
+    buf[n + 1], buf[n + 2], buf[n + 3] = "id: ", id, "\nevent: "
+    n = n + 3
+  else
+    n = n + 1
+    buf[n] = "event: "
+  end
+  buf[n + 1], buf[n + 2], buf[n + 3], buf[n + 4] = name, "\ndata: ", raw, "\n\n"
+  return n + 4
+end
+_M.record_into = record_into
+
+-- The same record as one string: what raw_chunks() hands out for an event whose bytes as received
+-- are not at hand.
+local function record(name, raw, id)
+  local t = {}
+  return table.concat(t, "", 1, record_into(t, 0, name, raw, id))
 end
 _M.record = record
 
@@ -179,6 +197,7 @@ function _M.new(handle, opts)
     last_event = nil,
     finished = false,
     completed = false,
+    done_event = false,
     eof = false,
     _q = {},            -- events parsed and not yet returned: _q[_qi], _q[_qi + 1], ...
     _qi = 1,
@@ -273,6 +292,7 @@ function Stream:_deliver(ev)
   if fn then fn(self, ev) end
   if name == profile.soft_end then self:_slow() end
   if profile.done_data and raw == profile.done_data then
+    self.done_event = ev
     self.completed = true
     self:_drain_tail()
     self:_finish(nil)
@@ -594,7 +614,7 @@ function Stream:_next_chunk()
     if name then
       local ev = setmetatable({ event = name, raw = raw, id = id }, Event)
       if partial then self._partial = ev end
-      if self:_deliver(ev) or self.completed then -- completed: the done_data event, not handed to next()
+      if self:_deliver(ev) or self.done_event then -- the done_data event is not handed to next(), but relayed
         bytes = bytes or record(name, raw, id)
         chunk, n = chunk == "" and bytes or chunk .. bytes, n + 1
       end

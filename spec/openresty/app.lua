@@ -52,10 +52,27 @@ routes["/chat"] = function()
     map = function(ev) if ev.event == "conversation.message.delta" then return ev.data.content end end
   elseif arg("map") == "raise" then -- a handler's bug on the first delta
     map = function(ev) if ev.event == "conversation.message.delta" then error("map failed") end end
+  elseif arg("map") == "raw" then -- the map path's own cost: no JSON, the data as it came
+    map = function(ev) return ev.raw end
   end
   local n, rerr = require("coze.ngx").relay(stream, { flush = arg("flush"), map = map })
   if not n then ngx.log(ngx.INFO, "relay ended: ", tostring(rerr)) end
   if arg("count") then ngx.print(": relayed ", n, "\n\n") end -- a comment the browser ignores
+end
+
+-- /completions?map=1: a relayed chat.completions stream (data-only records ending with `data: [DONE]`)
+routes["/completions"] = function()
+  local stream, err = client().chat.completions:stream { model = "m",
+    messages = { { role = "user", content = "hello there" } } }
+  if not stream then
+    ngx.status = 502
+    ngx.say(tostring(err))
+    return
+  end
+  local map
+  if arg("map") == "1" then map = function(ev) return ev.raw end end
+  local n, rerr = require("coze.ngx").relay(stream, { map = map })
+  if not n then ngx.log(ngx.WARN, "relay ended: ", tostring(rerr)) end
 end
 
 -- /floor?deltas=: the bench's floor of a Lua relay on cosockets: the emulator's chat body read with
@@ -76,6 +93,33 @@ routes["/floor"] = function()
     if not data then break end
     ngx.print(data)
     if flush then ngx.flush(true) end
+  end
+  sock:close()
+end
+
+-- /walkfloor?deltas=: /floor plus what the fast path must do in C per read (the chunked decoder
+-- into the SSE parser, the batch walk, the chunk string), no SDK code between: the floor of a relay
+-- that parses (bench/ngx_relay.sh)
+routes["/walkfloor"] = function()
+  local core = require "coze.core"
+  local host, port = EMU:match("^http://([^:/]+):(%d+)")
+  local sock = ngx.socket.tcp()
+  assert(sock:connect(host, tonumber(port)))
+  local body = '{"bot_id":"bench_bot","user_id":"bench_user","stream":true}'
+  assert(sock:send("POST /v3/chat HTTP/1.1\r\nHost: " .. host .. "\r\nAuthorization: Bearer pat_bench\r\n"
+    .. "Content-Type: application/json\r\nX-Emu-Deltas: " .. arg("deltas") .. "\r\nX-Emu-Reply: \"hello \"\r\n"
+    .. "X-Emu-Completed: short\r\nConnection: close\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body))
+  repeat local l = sock:receive("*l") until l == ""
+  ngx.header["Content-Type"] = "text/event-stream"
+  local dec, parser = core.chunked_decoder(), core.sse_parser()
+  local names = require("coze.stream").PROFILES.chat.stop_names
+  while true do
+    local data = sock:receiveany(65536)
+    if not data then break end
+    local out, done = dec:feed(data, parser)
+    local chunk = parser:walk(names)
+    if chunk ~= "" then ngx.print(chunk); ngx.flush(true) end
+    if done then break end
   end
   sock:close()
 end
@@ -396,8 +440,10 @@ function _M.log_phase()
   ngx.shared.app:set("log_phase", ok and "no error" or tostring(e))
 end
 
+-- a location's own prefix (nginx.conf.in's /trusted/, and /b64/ of bench/ngx_relay.sh BIG=1) is
+-- dropped before the route is looked up
 function _M.handle()
-  local fn = routes[(ngx.var.uri:gsub("^/trusted/", "/"))]
+  local fn = routes[(ngx.var.uri:gsub("^/trusted/", "/"):gsub("^/b64/", "/"))]
   if not fn then return ngx.exit(404) end
   return fn()
 end
