@@ -75,10 +75,8 @@ routes["/completions"] = function()
   if not n then ngx.log(ngx.WARN, "relay ended: ", tostring(rerr)) end
 end
 
--- /floor?deltas=: the bench's floor of a Lua relay on cosockets: the emulator's chat body read with
--- receiveany and written with ngx.print + ngx.flush(true) per read, nothing parsed (chunked framing
--- and all: the bytes are not SSE to a browser; bench/ngx_relay.sh counts the worker's CPU only)
-routes["/floor"] = function()
+-- The bench's long chat asked for on a bare cosocket (no SDK): the socket, its answer still unread
+local function bench_chat_socket()
   local host, port = EMU:match("^http://([^:/]+):(%d+)")
   local sock = ngx.socket.tcp()
   assert(sock:connect(host, tonumber(port)))
@@ -86,6 +84,14 @@ routes["/floor"] = function()
   assert(sock:send("POST /v3/chat HTTP/1.1\r\nHost: " .. host .. "\r\nAuthorization: Bearer pat_bench\r\n"
     .. "Content-Type: application/json\r\nX-Emu-Deltas: " .. arg("deltas") .. "\r\nX-Emu-Reply: \"hello \"\r\n"
     .. "X-Emu-Completed: short\r\nConnection: close\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body))
+  return sock
+end
+
+-- /floor?deltas=: the bench's floor of a Lua relay on cosockets: the emulator's chat body read with
+-- receiveany and written with ngx.print + ngx.flush(true) per read, nothing parsed (chunked framing
+-- and all: the bytes are not SSE to a browser; bench/ngx_relay.sh counts the worker's CPU only)
+routes["/floor"] = function()
+  local sock = bench_chat_socket()
   ngx.header["Content-Type"] = "text/event-stream"
   local flush = arg("flush") ~= "0"
   while true do
@@ -102,13 +108,7 @@ end
 -- that parses (bench/ngx_relay.sh)
 routes["/walkfloor"] = function()
   local core = require "coze.core"
-  local host, port = EMU:match("^http://([^:/]+):(%d+)")
-  local sock = ngx.socket.tcp()
-  assert(sock:connect(host, tonumber(port)))
-  local body = '{"bot_id":"bench_bot","user_id":"bench_user","stream":true}'
-  assert(sock:send("POST /v3/chat HTTP/1.1\r\nHost: " .. host .. "\r\nAuthorization: Bearer pat_bench\r\n"
-    .. "Content-Type: application/json\r\nX-Emu-Deltas: " .. arg("deltas") .. "\r\nX-Emu-Reply: \"hello \"\r\n"
-    .. "X-Emu-Completed: short\r\nConnection: close\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body))
+  local sock = bench_chat_socket()
   repeat local l = sock:receive("*l") until l == ""
   ngx.header["Content-Type"] = "text/event-stream"
   local dec, parser = core.chunked_decoder(), core.sse_parser()
