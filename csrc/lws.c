@@ -26,7 +26,6 @@ static const char *kind_name(int kind)
   }
 }
 
-/* nil, message, kind, close_code */
 /* nil, msg, kind, close_code (or nil), curl_code (or nil), proxy_status (or nil): coze.transport.curl's
  * code_fields makes of them the fields of an HTTP call's error (not_sent, tls, proxy_status) */
 static int push_err(lua_State *L, const coze_wsconn_error *e)

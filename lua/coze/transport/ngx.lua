@@ -10,7 +10,9 @@
 -- Chunked bodies go through the pure C decoder (csrc/chunked.c), straight into the SSE parser.
 local core = require "coze.core"
 local errors = require "coze.errors"
+local multipart_body = require "coze.multipart"
 local proxies = require "coze.transport.proxy"
+local SENT = require("coze.wait").SENT
 
 local ngx = rawget(_G, "ngx")
 
@@ -128,7 +130,7 @@ end
 
 -- Multipart body as a list of pieces (strings, or { path = } read from disk when sent) and its length.
 local function multipart(parts)
-  local boundary = require("coze.multipart").boundary()
+  local boundary = multipart_body.boundary()
   local pieces, len = {}, 0
   for _, p in ipairs(parts) do
     if (p.name or ""):find("[\r\n]") or (p.filename or ""):find("[\r\n]") or (p.type or ""):find("[\r\n]") then
@@ -556,7 +558,7 @@ function Handle:wait_headers()
     self:_settimeout(self.req.first_byte_timeout_ms, "first_byte")
     local more, err = self:_send_piece()
     if more == nil then return nil, err end
-    return false, "sent"
+    return false, SENT
   end
   while true do
     self:_settimeout(self.req.first_byte_timeout_ms, "first_byte")

@@ -6,6 +6,7 @@
 -- the same object on both; every wait yields to nginx inside the cosocket, never blocking the worker.
 local core = require "coze.core"
 local errors = require "coze.errors"
+local ngx_transport = require "coze.transport.ngx" -- (which loads this module only when a session opens)
 
 local ngx = rawget(_G, "ngx")
 
@@ -29,7 +30,7 @@ local function now_ms() return ngx.now() * 1000 end
 -- (the session's deadline for the whole upgrade, as on libcurl); the proxy decision is
 -- coze.transport.ngx's (coze.transport.proxy), as for HTTP calls. Nothing is sent until handshake().
 function _M.open(transport, o)
-  require("coze.transport.ngx").check_phase(3)
+  ngx_transport.check_phase(3)
   local codec, why = core.ws_codec { max_message_bytes = o.max_message_bytes }
   if not codec then return nil, why, "transport" end
   return setmetatable({ t = transport, o = o, codec = codec, phase = "connect",
@@ -164,7 +165,7 @@ function Conn:recv(w)
     end
     if not ok then return nil, msg, wkind end
     if self.eof then return nil, "connection closed without a close frame", "closed", 1006 end
-    sock:settimeout(require("coze.transport.ngx").timeout_ms(w and w >= 1 and w or 1))
+    sock:settimeout(ngx_transport.timeout_ms(w and w >= 1 and w or 1))
     local data, err = sock:receiveany(READ_MAX)
     if data then
       self.last_rx = now_ms()
