@@ -26,6 +26,16 @@ local CHAT = { bot_id = "7000000000000000001", user_id = "u1",
 
 local routes = {}
 
+-- The relays' maps, by ?map=
+local MAPS = {
+  ["1"] = function(ev) return { event = ev.event, data = { len = #ev.raw } } end, -- a JSON rewrite
+  -- only the deltas' text: every other event skipped
+  deltas = function(ev) if ev.event == "conversation.message.delta" then return ev.data.content end end,
+  -- a handler's bug on the first delta
+  raise = function(ev) if ev.event == "conversation.message.delta" then error("map failed") end end,
+  raw = function(ev) return ev.raw end, -- the map path's own cost: no JSON, the data as it came
+}
+
 -- /chat?fault=&drip=&flush=event&map=1&cancel=1&key=: a relayed chat
 routes["/chat"] = function()
   local headers = {}
@@ -45,17 +55,7 @@ routes["/chat"] = function()
     ngx.say(tostring(err))
     return
   end
-  local map
-  if arg("map") == "1" then
-    map = function(ev) return { event = ev.event, data = { len = #ev.raw } } end
-  elseif arg("map") == "deltas" then -- only the deltas' text: every other event skipped
-    map = function(ev) if ev.event == "conversation.message.delta" then return ev.data.content end end
-  elseif arg("map") == "raise" then -- a handler's bug on the first delta
-    map = function(ev) if ev.event == "conversation.message.delta" then error("map failed") end end
-  elseif arg("map") == "raw" then -- the map path's own cost: no JSON, the data as it came
-    map = function(ev) return ev.raw end
-  end
-  local n, rerr = require("coze.ngx").relay(stream, { flush = arg("flush"), map = map })
+  local n, rerr = require("coze.ngx").relay(stream, { flush = arg("flush"), map = MAPS[arg("map") or ""] })
   if not n then ngx.log(ngx.INFO, "relay ended: ", tostring(rerr)) end
   if arg("count") then ngx.print(": relayed ", n, "\n\n") end -- a comment the browser ignores
 end
@@ -69,9 +69,7 @@ routes["/completions"] = function()
     ngx.say(tostring(err))
     return
   end
-  local map
-  if arg("map") == "1" then map = function(ev) return ev.raw end end
-  local n, rerr = require("coze.ngx").relay(stream, { map = map })
+  local n, rerr = require("coze.ngx").relay(stream, { map = arg("map") == "1" and MAPS.raw or nil })
   if not n then ngx.log(ngx.WARN, "relay ended: ", tostring(rerr)) end
 end
 
