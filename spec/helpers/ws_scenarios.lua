@@ -76,6 +76,13 @@ local CHAT_NAMES = { "chat.created", "conversation.chat.created", "conversation.
   "conversation.audio.delta", "conversation.message.completed", "conversation.audio.completed",
   "conversation.chat.completed" }
 
+-- A connect that is expected to fail, as an outcome.
+local function connect_outcome(client)
+  local ws, err = connect(client, "chat", { bot_id = "bot_1" })
+  if ws then return { ok = true } end
+  return failure(err)
+end
+
 _M.cases = {
   chat = {
     run = function(client)
@@ -297,19 +304,11 @@ _M.cases = {
     expect = { ok = true, first = "chat.created" },
   },
   tls_untrusted = { -- the same certificate checked: refused
-    run = function(client)
-      local ws, err = connect(client, "chat", { bot_id = "bot_1" })
-      if ws then return { ok = true } end
-      return failure(err)
-    end,
+    run = connect_outcome,
     expect = { ok = false, kind = "transport", tls = true },
   },
   refused = { -- nothing listens at the URL: not sent, as an HTTP call's connect failure
-    run = function(client)
-      local ws, err = connect(client, "chat", { bot_id = "bot_1" })
-      if ws then return { ok = true } end
-      return failure(err)
-    end,
+    run = connect_outcome,
     expect = { ok = false, kind = "transport", not_sent = true },
   },
   cork = { -- cork/uncork (nested, one write per 64 KiB queued) and send_audio_file{realtime=false}
